@@ -1,0 +1,71 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
+
+/** Where the ClickHouse store lives: an embedded chDB directory or a server. */
+export type StoreOptions =
+  | { kind: 'embedded'; dataDir: string }
+  | { kind: 'server'; url: string; username?: string; password?: string; database?: string };
+
+/** Default embedded data directory, relative to the working directory. */
+export const DEFAULT_DATA_DIR = './data';
+
+/**
+ * Reads store options from the environment: `CLICKHOUSE_URL` (with
+ * `CLICKHOUSE_USER`, `CLICKHOUSE_PASSWORD`, `CLICKHOUSE_DATABASE`) selects a
+ * server, otherwise chDB embeds the engine under `SYNCWATCH_DATA_DIR` or `./data`.
+ */
+export function storeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StoreOptions {
+  const url = env.CLICKHOUSE_URL?.trim();
+  if (url) {
+    return {
+      kind: 'server',
+      url,
+      username: env.CLICKHOUSE_USER,
+      password: env.CLICKHOUSE_PASSWORD,
+      database: env.CLICKHOUSE_DATABASE,
+    };
+  }
+  return { kind: 'embedded', dataDir: env.SYNCWATCH_DATA_DIR?.trim() || DEFAULT_DATA_DIR };
+}
+
+/**
+ * Opens a `@clickhouse/client` client on the chosen store. The rest of
+ * syncwatch only sees this client, so one SQL dialect serves both kinds.
+ *
+ * chDB binds one data directory per process: open the embedded store once per
+ * process and share the client.
+ */
+export function openClickHouse(options: StoreOptions): ClickHouseClient {
+  if (options.kind === 'server') {
+    return createClient({
+      url: options.url,
+      username: options.username,
+      password: options.password,
+      database: options.database,
+      clickhouse_settings: {
+        // Let the server batch small inserts; the insert returns once the rows are written.
+        async_insert: 1,
+        wait_for_async_insert: 1,
+      },
+    });
+  }
+  const path = resolve(options.dataDir);
+  mkdirSync(path, { recursive: true });
+  // chdb types its connection against the deprecated @clickhouse/client-common
+  // package, while @clickhouse/client now bundles its own copy of the same types.
+  const connection = createChdbConnection({ path }) as unknown as ClientConnection;
+  return createClient({ connection });
+}
+
+/** Describes a store without credentials, for logs and `syncwatch status`. */
+export function describeStore(options: StoreOptions): string {
+  if (options.kind === 'embedded') return `embedded chDB at ${resolve(options.dataDir)}`;
+  const url = new URL(options.url);
+  url.username = '';
+  url.password = '';
+  return `ClickHouse server ${url.origin}${options.database ? `/${options.database}` : ''}`;
+}

@@ -1,0 +1,9 @@
+export {
+  DEFAULT_DATA_DIR,
+  describeStore,
+  openClickHouse,
+  storeOptionsFromEnv,
+  type StoreOptions,
+} from './clickhouse.js';
+export { migrate, readAppliedVersions, type MigrateResult } from './migrate.js';
+export { MIGRATIONS, type Migration } from './migrations.js';

@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { migrate, openClickHouse } from '../../store/index.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-store-'));
+const client = openClickHouse({ kind: 'embedded', dataDir });
+
+afterAll(async () => {
+  await client.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('migrate', () => {
+  it('creates the exporter trace tables', async () => {
+    const first = await migrate(client);
+    expect(first.applied).toEqual([1, 2]);
+
+    const result = await client.query({
+      query: `SELECT name, engine FROM system.tables WHERE database = currentDatabase() ORDER BY name`,
+      format: 'JSONEachRow',
+    });
+    const tables = await result.json<{ name: string; engine: string }>();
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        { name: 'otel_traces', engine: 'MergeTree' },
+        { name: 'otel_traces_trace_id_ts', engine: 'AggregatingMergeTree' },
+        { name: 'otel_traces_trace_id_ts_mv', engine: 'MaterializedView' },
+        { name: 'integration_lag', engine: 'MergeTree' },
+      ]),
+    );
+  });
+
+  it('is idempotent on a second run', async () => {
+    const second = await migrate(client);
+    expect(second.applied).toEqual([]);
+    expect(second.alreadyApplied).toEqual([1, 2]);
+  });
+
+  it('keeps the exporter sorting key', async () => {
+    const result = await client.query({
+      query: `SELECT sorting_key, primary_key, partition_key FROM system.tables WHERE name = 'otel_traces' AND database = currentDatabase()`,
+      format: 'JSONEachRow',
+    });
+    const [table] = await result.json<{ sorting_key: string; primary_key: string; partition_key: string }>();
+    expect(table?.sorting_key).toBe('ServiceName, SpanName, toDateTime(Timestamp), Timestamp');
+    expect(table?.primary_key).toBe('ServiceName, SpanName, toDateTime(Timestamp)');
+    expect(table?.partition_key).toBe('toDate(Timestamp)');
+  });
+});
