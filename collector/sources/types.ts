@@ -1,0 +1,74 @@
+/**
+ * Health of one observation. `source_down` means the source could not be read,
+ * which is never reported as zero lag.
+ */
+export type LagStatus = 'ok' | 'source_down';
+
+/**
+ * One observation of one entity (a queue, a job channel and function) taken
+ * by a pull source. Optional numbers are left undefined when the source cannot
+ * report them; they are stored as NULL, never as zero.
+ */
+export interface LagSample {
+  observedAt: Date;
+  integration: string;
+  workflow: string;
+  source: string;
+  sourceKind: string;
+  entity: string;
+  status: LagStatus;
+  /** Age of the oldest waiting item, in seconds. */
+  lagSeconds?: number;
+  /** True when `lagSeconds` is estimated from rates rather than read from the oldest item. */
+  lagEstimated?: boolean;
+  /** Items waiting to be delivered or started. */
+  depth?: number;
+  /** Items delivered or started but not yet acknowledged or done. */
+  inFlight?: number;
+  consumers?: number;
+  inflowPerSecond?: number;
+  outflowPerSecond?: number;
+  /** Items in progress for longer than the source's stuck threshold. */
+  stuck?: number;
+  failed?: number;
+  stateCounts?: Record<string, number>;
+  /** Why the source is down, or other short context. */
+  detail?: string;
+  attributes?: Record<string, string>;
+}
+
+/** One failure read from an integration, such as a failed Odoo job. */
+export interface FailureRecord {
+  observedAt: Date;
+  failedAt: Date;
+  integration: string;
+  workflow: string;
+  source: string;
+  sourceKind: string;
+  entity: string;
+  /** Stable id of the failure in its system (a job uuid, a message id). */
+  failureId: string;
+  exceptionName: string;
+  exceptionMessage: string;
+  retryCount: number;
+  attributes?: Record<string, string>;
+}
+
+/** What one poll of a source returns. */
+export interface PollResult {
+  samples: LagSample[];
+  failures: FailureRecord[];
+}
+
+/**
+ * A pull source: something syncwatch polls for event lag. A poll that cannot
+ * reach its system resolves with `source_down` samples instead of rejecting.
+ */
+export interface LagSource {
+  readonly name: string;
+  readonly kind: string;
+  /** Poll interval in milliseconds. */
+  readonly intervalMs: number;
+  poll(now: Date): Promise<PollResult>;
+  close(): Promise<void>;
+}
