@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type SyncwatchConfig } from './schema.js';
+
+/** Default configuration file, relative to the working directory. */
+export const DEFAULT_CONFIG_PATH = 'syncwatch.yaml';
+
+/** One problem found in a configuration file, located by key path and line. */
+export interface ConfigProblem {
+  /** Key path such as `sources[0].url`; empty for the whole document. */
+  key: string;
+  line?: number;
+  message: string;
+}
+
+/** A configuration that cannot be used; `problems` lists every issue found, not only the first. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_ERR_INVALID';
+
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(
+      `invalid configuration in ${file}:\n` +
+        problems
+          .map((problem) => `  ${problem.line ? `line ${problem.line}: ` : ''}${problem.key || '(document)'}: ${problem.message}`)
+          .join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads, substitutes `${VAR}` references in, and validates a configuration file. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): SyncwatchConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [{ key: '', message: `cannot read the file: ${(error as Error).message}` }]);
+  }
+  return parseConfigText(text, path, env);
+}
+
+/**
+ * Parses configuration text. `${VAR}` and `${VAR:-default}` inside string
+ * values are replaced from `env`; a reference to an unset variable without a
+ * default is an error.
+ */
+export function parseConfigText(text: string, file = DEFAULT_CONFIG_PATH, env: NodeJS.ProcessEnv = process.env): SyncwatchConfig {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      document.errors.map((error) => ({
+        key: '',
+        line: error.linePos?.[0]?.line,
+        message: `invalid YAML: ${error.message.split('\n')[0]}`,
+      })),
+    );
+  }
+
+  const raw: unknown = document.toJS() ?? {};
+  const problems: ConfigProblem[] = [];
+  const substituted = substituteEnv(raw, [], env, problems);
+  if (problems.length > 0) throw new ConfigError(file, locate(problems, document, lineCounter));
+
+  const result = configSchema.safeParse(substituted, { reportInput: true });
+  if (!result.success) {
+    throw new ConfigError(file, locate(result.error.issues.map(describeIssue), document, lineCounter));
+  }
+  return result.data;
+}
+
+/** Validates an already built configuration object, as the demo does. */
+export function parseConfigObject(value: unknown, origin = 'configuration'): SyncwatchConfig {
+  const result = configSchema.safeParse(value, { reportInput: true });
+  if (!result.success) throw new ConfigError(origin, result.error.issues.map(describeIssue));
+  return result.data;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): ConfigProblem {
+  const key = formatPath(issue.path);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return {
+        key,
+        message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((name) => `"${name}"`).join(', ')}; check the spelling against the documented keys`,
+      };
+    case 'invalid_type':
+      return {
+        key,
+        message:
+          issue.input === undefined
+            ? `missing required value; expected ${issue.expected}`
+            : `expected ${issue.expected}, received ${describeValue(issue.input)}`,
+      };
+    case 'invalid_union':
+      if ('discriminator' in issue && issue.discriminator) {
+        const options = (issue as { options?: unknown[] }).options ?? [];
+        return {
+          key,
+          message: `unknown ${String(issue.discriminator)} ${describeValue((issue.input as Record<string, unknown> | undefined)?.[String(issue.discriminator)])}; expected one of: ${options.join(', ')}`,
+        };
+      }
+      return { key, message: `${issue.message}, received ${describeValue(issue.input)}` };
+    case 'invalid_value':
+      return {
+        key,
+        message: `expected one of: ${issue.values.map((value) => JSON.stringify(value)).join(', ')}; received ${describeValue(issue.input)}`,
+      };
+    default:
+      return {
+        key,
+        message: issue.input === undefined ? issue.message : `${issue.message}; received ${describeValue(issue.input)}`,
+      };
+  }
+}
+
+function substituteEnv(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, problems: ConfigProblem[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name: string, fallback?: string) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      problems.push({ key: formatPath(path), message: `environment variable ${name} is not set; set it or write \${${name}:-default}` });
+      return match;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, [...path, index], env, problems));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([name, item]) => [name, substituteEnv(item, [...path, name], env, problems)]),
+    );
+  }
+  return value;
+}
+
+function locate(problems: ConfigProblem[], document: Document, lineCounter: LineCounter): ConfigProblem[] {
+  return problems.map((problem) => {
+    const node = document.getIn(parsePath(problem.key), true);
+    const offset = isNode(node) ? node.range?.[0] : undefined;
+    return offset === undefined ? problem : { ...problem, line: lineCounter.linePos(offset).line };
+  });
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`))
+    .join('');
+}
+
+function parsePath(key: string): Array<string | number> {
+  if (!key) return [];
+  return key
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .filter(Boolean)
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `a list (${JSON.stringify(value).slice(0, 60)})`;
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value).slice(0, 60)}`;
+}

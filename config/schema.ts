@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { queueJobSourceConfigSchema, rabbitmqSourceConfigSchema } from '../collector/sources/index.js';
+import { durationSchema } from './duration.js';
+
+/** Default OTLP/HTTP port, as the OTLP specification assigns it. */
+export const DEFAULT_OTLP_PORT = 4318;
+/** Default port of the query API and console. */
+export const DEFAULT_API_PORT = 8318;
+/** Default cap on one OTLP request body, before and after decompression: 8 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+const nameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_.-]{0,62}$/, 'expected a lowercase name of letters, digits, "_", "." or "-", starting with a letter');
+
+const listenSchema = (port: number) =>
+  z.strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65_535).default(port),
+  });
+
+const otlpSchema = listenSchema(DEFAULT_OTLP_PORT).extend({
+  maxBodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+});
+
+const apiTokenSchema = z.strictObject({
+  name: nameSchema,
+  token: z.string().min(16, 'expected a token of at least 16 characters'),
+  scopes: z.array(z.enum(['sql'])).min(1).default(['sql']),
+});
+
+const apiSchema = listenSchema(DEFAULT_API_PORT).extend({
+  tokens: z.array(apiTokenSchema).default([]),
+});
+
+const storeSchema = z.strictObject({
+  /** Embedded chDB data directory; ignored when `url` or `CLICKHOUSE_URL` is set. */
+  dataDir: z.string().min(1).default('./data'),
+  url: z.url().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  database: z.string().optional(),
+});
+
+/** A connection between systems, such as Odoo and the MES of one plant. */
+const integrationSchema = z.strictObject({
+  name: nameSchema,
+  systems: z.array(z.string().min(1)).min(1),
+  description: z.string().optional(),
+});
+
+/** The canonical workflows and how fast each must complete. */
+export const WORKFLOW_CRITICALITIES = ['critical', 'high', 'medium', 'low'] as const;
+export const SYNC_MODES = ['real_time', 'near_real_time', 'batch'] as const;
+
+const workflowSchema = z.strictObject({
+  name: nameSchema,
+  criticality: z.enum(WORKFLOW_CRITICALITIES),
+  syncMode: z.enum(SYNC_MODES),
+  integrations: z.array(nameSchema).default([]),
+  objective: z
+    .strictObject({
+      percentile: z.number().gt(0).lt(100),
+      within: durationSchema,
+    })
+    .optional(),
+});
+
+const sourceSchema = z.discriminatedUnion('kind', [rabbitmqSourceConfigSchema, queueJobSourceConfigSchema]);
+
+/** The whole of `syncwatch.yaml`. Unknown keys are rejected at every level. */
+export const configSchema = z
+  .strictObject({
+    version: z.literal(1).default(1),
+    store: storeSchema.default(storeSchema.parse({})),
+    collector: z
+      .strictObject({ otlp: otlpSchema.default(otlpSchema.parse({})) })
+      .default({ otlp: otlpSchema.parse({}) }),
+    api: apiSchema.default(apiSchema.parse({})),
+    integrations: z.array(integrationSchema).default([]),
+    workflows: z.array(workflowSchema).default([]),
+    sources: z.array(sourceSchema).default([]),
+  })
+  .superRefine((config, context) => {
+    checkUniqueNames(config.integrations, ['integrations'], context);
+    checkUniqueNames(config.workflows, ['workflows'], context);
+    checkUniqueNames(config.sources, ['sources'], context);
+    const integrations = new Set(config.integrations.map((integration) => integration.name));
+    const workflows = new Set(config.workflows.map((workflow) => workflow.name));
+    config.workflows.forEach((workflow, index) => {
+      workflow.integrations.forEach((name, position) => {
+        if (!integrations.has(name)) {
+          context.addIssue({
+            code: 'custom',
+            path: ['workflows', index, 'integrations', position],
+            message: `unknown integration "${name}"; expected one of the names under integrations: ${listOrNone(integrations)}`,
+          });
+        }
+      });
+    });
+    config.sources.forEach((source, index) => {
+      if (!integrations.has(source.integration)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['sources', index, 'integration'],
+          message: `unknown integration "${source.integration}"; expected one of the names under integrations: ${listOrNone(integrations)}`,
+        });
+      }
+      if (source.workflow !== undefined && !workflows.has(source.workflow)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['sources', index, 'workflow'],
+          message: `unknown workflow "${source.workflow}"; expected one of the names under workflows: ${listOrNone(workflows)}`,
+        });
+      }
+    });
+  });
+
+export type SyncwatchConfig = z.output<typeof configSchema>;
+export type SourceConfig = SyncwatchConfig['sources'][number];
+
+function checkUniqueNames(items: Array<{ name: string }>, path: string[], context: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  items.forEach((item, index) => {
+    if (seen.has(item.name)) {
+      context.addIssue({
+        code: 'custom',
+        path: [...path, index, 'name'],
+        message: `duplicate name "${item.name}"; each entry under ${path.join('.')} needs its own name`,
+      });
+    }
+    seen.add(item.name);
+  });
+}
+
+function listOrNone(names: Set<string>): string {
+  return names.size === 0 ? '(none declared)' : [...names].join(', ');
+}

@@ -1,0 +1,41 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ApiToken } from './auth.js';
+import { ApiError } from './errors.js';
+import type { Logger } from './logger.js';
+import { registerSqlRoute } from './sql-route.js';
+
+export interface ApiServerOptions {
+  client: ClickHouseClient;
+  tokens: readonly ApiToken[];
+  logger: Logger;
+  /** Text shown by `/healthz` about where the store lives. */
+  storeDescription: string;
+}
+
+/** Builds the query API: `GET /healthz` and the token-protected `POST /api/sql`. */
+export function buildApiServer(options: ApiServerOptions): FastifyInstance {
+  const app = Fastify({ loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof ApiError) {
+      const log = error.status >= 500 ? request.log.error.bind(request.log) : request.log.info.bind(request.log);
+      log({ code: error.code, err: error }, 'request failed');
+      return reply.status(error.status).send(error.toBody());
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      request.log.info({ err: error }, 'invalid request');
+      return reply.status(status).send(new ApiError('API_ERR_INVALID_BODY', (error as Error).message).toBody());
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.status(500).send({ error: { code: 'API_ERR_INTERNAL', message: 'internal error; see the service log' } });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(new ApiError('API_ERR_NOT_FOUND', `${request.method} ${request.url}`).toBody());
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok', store: options.storeDescription }));
+  registerSqlRoute(app, options.client, options.tokens);
+  return app;
+}

@@ -1,0 +1,15 @@
+export { buildApiServer, type ApiServerOptions } from './api-server.js';
+export { authorize, type ApiToken } from './auth.js';
+export { API_ERRORS, ApiError, type ApiErrorCode } from './errors.js';
+export { createLogger, type Logger } from './logger.js';
+export {
+  ensureLocalApiToken,
+  readLiveServiceRecord,
+  readLocalApiToken,
+  removeServiceRecord,
+  writeServiceRecord,
+  type ServiceRecord,
+} from './runtime-files.js';
+export { startService, type RunningService, type ServiceOptions } from './service.js';
+export { assertReadOnlyQuery, RejectedQueryError } from './sql-guard.js';
+export { MAX_RESULT_ROWS, registerSqlRoute, runReadOnlyQuery, type SqlRequest, type SqlResponse } from './sql-route.js';

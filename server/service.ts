@@ -1,0 +1,96 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createLagWriter } from '../collector/lag-writer.js';
+import { registerOtlpReceiver } from '../collector/otlp/index.js';
+import { createSource, startSourcePolling, type LagSource } from '../collector/sources/index.js';
+import { createTraceWriter } from '../collector/trace-writer.js';
+import type { SyncwatchConfig } from '../config/index.js';
+import { describeStore, migrate, openClickHouse, storeOptionsFromEnv, type StoreOptions } from '../store/index.js';
+import { buildApiServer } from './api-server.js';
+import type { ApiToken } from './auth.js';
+import type { Logger } from './logger.js';
+import { ensureLocalApiToken, removeServiceRecord, writeServiceRecord } from './runtime-files.js';
+
+export interface ServiceOptions {
+  config: SyncwatchConfig;
+  logger: Logger;
+  /** Sources built outside the configuration, such as the demo's in-process queues. */
+  extraSources?: LagSource[];
+}
+
+/** A running syncwatch service. */
+export interface RunningService {
+  client: ClickHouseClient;
+  otlpUrl: string;
+  apiUrl: string;
+  /** Polls every source once, now; used by tests and the demo. */
+  pollNow(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the collector and the query API on one store: applies migrations,
+ * listens for OTLP/HTTP traces, polls every configured source, and records
+ * itself in the data directory so local commands can reach it.
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { config, logger } = options;
+  const storeOptions = resolveStoreOptions(config);
+  const storeDescription = describeStore(storeOptions);
+  const client = openClickHouse(storeOptions);
+
+  const migration = await migrate(client);
+  logger.info({ store: storeDescription, applied: migration.applied }, 'store ready');
+
+  const otlp = Fastify({ loggerInstance: logger.child({ component: 'otlp' }) as FastifyBaseLogger, disableRequestLogging: true });
+  registerOtlpReceiver(otlp, {
+    writer: createTraceWriter(client),
+    maxBodyBytes: config.collector.otlp.maxBodyBytes,
+  });
+
+  const tokens: ApiToken[] = [...config.api.tokens];
+  tokens.push({ name: 'local', token: ensureLocalApiToken(config.store.dataDir), scopes: ['sql'] });
+  const api = buildApiServer({ client, tokens, logger, storeDescription });
+
+  const sources = [...config.sources.map((source) => createSource(source, { logger })), ...(options.extraSources ?? [])];
+  const polling = startSourcePolling(sources, createLagWriter(client), { logger: logger.child({ component: 'sources' }) });
+
+  const otlpUrl = await listen(otlp, config.collector.otlp.host, config.collector.otlp.port);
+  const apiUrl = await listen(api, config.api.host, config.api.port);
+  writeServiceRecord(config.store.dataDir, { pid: process.pid, apiUrl, otlpUrl, startedAt: new Date().toISOString() });
+  logger.info({ otlpUrl: `${otlpUrl}/v1/traces`, apiUrl, sources: sources.map((source) => source.name) }, 'syncwatch started');
+
+  return {
+    client,
+    otlpUrl,
+    apiUrl,
+    pollNow: () => polling.pollNow(),
+    async stop() {
+      removeServiceRecord(config.store.dataDir);
+      await polling.stop();
+      await Promise.allSettled([otlp.close(), api.close()]);
+      await Promise.allSettled(sources.map((source) => source.close()));
+      await client.close();
+      logger.info('syncwatch stopped');
+    },
+  };
+}
+
+/** `CLICKHOUSE_URL` in the environment wins over the configuration file. */
+function resolveStoreOptions(config: SyncwatchConfig): StoreOptions {
+  const fromEnv = storeOptionsFromEnv();
+  if (fromEnv.kind === 'server') return fromEnv;
+  const { store } = config;
+  if (store.url) {
+    return { kind: 'server', url: store.url, username: store.username, password: store.password, database: store.database };
+  }
+  return { kind: 'embedded', dataDir: store.dataDir };
+}
+
+async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${boundPort}`;
+}

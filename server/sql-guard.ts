@@ -1,0 +1,131 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+
+/**
+ * Table functions an analyst query may use. Everything else (file, url, s3,
+ * remote, mysql, postgresql, executable, ...) reads files or reaches other
+ * hosts as the service's own user, which ClickHouse's `readonly` setting does
+ * not prevent.
+ */
+const ALLOWED_TABLE_FUNCTIONS = new Set([
+  'numbers',
+  'numbers_mt',
+  'zeros',
+  'zeros_mt',
+  'generateSeries',
+  'generate_series',
+  'primes',
+  'values',
+  'view',
+  'null',
+  'merge',
+]);
+
+/** Ordinary functions that read the local file system. */
+const FORBIDDEN_FUNCTIONS = new Set(['file']);
+
+/** Statement kinds (the root of ClickHouse's `EXPLAIN AST`) that only read. */
+const READ_STATEMENTS = new Set([
+  'SelectWithUnionQuery',
+  'SelectIntersectExceptQuery',
+  'ShowTables',
+  'DescribeQuery',
+  'ShowCreateTableQuery',
+  'ExistsTableQuery',
+]);
+
+/** Why a query was rejected before it ran. */
+export class RejectedQueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RejectedQueryError';
+  }
+}
+
+interface AstLine {
+  depth: number;
+  text: string;
+}
+
+/**
+ * Checks that `query` is one read-only statement that touches neither files
+ * nor other hosts, using ClickHouse's own parser (`EXPLAIN AST`). Throws
+ * {@link RejectedQueryError} naming the offending part. The store still runs
+ * the query with `readonly`, so this guard is a second layer, not the only one.
+ */
+export async function assertReadOnlyQuery(client: ClickHouseClient, query: string): Promise<void> {
+  const statement = stripTrailingSemicolon(query);
+  if (statement.length === 0) throw new RejectedQueryError('query is empty; expected one SELECT statement');
+  if (containsStatementSeparator(statement)) {
+    throw new RejectedQueryError('query contains more than one statement; send one statement per request');
+  }
+
+  const lines = await explainAst(client, statement);
+  const root = lines[0];
+  const statementKind = root?.text.split(' ')[0] ?? '';
+  if (!READ_STATEMENTS.has(statementKind)) {
+    throw new RejectedQueryError(
+      `statement ${statementKind || '(unknown)'} is not allowed; expected SELECT, SHOW TABLES, DESCRIBE, SHOW CREATE or EXISTS`,
+    );
+  }
+  for (const line of lines) {
+    if (line.depth === 1 && line.text.startsWith('Literal ')) {
+      throw new RejectedQueryError('INTO OUTFILE is not allowed; results are returned in the response');
+    }
+  }
+  for (const [index, line] of lines.entries()) {
+    const name = functionName(line.text);
+    if (name === undefined) continue;
+    const isTableFunction = parentOf(lines, index)?.text.startsWith('TableExpression') ?? false;
+    if (isTableFunction && !ALLOWED_TABLE_FUNCTIONS.has(name)) {
+      throw new RejectedQueryError(
+        `table function ${name}() is not allowed; expected a table or one of: ${[...ALLOWED_TABLE_FUNCTIONS].join(', ')}`,
+      );
+    }
+    if (FORBIDDEN_FUNCTIONS.has(name)) {
+      throw new RejectedQueryError(`function ${name}() is not allowed: it reads the local file system`);
+    }
+  }
+}
+
+async function explainAst(client: ClickHouseClient, statement: string): Promise<AstLine[]> {
+  let text: string;
+  try {
+    const result = await client.query({ query: `EXPLAIN AST ${statement}`, format: 'TabSeparatedRaw' });
+    text = await result.text();
+  } catch (error) {
+    throw new RejectedQueryError(`query is not valid ClickHouse SQL: ${(error as Error).message.trim()}`);
+  }
+  return text
+    .split('\n')
+    .map((raw) => raw.replace(/^"(.*)"$/, '$1'))
+    .filter((raw) => raw.trim().length > 0)
+    .map((raw) => ({ depth: raw.length - raw.trimStart().length, text: raw.trim() }));
+}
+
+function functionName(text: string): string | undefined {
+  const match = /^Function (\S+)/.exec(text);
+  return match?.[1];
+}
+
+function parentOf(lines: AstLine[], index: number): AstLine | undefined {
+  const depth = lines[index]!.depth;
+  for (let i = index - 1; i >= 0; i--) {
+    if (lines[i]!.depth < depth) return lines[i];
+  }
+  return undefined;
+}
+
+function stripTrailingSemicolon(query: string): string {
+  return query.trim().replace(/;\s*$/, '').trim();
+}
+
+/** True when a `;` appears outside string literals, quoted identifiers and comments. */
+function containsStatementSeparator(sql: string): boolean {
+  const withoutLiterals = sql
+    .replace(/'(?:[^'\\]|\\.|'')*'/g, "''")
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/`(?:[^`\\]|\\.)*`/g, '``')
+    .replace(/--[^\n]*/g, '')
+    .replace(/\/\*[\s\S]*?\*\//g, '');
+  return withoutLiterals.includes(';');
+}

@@ -1,0 +1,111 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { FastifyInstance } from 'fastify';
+import { authorize, type ApiToken } from './auth.js';
+import { ApiError } from './errors.js';
+import { assertReadOnlyQuery, RejectedQueryError } from './sql-guard.js';
+
+/** Rows returned at most by one analyst query; more are cut and `truncated` is set. */
+export const MAX_RESULT_ROWS = 10_000;
+/** Server-side time limit of one analyst query, in seconds. */
+export const MAX_EXECUTION_SECONDS = 30;
+/** Longest query text accepted, in characters. */
+export const MAX_QUERY_LENGTH = 64 * 1024;
+
+/** The body of `POST /api/sql`. */
+export interface SqlRequest {
+  query: string;
+}
+
+/** The reply of `POST /api/sql`. */
+export interface SqlResponse {
+  columns: Array<{ name: string; type: string }>;
+  rows: Array<Record<string, unknown>>;
+  rowCount: number;
+  truncated: boolean;
+  elapsedMs: number;
+}
+
+interface ClickHouseJsonResult {
+  meta: Array<{ name: string; type: string }>;
+  data: Array<Record<string, unknown>>;
+  rows: number;
+}
+
+/**
+ * Registers `POST /api/sql`: one read-only statement, run with ClickHouse's
+ * `readonly` setting after {@link assertReadOnlyQuery} has checked it.
+ */
+export function registerSqlRoute(app: FastifyInstance, client: ClickHouseClient, tokens: readonly ApiToken[]): void {
+  app.post('/api/sql', async (request) => {
+    const tokenName = authorize(request, tokens, 'sql');
+    const query = readQuery(request.body);
+    return runReadOnlyQuery(client, query, (elapsedMs, rowCount) =>
+      request.log.info({ token: tokenName, elapsedMs, rowCount }, 'sql query served'),
+    );
+  });
+}
+
+/** Runs one analyst query against the store; used by the API and by the CLI when no service runs. */
+export async function runReadOnlyQuery(
+  client: ClickHouseClient,
+  query: string,
+  onDone?: (elapsedMs: number, rowCount: number) => void,
+): Promise<SqlResponse> {
+  const started = performance.now();
+  try {
+    await assertReadOnlyQuery(client, query);
+  } catch (error) {
+    if (error instanceof RejectedQueryError) throw new ApiError('API_ERR_QUERY_REJECTED', error.message);
+    throw error;
+  }
+
+  let result: ClickHouseJsonResult;
+  try {
+    const response = await client.query({
+      query: query.trim().replace(/;\s*$/, ''),
+      format: 'JSON',
+      clickhouse_settings: {
+        // readonly=2 forbids writes and DDL and still lets the limits below be set.
+        readonly: '2',
+        max_result_rows: String(MAX_RESULT_ROWS + 1),
+        result_overflow_mode: 'break',
+        max_execution_time: MAX_EXECUTION_SECONDS,
+        // 64-bit integers as strings, so no value loses precision in JSON and
+        // chDB and a server answer alike.
+        output_format_json_quote_64bit_integers: 1,
+      },
+    });
+    result = (await response.json()) as unknown as ClickHouseJsonResult;
+  } catch (error) {
+    throw classifyQueryError(error);
+  }
+
+  const truncated = result.data.length > MAX_RESULT_ROWS;
+  const rows = truncated ? result.data.slice(0, MAX_RESULT_ROWS) : result.data;
+  const elapsedMs = Math.round(performance.now() - started);
+  onDone?.(elapsedMs, rows.length);
+  return { columns: result.meta, rows, rowCount: rows.length, truncated, elapsedMs };
+}
+
+function readQuery(body: unknown): string {
+  const query = typeof body === 'string' ? body : (body as Partial<SqlRequest> | null)?.query;
+  if (typeof query !== 'string' || query.trim() === '') {
+    throw new ApiError(
+      'API_ERR_INVALID_BODY',
+      'expected JSON {"query": "<one SELECT statement>"} or a text/plain body holding the query',
+    );
+  }
+  if (query.length > MAX_QUERY_LENGTH) {
+    throw new ApiError('API_ERR_INVALID_BODY', `query has ${query.length} characters; the limit is ${MAX_QUERY_LENGTH}`);
+  }
+  return query;
+}
+
+function classifyQueryError(error: unknown): ApiError {
+  const message = error instanceof Error ? error.message.trim() : String(error);
+  const code = (error as { code?: string }).code;
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || /timeout|socket hang up/i.test(message)) {
+    return new ApiError('API_ERR_STORE_UNAVAILABLE', message);
+  }
+  return new ApiError('API_ERR_QUERY_FAILED', message);
+}

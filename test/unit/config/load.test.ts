@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfigText } from '../../../config/index.js';
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfigText(text, 'syncwatch.yaml', env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems.map((problem) => `${problem.line ?? '-'} ${problem.key}: ${problem.message}`);
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('parseConfigText', () => {
+  it('applies defaults to an empty file', () => {
+    const config = parseConfigText('', 'syncwatch.yaml', {});
+    expect(config.collector.otlp.port).toBe(4318);
+    expect(config.collector.otlp.maxBodyBytes).toBe(8 * 1024 * 1024);
+    expect(config.api.port).toBe(8318);
+    expect(config.store.dataDir).toBe('./data');
+    expect(config.sources).toEqual([]);
+  });
+
+  it('parses workflows with objectives', () => {
+    const config = parseConfigText(
+      `integrations:
+  - name: odoo-qms
+    systems: [odoo, qms]
+workflows:
+  - name: quality_hold
+    criticality: critical
+    syncMode: real_time
+    integrations: [odoo-qms]
+    objective: { percentile: 95, within: 2m }
+`,
+      'syncwatch.yaml',
+      {},
+    );
+    expect(config.workflows[0]?.objective).toEqual({ percentile: 95, within: 120_000 });
+  });
+
+  it('names an unknown key and its line', () => {
+    const problems = problemsOf(`collector:
+  otlp:
+    prot: 4318
+`);
+    expect(problems).toEqual([expect.stringMatching(/^2 collector\.otlp: unknown key "prot"/)]);
+  });
+
+  it('names the expected and received type', () => {
+    const problems = problemsOf(`api:
+  port: "eighty"
+`);
+    expect(problems).toEqual(['2 api.port: expected number, received string "eighty"']);
+  });
+
+  it('lists allowed values of an enum', () => {
+    const problems = problemsOf(`workflows:
+  - name: quality_hold
+    criticality: urgent
+    syncMode: real_time
+`);
+    expect(problems[0]).toMatch(/workflows\[0\]\.criticality: expected one of: "critical", "high", "medium", "low"; received string "urgent"/);
+  });
+
+  it('lists allowed source kinds', () => {
+    const problems = problemsOf(`integrations: [{ name: odoo, systems: [odoo] }]
+sources:
+  - kind: kafka
+    name: k
+    integration: odoo
+`);
+    expect(problems[0]).toMatch(/sources\[0\]\.kind: unknown kind string "kafka"; expected one of: .*rabbitmq/);
+  });
+
+  it('rejects references to undeclared integrations', () => {
+    const problems = problemsOf(`workflows:
+  - name: quality_hold
+    criticality: critical
+    syncMode: real_time
+    integrations: [odoo-qms]
+`);
+    expect(problems[0]).toMatch(/workflows\[0\]\.integrations\[0\]: unknown integration "odoo-qms"/);
+  });
+
+  it('rejects duplicate names', () => {
+    const problems = problemsOf(`integrations:
+  - { name: odoo, systems: [odoo] }
+  - { name: odoo, systems: [odoo] }
+`);
+    expect(problems[0]).toMatch(/integrations\[1\]\.name: duplicate name "odoo"/);
+  });
+
+  it('substitutes environment variables', () => {
+    const config = parseConfigText(
+      `api:
+  tokens:
+    - name: grafana
+      token: \${GRAFANA_TOKEN}
+    - name: fallback
+      token: \${MISSING_TOKEN:-fallback-token-0123456789}
+`,
+      'syncwatch.yaml',
+      { GRAFANA_TOKEN: 'grafana-token-0123456789' },
+    );
+    expect(config.api.tokens.map((token) => token.token)).toEqual(['grafana-token-0123456789', 'fallback-token-0123456789']);
+  });
+
+  it('reports an unset environment variable', () => {
+    const problems = problemsOf(`api:
+  tokens:
+    - name: grafana
+      token: \${GRAFANA_TOKEN}
+`);
+    expect(problems[0]).toMatch(/api\.tokens\[0\]\.token: environment variable GRAFANA_TOKEN is not set/);
+  });
+
+  it('reports invalid YAML with its line', () => {
+    const problems = problemsOf(`api:
+  port: 1
+ host: x
+`);
+    expect(problems[0]).toMatch(/^\d+ : invalid YAML/);
+  });
+
+  it('reports every problem at once', () => {
+    const problems = problemsOf(`api:
+  port: -1
+collector:
+  otlp:
+    maxBodyBytes: 0
+`);
+    expect(problems).toHaveLength(2);
+  });
+});
