@@ -69,6 +69,10 @@ export interface LagSource {
   readonly kind: string;
   /** Poll interval in milliseconds. */
   readonly intervalMs: number;
+  /** Integration the source belongs to, used when a poll rejects and the scheduler reports the source down. */
+  readonly integration?: string;
+  /** Workflow the source belongs to, used the same way as `integration`. */
+  readonly workflow?: string;
   poll(now: Date): Promise<PollResult>;
   close(): Promise<void>;
 }

@@ -1,0 +1,25 @@
+import {
+  createQueueJobSource,
+  QUEUE_JOB_SOURCE_KIND,
+  type QueueJobSourceConfigInput,
+} from './queue-job.js';
+import {
+  createRabbitmqSource,
+  RABBITMQ_SOURCE_KIND,
+  type RabbitmqSourceConfigInput,
+  type SourceDeps,
+} from './rabbitmq.js';
+import type { LagSource } from './types.js';
+
+/** Config of any pull source, told apart by `kind`. */
+export type SourceConfigInput = RabbitmqSourceConfigInput | QueueJobSourceConfigInput;
+
+/** Creates the pull source that `config.kind` names. */
+export function createSource(config: SourceConfigInput, deps: SourceDeps = {}): LagSource {
+  switch (config.kind) {
+    case RABBITMQ_SOURCE_KIND:
+      return createRabbitmqSource(config, deps);
+    case QUEUE_JOB_SOURCE_KIND:
+      return createQueueJobSource(config, deps);
+  }
+}

@@ -1,0 +1,52 @@
+export {
+  baseSourceFields,
+  MIN_POLL_INTERVAL_MS,
+  parseDurationMs,
+  resolveIntervalMs,
+} from './common.js';
+export { createSource, type SourceConfigInput } from './create-source.js';
+export { SOURCE_ERROR_CODES, SourceError, type SourceErrorCode } from './errors.js';
+export {
+  COUNTED_JOB_STATES,
+  createQueueJobSource,
+  DEFAULT_ENQUEUED_STUCK_AFTER_SECONDS,
+  DEFAULT_MAX_FAILURES_PER_POLL,
+  DEFAULT_QUEUE_JOB_POLL_INTERVAL_MS,
+  DEFAULT_QUEUE_JOB_TIMEOUT_MS,
+  DEFAULT_STARTED_STUCK_AFTER_SECONDS,
+  MAX_EXCEPTION_MESSAGE_CHARS,
+  openReadOnlyPool,
+  parseExceptionInfo,
+  QUEUE_JOB_SOURCE_KIND,
+  QueueJobSource,
+  queueJobSourceConfigSchema,
+  type QueueJobSourceConfig,
+  type QueueJobSourceConfigInput,
+  type QueueJobSourceDeps,
+} from './queue-job.js';
+export {
+  estimateQueueLag,
+  type QueueLagEstimate,
+  type QueueLagHistory,
+  type QueueReading,
+} from './queue-lag-estimate.js';
+export {
+  createRabbitmqSource,
+  DEFAULT_RABBITMQ_POLL_INTERVAL_MS,
+  DEFAULT_RABBITMQ_TIMEOUT_MS,
+  RABBITMQ_SOURCE_KIND,
+  RabbitmqSource,
+  rabbitmqSourceConfigSchema,
+  type RabbitmqSourceConfig,
+  type RabbitmqSourceConfigInput,
+  type SourceDeps,
+} from './rabbitmq.js';
+export {
+  startSourcePolling,
+  WHOLE_SOURCE_ENTITY,
+  type LagSink,
+  type SourcePolling,
+  type SourcePollingOptions,
+  type SourcePollStats,
+} from './scheduler.js';
+export type { FailureRecord, LagSample, LagSource, LagStatus, PollResult } from './types.js';
