@@ -1,9 +1,9 @@
 /**
  * Odoo's job queue table as the OCA `queue_job` addon creates it (model
  * `queue.job` in OCA/queue, queue_job/models/queue_job.py, in the releases
- * that have job dependencies). Tests
- * and the demo network create it in PostgreSQL so the queue_job lag source
- * reads the same columns it reads on a real Odoo database.
+ * that have job dependencies). Tests and the demo network create it in
+ * PostgreSQL so the queue_job lag source reads the same columns it reads on
+ * a real Odoo database.
  *
  * Odoo maps the field types to columns as follows: Char and Selection to
  * `varchar`, Text and the serialized fields to `text`, Integer and Many2one to
