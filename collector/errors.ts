@@ -1,0 +1,154 @@
+/**
+ * The collector's error catalogue. Each entry has a stable code, a message
+ * template with `{name}` placeholders and the HTTP status the receiver
+ * answers with. Codes are never reused, even after an entry is retired.
+ */
+export interface CollectorErrorDefinition {
+  code: `COLLECTOR_ERR_${string}`;
+  messageTemplate: string;
+  httpStatus: number;
+  /** `google.rpc.Code` carried in the `google.rpc.Status` response body. */
+  rpcCode: number;
+}
+
+/** `google.rpc.Code` values used by the catalogue. */
+export const RPC_CODE = {
+  invalidArgument: 3,
+  resourceExhausted: 8,
+  unavailable: 14,
+} as const;
+
+export const COLLECTOR_ERRORS = {
+  unsupportedContentType: {
+    code: 'COLLECTOR_ERR_UNSUPPORTED_CONTENT_TYPE',
+    messageTemplate:
+      'unsupported Content-Type "{contentType}": expected application/x-protobuf or application/json',
+    httpStatus: 415,
+    rpcCode: RPC_CODE.invalidArgument,
+  },
+  unsupportedContentEncoding: {
+    code: 'COLLECTOR_ERR_UNSUPPORTED_CONTENT_ENCODING',
+    messageTemplate:
+      'unsupported Content-Encoding "{contentEncoding}": expected gzip or identity',
+    httpStatus: 415,
+    rpcCode: RPC_CODE.invalidArgument,
+  },
+  bodyTooLarge: {
+    code: 'COLLECTOR_ERR_BODY_TOO_LARGE',
+    messageTemplate: 'request body is larger than the limit of {maxBodyBytes} bytes',
+    httpStatus: 413,
+    rpcCode: RPC_CODE.resourceExhausted,
+  },
+  decompressedBodyTooLarge: {
+    code: 'COLLECTOR_ERR_DECOMPRESSED_BODY_TOO_LARGE',
+    messageTemplate:
+      'request body is larger than the limit of {maxBodyBytes} bytes after gzip decompression',
+    httpStatus: 413,
+    rpcCode: RPC_CODE.resourceExhausted,
+  },
+  invalidGzip: {
+    code: 'COLLECTOR_ERR_INVALID_GZIP',
+    messageTemplate: 'request body is not a valid gzip stream: {reason}',
+    httpStatus: 400,
+    rpcCode: RPC_CODE.invalidArgument,
+  },
+  invalidProtobuf: {
+    code: 'COLLECTOR_ERR_INVALID_PROTOBUF',
+    messageTemplate: 'request body is not a valid protobuf ExportTraceServiceRequest: {reason}',
+    httpStatus: 400,
+    rpcCode: RPC_CODE.invalidArgument,
+  },
+  invalidJson: {
+    code: 'COLLECTOR_ERR_INVALID_JSON',
+    messageTemplate: 'request body is not valid JSON: {reason}',
+    httpStatus: 400,
+    rpcCode: RPC_CODE.invalidArgument,
+  },
+  invalidJsonField: {
+    code: 'COLLECTOR_ERR_INVALID_JSON_FIELD',
+    messageTemplate: 'invalid value at {field}: expected {expected}, received {received}',
+    httpStatus: 400,
+    rpcCode: RPC_CODE.invalidArgument,
+  },
+  invalidSpan: {
+    code: 'COLLECTOR_ERR_INVALID_SPAN',
+    messageTemplate: 'rejected {rejectedSpans} of {totalSpans} spans: {reasons}',
+    // Reported inside a 200 response as OTLP partial success.
+    httpStatus: 200,
+    rpcCode: RPC_CODE.invalidArgument,
+  },
+  writerOverloaded: {
+    code: 'COLLECTOR_ERR_WRITER_OVERLOADED',
+    messageTemplate:
+      'trace writer is at its limit of {maxInFlightInserts} inserts in flight: retry after {retryAfterSeconds} s',
+    httpStatus: 429,
+    rpcCode: RPC_CODE.resourceExhausted,
+  },
+  storeUnavailable: {
+    code: 'COLLECTOR_ERR_STORE_UNAVAILABLE',
+    messageTemplate:
+      'insert into {table} failed: {reason}: retry after {retryAfterSeconds} s',
+    httpStatus: 503,
+    rpcCode: RPC_CODE.unavailable,
+  },
+} as const satisfies Record<string, CollectorErrorDefinition>;
+
+export type CollectorErrorName = keyof typeof COLLECTOR_ERRORS;
+
+/** Values substituted into a message template. */
+export type MessageParams = Record<string, string | number | bigint>;
+
+/** Details a receiver needs beyond code and message. */
+export interface CollectorErrorOptions {
+  cause?: unknown;
+  /** Seconds a client should wait before retrying, sent as `Retry-After`. */
+  retryAfterSeconds?: number;
+  /** Path of the offending field in the request, for `google.rpc.BadRequest`. */
+  field?: string;
+}
+
+/** An error from the catalogue, with its stable code and HTTP status. */
+export class CollectorError extends Error {
+  readonly code: CollectorErrorDefinition['code'];
+  readonly httpStatus: number;
+  readonly rpcCode: number;
+  readonly retryAfterSeconds: number | undefined;
+  readonly field: string | undefined;
+
+  constructor(
+    definition: CollectorErrorDefinition,
+    params: MessageParams = {},
+    options: CollectorErrorOptions = {},
+  ) {
+    super(formatMessage(definition.messageTemplate, params), { cause: options.cause });
+    this.name = 'CollectorError';
+    this.code = definition.code;
+    this.httpStatus = definition.httpStatus;
+    this.rpcCode = definition.rpcCode;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.field = options.field;
+  }
+}
+
+/** Creates the catalogue error `name` with its message filled in. */
+export function createCollectorError(
+  name: CollectorErrorName,
+  params: MessageParams = {},
+  options: CollectorErrorOptions = {},
+): CollectorError {
+  return new CollectorError(COLLECTOR_ERRORS[name], params, options);
+}
+
+/** Replaces each `{name}` in `template`; unknown placeholders stay as written. */
+export function formatMessage(template: string, params: MessageParams): string {
+  return template.replace(/\{(\w+)\}/g, (placeholder, key: string) => {
+    const value = params[key];
+    return value === undefined ? placeholder : String(value);
+  });
+}
+
+/** Returns true when `error` is a catalogue error, optionally of one kind. */
+export function isCollectorError(error: unknown, name?: CollectorErrorName): error is CollectorError {
+  if (!(error instanceof CollectorError)) return false;
+  return name === undefined || error.code === COLLECTOR_ERRORS[name].code;
+}

@@ -1,0 +1,299 @@
+import { createCollectorError } from '../errors.js';
+import type {
+  OtlpAnyValue,
+  OtlpInstrumentationScope,
+  OtlpKeyValue,
+  OtlpResourceSpans,
+  OtlpScopeSpans,
+  OtlpSpan,
+  OtlpSpanEvent,
+  OtlpSpanLink,
+  OtlpTraceRequest,
+} from './types.js';
+
+/**
+ * Decoder for OTLP JSON, the proto3 JSON mapping with the OTLP deviations:
+ * lowerCamelCase keys, trace and span ids as hex strings (not base64), enums
+ * as integers only, unknown keys ignored. 64-bit integers are accepted as
+ * decimal strings or as JSON numbers, and `null` means the field's default.
+ */
+
+type JsonObject = Record<string, unknown>;
+
+const UINT64_MAX = (1n << 64n) - 1n;
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+const DECIMAL_INTEGER = /^-?\d+$/;
+const HEX_STRING = /^(?:[0-9a-fA-F]{2})*$/;
+const BASE64_STRING = /^[A-Za-z0-9+/\-_]*={0,2}$/;
+const ANY_VALUE_MEMBERS = [
+  'stringValue',
+  'boolValue',
+  'intValue',
+  'doubleValue',
+  'arrayValue',
+  'kvlistValue',
+  'bytesValue',
+] as const;
+
+/**
+ * Decodes an OTLP JSON `ExportTraceServiceRequest`. Throws
+ * `COLLECTOR_ERR_INVALID_JSON` when the body does not parse and
+ * `COLLECTOR_ERR_INVALID_JSON_FIELD`, naming the field, when a value has the
+ * wrong type.
+ *
+ * NOTE: JSON numbers above 2^53 lose precision in `JSON.parse`, so clients
+ * should send 64-bit values as strings, as the proto3 JSON mapping does.
+ */
+export function decodeJsonTraceRequest(body: Uint8Array | string): OtlpTraceRequest {
+  const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw createCollectorError('invalidJson', { reason }, { cause: error, field: '' });
+  }
+  const root = expectObject(parsed, '(root)');
+  return {
+    resourceSpans: readArray(root, 'resourceSpans', '').map((item, index) =>
+      toResourceSpans(item, `resourceSpans[${index}]`),
+    ),
+  };
+}
+
+function toResourceSpans(value: unknown, path: string): OtlpResourceSpans {
+  const message = expectObject(value, path);
+  const resource = readObject(message, 'resource', path);
+  return {
+    resource: { attributes: resource ? readKeyValues(resource, 'attributes', `${path}.resource`) : [] },
+    scopeSpans: readArray(message, 'scopeSpans', path).map((item, index) =>
+      toScopeSpans(item, `${path}.scopeSpans[${index}]`),
+    ),
+    schemaUrl: readString(message, 'schemaUrl', path),
+  };
+}
+
+function toScopeSpans(value: unknown, path: string): OtlpScopeSpans {
+  const message = expectObject(value, path);
+  return {
+    scope: toScope(readObject(message, 'scope', path), `${path}.scope`),
+    spans: readArray(message, 'spans', path).map((item, index) =>
+      toSpan(item, `${path}.spans[${index}]`),
+    ),
+    schemaUrl: readString(message, 'schemaUrl', path),
+  };
+}
+
+function toScope(message: JsonObject | undefined, path: string): OtlpInstrumentationScope {
+  if (!message) return { name: '', version: '', attributes: [] };
+  return {
+    name: readString(message, 'name', path),
+    version: readString(message, 'version', path),
+    attributes: readKeyValues(message, 'attributes', path),
+  };
+}
+
+function toSpan(value: unknown, path: string): OtlpSpan {
+  const message = expectObject(value, path);
+  const status = readObject(message, 'status', path);
+  return {
+    traceId: readHexBytes(message, 'traceId', path),
+    spanId: readHexBytes(message, 'spanId', path),
+    traceState: readString(message, 'traceState', path),
+    parentSpanId: readHexBytes(message, 'parentSpanId', path),
+    name: readString(message, 'name', path),
+    kind: readEnum(message, 'kind', path),
+    startTimeUnixNano: readUint64(message, 'startTimeUnixNano', path),
+    endTimeUnixNano: readUint64(message, 'endTimeUnixNano', path),
+    attributes: readKeyValues(message, 'attributes', path),
+    events: readArray(message, 'events', path).map((item, index) =>
+      toEvent(item, `${path}.events[${index}]`),
+    ),
+    links: readArray(message, 'links', path).map((item, index) =>
+      toLink(item, `${path}.links[${index}]`),
+    ),
+    status: {
+      code: status ? readEnum(status, 'code', `${path}.status`) : 0,
+      message: status ? readString(status, 'message', `${path}.status`) : '',
+    },
+  };
+}
+
+function toEvent(value: unknown, path: string): OtlpSpanEvent {
+  const message = expectObject(value, path);
+  return {
+    timeUnixNano: readUint64(message, 'timeUnixNano', path),
+    name: readString(message, 'name', path),
+    attributes: readKeyValues(message, 'attributes', path),
+  };
+}
+
+function toLink(value: unknown, path: string): OtlpSpanLink {
+  const message = expectObject(value, path);
+  return {
+    traceId: readHexBytes(message, 'traceId', path),
+    spanId: readHexBytes(message, 'spanId', path),
+    traceState: readString(message, 'traceState', path),
+    attributes: readKeyValues(message, 'attributes', path),
+  };
+}
+
+function readKeyValues(message: JsonObject, key: string, path: string): OtlpKeyValue[] {
+  return readArray(message, key, path).map((item, index) =>
+    toKeyValue(item, `${joinPath(path, key)}[${index}]`),
+  );
+}
+
+function toKeyValue(value: unknown, path: string): OtlpKeyValue {
+  const message = expectObject(value, path);
+  const anyValue = readObject(message, 'value', path);
+  return {
+    key: readString(message, 'key', path),
+    value: anyValue ? toAnyValue(anyValue, `${path}.value`) : { type: 'empty' },
+  };
+}
+
+function toAnyValue(message: JsonObject, path: string): OtlpAnyValue {
+  const present = ANY_VALUE_MEMBERS.filter((member) => message[member] != null);
+  if (present.length > 1) {
+    throw invalidField(path, `at most one of ${ANY_VALUE_MEMBERS.join(', ')}`, present.join(' and '));
+  }
+  switch (present[0]) {
+    case undefined:
+      return { type: 'empty' };
+    case 'stringValue':
+      return { type: 'string', value: readString(message, 'stringValue', path) };
+    case 'boolValue':
+      return { type: 'bool', value: readBool(message, 'boolValue', path) };
+    case 'intValue':
+      return { type: 'int', value: readInt64(message, 'intValue', path) };
+    case 'doubleValue':
+      return { type: 'double', value: readDouble(message, 'doubleValue', path) };
+    case 'bytesValue':
+      return { type: 'bytes', value: readBase64Bytes(message, 'bytesValue', path) };
+    case 'arrayValue': {
+      const array = readObject(message, 'arrayValue', path) ?? {};
+      const arrayPath = `${path}.arrayValue`;
+      const values = readArray(array, 'values', arrayPath).map((item, index) =>
+        toAnyValue(expectObject(item, `${arrayPath}.values[${index}]`), `${arrayPath}.values[${index}]`),
+      );
+      return { type: 'array', values };
+    }
+    case 'kvlistValue': {
+      const list = readObject(message, 'kvlistValue', path) ?? {};
+      return { type: 'kvlist', values: readKeyValues(list, 'values', `${path}.kvlistValue`) };
+    }
+  }
+  return { type: 'empty' };
+}
+
+function joinPath(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') {
+    const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
+    return `the string ${JSON.stringify(shown)}`;
+  }
+  if (typeof value === 'object') return 'an object';
+  return `the ${typeof value} ${String(value)}`;
+}
+
+function invalidField(field: string, expected: string, received: string) {
+  return createCollectorError('invalidJsonField', { field, expected, received }, { field });
+}
+
+function expectObject(value: unknown, path: string): JsonObject {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidField(path, 'an object', describeJson(value));
+  }
+  return value as JsonObject;
+}
+
+function readObject(message: JsonObject, key: string, path: string): JsonObject | undefined {
+  const value = message[key];
+  if (value == null) return undefined;
+  return expectObject(value, joinPath(path, key));
+}
+
+function readArray(message: JsonObject, key: string, path: string): unknown[] {
+  const value = message[key];
+  if (value == null) return [];
+  if (!Array.isArray(value)) throw invalidField(joinPath(path, key), 'an array', describeJson(value));
+  return value;
+}
+
+function readString(message: JsonObject, key: string, path: string): string {
+  const value = message[key];
+  if (value == null) return '';
+  if (typeof value !== 'string') throw invalidField(joinPath(path, key), 'a string', describeJson(value));
+  return value;
+}
+
+function readBool(message: JsonObject, key: string, path: string): boolean {
+  const value = message[key];
+  if (typeof value !== 'boolean') throw invalidField(joinPath(path, key), 'a boolean', describeJson(value));
+  return value;
+}
+
+function readEnum(message: JsonObject, key: string, path: string): number {
+  const value = message[key];
+  if (value == null) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > 2 ** 31) {
+    throw invalidField(joinPath(path, key), 'an integer enum value (OTLP JSON allows no enum names)', describeJson(value));
+  }
+  return value;
+}
+
+function readInteger(message: JsonObject, key: string, path: string, expected: string): bigint | undefined {
+  const value = message[key];
+  if (value == null) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
+  if (typeof value === 'string' && DECIMAL_INTEGER.test(value)) return BigInt(value);
+  throw invalidField(joinPath(path, key), expected, describeJson(value));
+}
+
+function readUint64(message: JsonObject, key: string, path: string): bigint {
+  const expected = 'an unsigned 64-bit integer as a decimal string or number';
+  const value = readInteger(message, key, path, expected) ?? 0n;
+  if (value < 0n || value > UINT64_MAX) throw invalidField(joinPath(path, key), expected, describeJson(message[key]));
+  return value;
+}
+
+function readInt64(message: JsonObject, key: string, path: string): bigint {
+  const expected = 'a signed 64-bit integer as a decimal string or number';
+  const value = readInteger(message, key, path, expected) ?? 0n;
+  if (value < INT64_MIN || value > INT64_MAX) throw invalidField(joinPath(path, key), expected, describeJson(message[key]));
+  return value;
+}
+
+function readDouble(message: JsonObject, key: string, path: string): number {
+  const value = message[key];
+  if (typeof value === 'number') return value;
+  if (value === 'NaN') return Number.NaN;
+  if (value === 'Infinity') return Number.POSITIVE_INFINITY;
+  if (value === '-Infinity') return Number.NEGATIVE_INFINITY;
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  throw invalidField(joinPath(path, key), 'a number, "NaN", "Infinity" or "-Infinity"', describeJson(value));
+}
+
+function readHexBytes(message: JsonObject, key: string, path: string): Uint8Array {
+  const value = message[key];
+  if (value == null) return new Uint8Array(0);
+  if (typeof value !== 'string' || !HEX_STRING.test(value)) {
+    throw invalidField(joinPath(path, key), 'a hex string with an even number of digits', describeJson(value));
+  }
+  return Buffer.from(value, 'hex');
+}
+
+function readBase64Bytes(message: JsonObject, key: string, path: string): Uint8Array {
+  const value = message[key];
+  if (typeof value !== 'string' || !BASE64_STRING.test(value)) {
+    throw invalidField(joinPath(path, key), 'a base64 string', describeJson(value));
+  }
+  return Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
+}

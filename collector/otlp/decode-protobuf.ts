@@ -1,0 +1,170 @@
+import { createCollectorError } from '../errors.js';
+import { loadOtlpProtoTypes } from './proto-schema.js';
+import type {
+  OtlpAnyValue,
+  OtlpInstrumentationScope,
+  OtlpKeyValue,
+  OtlpResourceSpans,
+  OtlpScopeSpans,
+  OtlpSpan,
+  OtlpSpanEvent,
+  OtlpSpanLink,
+  OtlpTraceRequest,
+} from './types.js';
+
+/**
+ * A message as protobufjs decodes it: fields present on the wire are own
+ * properties, absent ones fall back to defaults on the prototype.
+ */
+type DecodedMessage = Record<string, unknown>;
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/**
+ * Decodes a binary protobuf `ExportTraceServiceRequest`. Throws
+ * `COLLECTOR_ERR_INVALID_PROTOBUF` on truncated or malformed input.
+ */
+export function decodeProtobufTraceRequest(body: Uint8Array): OtlpTraceRequest {
+  const { exportTraceServiceRequest } = loadOtlpProtoTypes();
+  let decoded: DecodedMessage;
+  try {
+    decoded = exportTraceServiceRequest.decode(body) as unknown as DecodedMessage;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw createCollectorError('invalidProtobuf', { reason }, { cause: error });
+  }
+  return { resourceSpans: readMessages(decoded, 'resourceSpans').map(toResourceSpans) };
+}
+
+function toResourceSpans(message: DecodedMessage): OtlpResourceSpans {
+  const resource = readMessage(message, 'resource');
+  return {
+    resource: { attributes: resource ? toKeyValues(resource, 'attributes') : [] },
+    scopeSpans: readMessages(message, 'scopeSpans').map(toScopeSpans),
+    schemaUrl: readString(message, 'schemaUrl'),
+  };
+}
+
+function toScopeSpans(message: DecodedMessage): OtlpScopeSpans {
+  return {
+    scope: toScope(readMessage(message, 'scope')),
+    spans: readMessages(message, 'spans').map(toSpan),
+    schemaUrl: readString(message, 'schemaUrl'),
+  };
+}
+
+function toScope(message: DecodedMessage | undefined): OtlpInstrumentationScope {
+  if (!message) return { name: '', version: '', attributes: [] };
+  return {
+    name: readString(message, 'name'),
+    version: readString(message, 'version'),
+    attributes: toKeyValues(message, 'attributes'),
+  };
+}
+
+function toSpan(message: DecodedMessage): OtlpSpan {
+  const status = readMessage(message, 'status');
+  return {
+    traceId: readBytes(message, 'traceId'),
+    spanId: readBytes(message, 'spanId'),
+    traceState: readString(message, 'traceState'),
+    parentSpanId: readBytes(message, 'parentSpanId'),
+    name: readString(message, 'name'),
+    kind: readNumber(message, 'kind'),
+    startTimeUnixNano: readUint64(message, 'startTimeUnixNano'),
+    endTimeUnixNano: readUint64(message, 'endTimeUnixNano'),
+    attributes: toKeyValues(message, 'attributes'),
+    events: readMessages(message, 'events').map(toEvent),
+    links: readMessages(message, 'links').map(toLink),
+    status: {
+      code: status ? readNumber(status, 'code') : 0,
+      message: status ? readString(status, 'message') : '',
+    },
+  };
+}
+
+function toEvent(message: DecodedMessage): OtlpSpanEvent {
+  return {
+    timeUnixNano: readUint64(message, 'timeUnixNano'),
+    name: readString(message, 'name'),
+    attributes: toKeyValues(message, 'attributes'),
+  };
+}
+
+function toLink(message: DecodedMessage): OtlpSpanLink {
+  return {
+    traceId: readBytes(message, 'traceId'),
+    spanId: readBytes(message, 'spanId'),
+    traceState: readString(message, 'traceState'),
+    attributes: toKeyValues(message, 'attributes'),
+  };
+}
+
+function toKeyValues(message: DecodedMessage, field: string): OtlpKeyValue[] {
+  return readMessages(message, field).map((keyValue) => ({
+    key: readString(keyValue, 'key'),
+    value: toAnyValue(readMessage(keyValue, 'value')),
+  }));
+}
+
+function toAnyValue(message: DecodedMessage | undefined): OtlpAnyValue {
+  if (!message) return { type: 'empty' };
+  // protobufjs sets every oneof member found on the wire as an own property;
+  // a well-formed message carries one, and the order below picks for others.
+  if (has(message, 'stringValue')) return { type: 'string', value: readString(message, 'stringValue') };
+  if (has(message, 'boolValue')) return { type: 'bool', value: message.boolValue === true };
+  if (has(message, 'intValue')) return { type: 'int', value: toBigInt(message.intValue) };
+  if (has(message, 'doubleValue')) return { type: 'double', value: Number(message.doubleValue) };
+  if (has(message, 'bytesValue')) return { type: 'bytes', value: readBytes(message, 'bytesValue') };
+  if (has(message, 'arrayValue')) {
+    const array = readMessage(message, 'arrayValue');
+    const values = array ? readMessages(array, 'values') : [];
+    return { type: 'array', values: values.map(toAnyValue) };
+  }
+  if (has(message, 'kvlistValue')) {
+    const list = readMessage(message, 'kvlistValue');
+    return { type: 'kvlist', values: list ? toKeyValues(list, 'values') : [] };
+  }
+  return { type: 'empty' };
+}
+
+function has(message: DecodedMessage, field: string): boolean {
+  return Object.prototype.hasOwnProperty.call(message, field) && message[field] != null;
+}
+
+function readMessage(message: DecodedMessage, field: string): DecodedMessage | undefined {
+  return has(message, field) ? (message[field] as DecodedMessage) : undefined;
+}
+
+function readMessages(message: DecodedMessage, field: string): DecodedMessage[] {
+  const value = message[field];
+  return Array.isArray(value) ? (value as DecodedMessage[]) : [];
+}
+
+function readString(message: DecodedMessage, field: string): string {
+  const value = message[field];
+  return typeof value === 'string' ? value : '';
+}
+
+function readNumber(message: DecodedMessage, field: string): number {
+  const value = message[field];
+  return typeof value === 'number' ? value : 0;
+}
+
+function readBytes(message: DecodedMessage, field: string): Uint8Array {
+  const value = message[field];
+  return value instanceof Uint8Array ? value : EMPTY_BYTES;
+}
+
+/** Reads a fixed64 field, which protobufjs returns as an unsigned Long. */
+function readUint64(message: DecodedMessage, field: string): bigint {
+  return has(message, field) ? toBigInt(message[field]) : 0n;
+}
+
+/** Converts a protobufjs 64-bit value (a Long, or a number without long.js). */
+function toBigInt(value: unknown): bigint {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number') return BigInt(Math.trunc(value));
+  if (value && typeof value === 'object') return BigInt(String(value));
+  return 0n;
+}

@@ -1,0 +1,172 @@
+import type { Readable } from 'node:stream';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import { CollectorError, createCollectorError, isCollectorError } from '../errors.js';
+import type { TraceWriter } from '../trace-writer.js';
+import { STORE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '../trace-writer.js';
+import { decodeJsonTraceRequest } from './decode-json.js';
+import { decodeProtobufTraceRequest } from './decode-protobuf.js';
+import {
+  ACCEPTED_CONTENT_CODINGS,
+  parseContentEncoding,
+  parseOtlpContentType,
+  readRequestBody,
+} from './read-body.js';
+import {
+  CONTENT_TYPE_BY_ENCODING,
+  encodeErrorStatus,
+  encodeExportResponse,
+  type OtlpEncoding,
+} from './responses.js';
+import { toTraceRows } from './to-trace-rows.js';
+import type { OtlpTraceRequest } from './types.js';
+
+/** Default body limit, before and after decompression: 8 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+export const OTLP_TRACES_PATH = '/v1/traces';
+
+export interface OtlpReceiverOptions {
+  /** Where accepted rows go; the response waits for it. */
+  writer: TraceWriter;
+  /**
+   * Limit on the request body in bytes, applied to the bytes received and
+   * again after gzip decompression. Default `DEFAULT_MAX_BODY_BYTES` (the
+   * OTLP specification recommends 20 MiB as a default).
+   */
+  maxBodyBytes?: number;
+  /** Logger for request outcomes. Default: the request's fastify logger. */
+  logger?: FastifyBaseLogger;
+}
+
+/** A fastify instance with the default HTTP server and any pino-compatible logger. */
+type HttpFastifyInstance<Logger extends FastifyBaseLogger> = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  Logger
+>;
+
+/**
+ * Registers the OTLP/HTTP trace receiver (`POST /v1/traces`) as an
+ * encapsulated plugin, so its raw-body content type handling does not leak
+ * into the rest of `app`. The plugin is queued at once, so `listen` serves
+ * the route even when the caller does not await; the returned promise
+ * settles once the plugin has loaded. Throws a RangeError for an invalid
+ * `maxBodyBytes`.
+ */
+export function registerOtlpReceiver<Logger extends FastifyBaseLogger>(
+  app: HttpFastifyInstance<Logger>,
+  options: OtlpReceiverOptions,
+): PromiseLike<unknown> {
+  const { maxBodyBytes } = options;
+  if (maxBodyBytes !== undefined && !(Number.isSafeInteger(maxBodyBytes) && maxBodyBytes > 0)) {
+    throw new RangeError(`maxBodyBytes must be a positive integer, received ${maxBodyBytes}`);
+  }
+  return app.register(async (scope) => {
+    // Hand every body over as the raw stream: the handler enforces the
+    // content type, the coding and the size limit itself.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    scope.post(OTLP_TRACES_PATH, (request, reply) => handleExport(request, reply, options));
+  });
+}
+
+async function handleExport(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: OtlpReceiverOptions,
+): Promise<FastifyReply> {
+  const logger = options.logger ?? request.log;
+  const contentType = request.headers['content-type'];
+  const encoding = parseOtlpContentType(contentType);
+  if (!encoding) {
+    // The request's encoding is unknown, so the Status goes out as JSON.
+    const error = createCollectorError('unsupportedContentType', { contentType: contentType ?? '(none)' });
+    return sendError(reply, logger, error, 'json');
+  }
+
+  try {
+    const request_ = await readExportRequest(request, encoding, options);
+    const { rows, rejectedSpans, errorMessage } = toTraceRows(request_);
+    await writeRows(options.writer, rows);
+
+    if (rejectedSpans > 0) {
+      logger.info({ acceptedSpans: rows.length, rejectedSpans, errorMessage }, 'otlp spans rejected');
+    }
+    return reply
+      .code(200)
+      .type(CONTENT_TYPE_BY_ENCODING[encoding])
+      .send(encodeExportResponse({ rejectedSpans, errorMessage }, encoding));
+  } catch (error) {
+    if (!isCollectorError(error)) throw error;
+    if (isCollectorError(error, 'unsupportedContentEncoding')) {
+      reply.header('accept-encoding', ACCEPTED_CONTENT_CODINGS);
+    }
+    return sendError(reply, logger, error, encoding);
+  }
+}
+
+async function readExportRequest(
+  request: FastifyRequest,
+  encoding: OtlpEncoding,
+  options: OtlpReceiverOptions,
+): Promise<OtlpTraceRequest> {
+  const contentEncoding = request.headers['content-encoding'];
+  const coding = parseContentEncoding(contentEncoding);
+  if (!coding) {
+    throw createCollectorError('unsupportedContentEncoding', { contentEncoding: contentEncoding ?? '' });
+  }
+
+  const contentLength = Number(request.headers['content-length']);
+  const body = await readRequestBody(request.body as Readable, {
+    coding,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    contentLength: Number.isFinite(contentLength) ? contentLength : undefined,
+  });
+  return encoding === 'protobuf' ? decodeProtobufTraceRequest(body) : decodeJsonTraceRequest(body);
+}
+
+/** Stores rows; any failure other than a catalogue error counts as the store being unavailable. */
+async function writeRows(writer: TraceWriter, rows: Parameters<TraceWriter['write']>[0]): Promise<void> {
+  if (rows.length === 0) return;
+  try {
+    await writer.write(rows);
+  } catch (error) {
+    if (isCollectorError(error)) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw createCollectorError(
+      'storeUnavailable',
+      { table: 'otel_traces', reason, retryAfterSeconds: STORE_UNAVAILABLE_RETRY_AFTER_SECONDS },
+      { cause: error, retryAfterSeconds: STORE_UNAVAILABLE_RETRY_AFTER_SECONDS },
+    );
+  }
+}
+
+function sendError(
+  reply: FastifyReply,
+  logger: FastifyBaseLogger,
+  error: CollectorError,
+  encoding: OtlpEncoding,
+): FastifyReply {
+  const fields = { code: error.code, statusCode: error.httpStatus, errorMessage: error.message };
+  if (error.httpStatus >= 500) {
+    logger.error({ ...fields, err: error.cause ?? error }, 'otlp export failed');
+  } else {
+    logger.info(fields, 'otlp export rejected');
+  }
+  if (error.retryAfterSeconds !== undefined) {
+    reply.header('retry-after', String(error.retryAfterSeconds));
+  }
+  return reply
+    .code(error.httpStatus)
+    .type(CONTENT_TYPE_BY_ENCODING[encoding])
+    .send(encodeErrorStatus(error, encoding));
+}

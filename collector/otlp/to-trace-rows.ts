@@ -1,0 +1,201 @@
+import { formatMessage, COLLECTOR_ERRORS } from '../errors.js';
+import { formatAttributeValue, toAttributeMap } from './attribute-values.js';
+import type { OtlpKeyValue, OtlpSpan, OtlpTraceRequest } from './types.js';
+
+/**
+ * One `otel_traces` row in the column names of the Collector's ClickHouse
+ * exporter, ready for a JSONEachRow insert. DateTime64(9) values are
+ * `seconds.nanoseconds` strings and UInt64 values decimal strings, so no
+ * nanosecond is lost to JavaScript numbers.
+ */
+export interface OtelTraceRow {
+  Timestamp: string;
+  TraceId: string;
+  SpanId: string;
+  ParentSpanId: string;
+  TraceState: string;
+  SpanName: string;
+  SpanKind: string;
+  ServiceName: string;
+  ResourceAttributes: Record<string, string>;
+  ScopeName: string;
+  ScopeVersion: string;
+  SpanAttributes: Record<string, string>;
+  Duration: string;
+  StatusCode: string;
+  StatusMessage: string;
+  'Events.Timestamp': string[];
+  'Events.Name': string[];
+  'Events.Attributes': Record<string, string>[];
+  'Links.TraceId': string[];
+  'Links.SpanId': string[];
+  'Links.TraceState': string[];
+  'Links.Attributes': Record<string, string>[];
+}
+
+/** Rows to store and the spans rejected, for an OTLP partial success. */
+export interface TraceRowsResult {
+  rows: OtelTraceRow[];
+  rejectedSpans: number;
+  /** Empty when no span was rejected. */
+  errorMessage: string;
+}
+
+/** `SpanKind` names as the exporter writes them (pdata `SpanKind.String`). */
+const SPAN_KIND_NAMES = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
+
+/** `StatusCode` names as the exporter writes them (pdata `StatusCode.String`). */
+const STATUS_CODE_NAMES = ['Unset', 'Ok', 'Error'];
+
+const TRACE_ID_BYTES = 16;
+const SPAN_ID_BYTES = 8;
+const NANOSECONDS_PER_SECOND = 1_000_000_000n;
+
+/** Largest instant a DateTime64(9) column holds: 2^63 - 1 ns after the epoch. */
+const MAX_DATETIME64_NANOS = (1n << 63n) - 1n;
+
+/** How many distinct rejection reasons the partial-success message lists. */
+const MAX_LISTED_REASONS = 5;
+
+/**
+ * Maps a decoded request to `otel_traces` rows, one per valid span. A span
+ * is rejected when its trace id is not 16 bytes or its span id not 8 bytes
+ * (all-zero ids count as missing), when a parent or link id is set with the
+ * wrong length, when it ends before it starts, or when a timestamp is past
+ * what DateTime64(9) holds.
+ */
+export function toTraceRows(request: OtlpTraceRequest): TraceRowsResult {
+  const rows: OtelTraceRow[] = [];
+  const reasons = new Map<string, number>();
+  let totalSpans = 0;
+
+  for (const resourceSpans of request.resourceSpans) {
+    const resourceAttributes = toAttributeMap(resourceSpans.resource.attributes);
+    const serviceName = readServiceName(resourceSpans.resource.attributes);
+
+    for (const scopeSpans of resourceSpans.scopeSpans) {
+      for (const span of scopeSpans.spans) {
+        totalSpans++;
+        const reason = findSpanProblem(span);
+        if (reason) {
+          reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+          continue;
+        }
+        rows.push({
+          ...toSpanColumns(span),
+          ServiceName: serviceName,
+          ResourceAttributes: resourceAttributes,
+          ScopeName: scopeSpans.scope.name,
+          ScopeVersion: scopeSpans.scope.version,
+        });
+      }
+    }
+  }
+
+  const rejectedSpans = totalSpans - rows.length;
+  return { rows, rejectedSpans, errorMessage: describeRejections(reasons, rejectedSpans, totalSpans) };
+}
+
+/**
+ * Returns why `span` cannot be stored, or undefined when it can. The reason
+ * names no ids, so equal problems group into one line of the message.
+ */
+export function findSpanProblem(span: OtlpSpan): string | undefined {
+  if (!isValidId(span.traceId, TRACE_ID_BYTES)) {
+    return `trace id must be ${TRACE_ID_BYTES} bytes and not all zero, received ${describeId(span.traceId)}`;
+  }
+  if (!isValidId(span.spanId, SPAN_ID_BYTES)) {
+    return `span id must be ${SPAN_ID_BYTES} bytes and not all zero, received ${describeId(span.spanId)}`;
+  }
+  if (!isEmptyOrSized(span.parentSpanId, SPAN_ID_BYTES)) {
+    return `parent span id must be empty or ${SPAN_ID_BYTES} bytes, received ${span.parentSpanId.length} bytes`;
+  }
+  for (const link of span.links) {
+    if (!isEmptyOrSized(link.traceId, TRACE_ID_BYTES) || !isEmptyOrSized(link.spanId, SPAN_ID_BYTES)) {
+      return `link ids must be empty or ${TRACE_ID_BYTES} and ${SPAN_ID_BYTES} bytes`;
+    }
+  }
+  if (span.endTimeUnixNano < span.startTimeUnixNano) {
+    return 'end time is before start time';
+  }
+  const latest = span.events.reduce(
+    (max, event) => (event.timeUnixNano > max ? event.timeUnixNano : max),
+    span.endTimeUnixNano,
+  );
+  if (latest > MAX_DATETIME64_NANOS) {
+    return 'a timestamp is later than DateTime64(9) can store (year 2262)';
+  }
+  return undefined;
+}
+
+function toSpanColumns(span: OtlpSpan) {
+  return {
+    Timestamp: formatDateTime64(span.startTimeUnixNano),
+    TraceId: toHexOrEmpty(span.traceId),
+    SpanId: toHexOrEmpty(span.spanId),
+    ParentSpanId: toHexOrEmpty(span.parentSpanId),
+    TraceState: span.traceState,
+    SpanName: span.name,
+    SpanKind: SPAN_KIND_NAMES[span.kind] ?? '',
+    SpanAttributes: toAttributeMap(span.attributes),
+    Duration: (span.endTimeUnixNano - span.startTimeUnixNano).toString(),
+    StatusCode: STATUS_CODE_NAMES[span.status.code] ?? '',
+    StatusMessage: span.status.message,
+    'Events.Timestamp': span.events.map((event) => formatDateTime64(event.timeUnixNano)),
+    'Events.Name': span.events.map((event) => event.name),
+    'Events.Attributes': span.events.map((event) => toAttributeMap(event.attributes)),
+    'Links.TraceId': span.links.map((link) => toHexOrEmpty(link.traceId)),
+    'Links.SpanId': span.links.map((link) => toHexOrEmpty(link.spanId)),
+    'Links.TraceState': span.links.map((link) => link.traceState),
+    'Links.Attributes': span.links.map((link) => toAttributeMap(link.attributes)),
+  };
+}
+
+/** `service.name` flattened like any attribute, '' when absent (as the exporter does). */
+function readServiceName(attributes: readonly OtlpKeyValue[]): string {
+  let serviceName = '';
+  for (const { key, value } of attributes) {
+    if (key === 'service.name') serviceName = formatAttributeValue(value);
+  }
+  return serviceName;
+}
+
+/** Formats nanoseconds since the epoch as `seconds.nanoseconds` for DateTime64(9). */
+export function formatDateTime64(unixNanos: bigint): string {
+  const seconds = unixNanos / NANOSECONDS_PER_SECOND;
+  const nanos = unixNanos % NANOSECONDS_PER_SECOND;
+  return `${seconds}.${nanos.toString().padStart(9, '0')}`;
+}
+
+/** Lowercase hex of an id, '' for an empty or all-zero id (as the exporter does). */
+function toHexOrEmpty(id: Uint8Array): string {
+  return isAllZero(id) ? '' : Buffer.from(id).toString('hex');
+}
+
+function isValidId(id: Uint8Array, size: number): boolean {
+  return id.length === size && !isAllZero(id);
+}
+
+function isEmptyOrSized(id: Uint8Array, size: number): boolean {
+  return id.length === 0 || id.length === size;
+}
+
+function isAllZero(id: Uint8Array): boolean {
+  return id.every((byte) => byte === 0);
+}
+
+function describeId(id: Uint8Array): string {
+  if (id.length === 0) return 'an empty id';
+  return isAllZero(id) ? `${id.length} zero bytes` : `${id.length} bytes`;
+}
+
+function describeRejections(reasons: Map<string, number>, rejectedSpans: number, totalSpans: number): string {
+  if (rejectedSpans === 0) return '';
+  const listed = [...reasons].slice(0, MAX_LISTED_REASONS).map(([reason, count]) => `${count} x ${reason}`);
+  if (reasons.size > MAX_LISTED_REASONS) listed.push(`${reasons.size - MAX_LISTED_REASONS} more reasons`);
+  return formatMessage(COLLECTOR_ERRORS.invalidSpan.messageTemplate, {
+    rejectedSpans,
+    totalSpans,
+    reasons: listed.join('; '),
+  });
+}

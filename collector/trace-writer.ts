@@ -1,0 +1,85 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from 'pino';
+import { createCollectorError } from './errors.js';
+import type { OtelTraceRow } from './otlp/to-trace-rows.js';
+
+/** Inserts allowed to run at once before `write` rejects with an overload error. */
+export const MAX_IN_FLIGHT_INSERTS = 4;
+
+/** `Retry-After` sent when the writer is at `MAX_IN_FLIGHT_INSERTS`. */
+export const OVERLOAD_RETRY_AFTER_SECONDS = 1;
+
+/** `Retry-After` sent when an insert fails, for example with the store down. */
+export const STORE_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+export const OTEL_TRACES_TABLE = 'otel_traces';
+
+/** Stores trace rows; the receiver depends on this interface only. */
+export interface TraceWriter {
+  /**
+   * Inserts `rows` and resolves once the store has them. Rejects with
+   * `COLLECTOR_ERR_WRITER_OVERLOADED` when at capacity and with
+   * `COLLECTOR_ERR_STORE_UNAVAILABLE` when the insert fails; both carry
+   * `retryAfterSeconds`.
+   */
+  write(rows: readonly OtelTraceRow[]): Promise<void>;
+}
+
+export interface TraceWriterOptions {
+  /** Concurrent inserts allowed. Default `MAX_IN_FLIGHT_INSERTS`. */
+  maxInFlightInserts?: number;
+  /** Seconds to wait after an overload. Default `OVERLOAD_RETRY_AFTER_SECONDS`. */
+  overloadRetryAfterSeconds?: number;
+  /** Seconds to wait after a failed insert. Default `STORE_UNAVAILABLE_RETRY_AFTER_SECONDS`. */
+  storeUnavailableRetryAfterSeconds?: number;
+  logger?: Logger;
+}
+
+/**
+ * Creates a writer that inserts each `write` into `otel_traces` as one
+ * JSONEachRow insert, with a cap on inserts in flight so a slow store pushes
+ * back on clients (429) instead of piling up requests in memory.
+ *
+ * NOTE: rows are not buffered or batched, so one small request is one insert.
+ */
+export function createTraceWriter(client: ClickHouseClient, options: TraceWriterOptions = {}): TraceWriter {
+  const maxInFlightInserts = options.maxInFlightInserts ?? MAX_IN_FLIGHT_INSERTS;
+  const overloadRetryAfterSeconds = options.overloadRetryAfterSeconds ?? OVERLOAD_RETRY_AFTER_SECONDS;
+  const storeUnavailableRetryAfterSeconds =
+    options.storeUnavailableRetryAfterSeconds ?? STORE_UNAVAILABLE_RETRY_AFTER_SECONDS;
+  let inFlightInserts = 0;
+
+  async function write(rows: readonly OtelTraceRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (inFlightInserts >= maxInFlightInserts) {
+      throw createCollectorError(
+        'writerOverloaded',
+        { maxInFlightInserts, retryAfterSeconds: overloadRetryAfterSeconds },
+        { retryAfterSeconds: overloadRetryAfterSeconds },
+      );
+    }
+
+    inFlightInserts++;
+    const startedAt = performance.now();
+    try {
+      await client.insert({ table: OTEL_TRACES_TABLE, values: [...rows], format: 'JSONEachRow' });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      options.logger?.error({ err: error, table: OTEL_TRACES_TABLE, rows: rows.length }, 'trace insert failed');
+      throw createCollectorError(
+        'storeUnavailable',
+        { table: OTEL_TRACES_TABLE, reason, retryAfterSeconds: storeUnavailableRetryAfterSeconds },
+        { cause: error, retryAfterSeconds: storeUnavailableRetryAfterSeconds },
+      );
+    } finally {
+      inFlightInserts--;
+    }
+
+    if (options.logger?.isLevelEnabled('debug')) {
+      const durationMs = Math.round(performance.now() - startedAt);
+      options.logger.debug({ table: OTEL_TRACES_TABLE, rows: rows.length, durationMs }, 'trace rows inserted');
+    }
+  }
+
+  return { write };
+}
