@@ -1,3 +1,4 @@
+export { CANONICAL_WORKFLOWS, type WorkflowDefinition } from './canonical-workflows.js';
 export { durationSchema, parseDurationMs } from './duration.js';
 export {
   ConfigError,
