@@ -69,7 +69,7 @@ export function parseConfigText(text: string, file = DEFAULT_CONFIG_PATH, env: N
 
   const result = configSchema.safeParse(substituted, { reportInput: true });
   if (!result.success) {
-    throw new ConfigError(file, locate(result.error.issues.map(describeIssue), document, lineCounter));
+    throw new ConfigError(file, locate(result.error.issues.flatMap(describeIssue), document, lineCounter));
   }
   return result.data;
 }
@@ -77,18 +77,18 @@ export function parseConfigText(text: string, file = DEFAULT_CONFIG_PATH, env: N
 /** Validates an already built configuration object, as the demo does. */
 export function parseConfigObject(value: unknown, origin = 'configuration'): SyncwatchConfig {
   const result = configSchema.safeParse(value, { reportInput: true });
-  if (!result.success) throw new ConfigError(origin, result.error.issues.map(describeIssue));
+  if (!result.success) throw new ConfigError(origin, result.error.issues.flatMap(describeIssue));
   return result.data;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): ConfigProblem {
+function describeIssue(issue: z.core.$ZodIssue): ConfigProblem | ConfigProblem[] {
   const key = formatPath(issue.path);
   switch (issue.code) {
     case 'unrecognized_keys':
-      return {
-        key,
-        message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((name) => `"${name}"`).join(', ')}; check the spelling against the documented keys`,
-      };
+      return issue.keys.map((name) => ({
+        key: formatPath([...issue.path, name]),
+        message: `unknown key "${name}"; check the spelling against the documented keys`,
+      }));
     case 'invalid_type':
       return {
         key,

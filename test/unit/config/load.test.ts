@@ -44,7 +44,7 @@ workflows:
   otlp:
     prot: 4318
 `);
-    expect(problems).toEqual([expect.stringMatching(/^2 collector\.otlp: unknown key "prot"/)]);
+    expect(problems).toEqual([expect.stringMatching(/^3 collector\.otlp\.prot: unknown key "prot"/)]);
   });
 
   it('names the expected and received type', () => {
@@ -131,5 +131,14 @@ collector:
     maxBodyBytes: 0
 `);
     expect(problems).toHaveLength(2);
+  });
+});
+
+describe('syncwatch.example.yaml', () => {
+  it('is a valid configuration', async () => {
+    const { loadConfigFile } = await import('../../../config/index.js');
+    const config = loadConfigFile(new URL('../../../syncwatch.example.yaml', import.meta.url).pathname, {});
+    expect(config.sources.map((source) => source.kind)).toEqual(['rabbitmq', 'queue_job']);
+    expect(config.workflows).toHaveLength(4);
   });
 });
