@@ -24,17 +24,17 @@ export interface PartialSuccess {
 }
 
 /**
- * Encodes an `ExportTraceServiceResponse`. `partial_success` stays unset
+ * Encodes an `ExportTraceServiceResponse`. JSON comes back as a Buffer too,
+ * so fastify sends `Content-Type: application/json` without a charset. `partial_success` stays unset
  * unless spans were rejected, as OTLP requires for a full success.
  */
-export function encodeExportResponse(partial: PartialSuccess, encoding: OtlpEncoding): Buffer | string {
+export function encodeExportResponse(partial: PartialSuccess, encoding: OtlpEncoding): Buffer {
   const hasPartial = partial.rejectedSpans > 0;
   if (encoding === 'json') {
-    if (!hasPartial) return '{}';
+    if (!hasPartial) return Buffer.from('{}');
     // proto3 JSON writes int64 as a decimal string.
-    return JSON.stringify({
-      partialSuccess: { rejectedSpans: String(partial.rejectedSpans), errorMessage: partial.errorMessage },
-    });
+    const partialSuccess = { rejectedSpans: String(partial.rejectedSpans), errorMessage: partial.errorMessage };
+    return Buffer.from(JSON.stringify({ partialSuccess }));
   }
   const { exportTraceServiceResponse } = loadOtlpProtoTypes();
   const message = hasPartial
@@ -49,9 +49,10 @@ export function encodeExportResponse(partial: PartialSuccess, encoding: OtlpEnco
  * catalogue code, a `google.rpc.BadRequest` naming the field for a 400, and
  * a `google.rpc.RetryInfo` for a retryable error.
  */
-export function encodeErrorStatus(error: CollectorError, encoding: OtlpEncoding): Buffer | string {
+export function encodeErrorStatus(error: CollectorError, encoding: OtlpEncoding): Buffer {
   if (encoding === 'json') {
-    return JSON.stringify({ code: error.rpcCode, message: error.message, details: toJsonDetails(error) });
+    const status = { code: error.rpcCode, message: error.message, details: toJsonDetails(error) };
+    return Buffer.from(JSON.stringify(status));
   }
   const { rpcStatus } = loadOtlpProtoTypes();
   const message = rpcStatus.create({ code: error.rpcCode, message: error.message, details: toProtobufDetails(error) });
