@@ -99,15 +99,6 @@ export function buildSample(
   };
 }
 
-/**
- * Clamps a lag in seconds at zero. A negative lag means the clock of the
- * system that stamped the item runs ahead of ours, so the caller flags it.
- */
-export function clampLagSeconds(lagSeconds: number): { lagSeconds: number; clamped: boolean } {
-  if (lagSeconds < 0) return { lagSeconds: 0, clamped: true };
-  return { lagSeconds, clamped: false };
-}
-
 /** Returns the message of an error, or its string form. */
 export function describeError(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) {
@@ -136,11 +127,11 @@ export function redactUrl(url: string): string {
  * Rejects with a `SourceError` when `promise` has not settled after
  * `timeoutMs`. The operation itself keeps running.
  */
-export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, operation: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(new SourceError(SOURCE_ERROR_CODES.timedOut, `${what} timed out after ${timeoutMs} ms`));
+      reject(new SourceError(SOURCE_ERROR_CODES.timedOut, `${operation} timed out after ${timeoutMs} ms`));
     }, timeoutMs);
     timer.unref();
   });

@@ -11,7 +11,7 @@ import {
 } from './rabbitmq.js';
 import type { LagSource } from './types.js';
 
-/** Config of any pull source, told apart by `kind`. */
+/** Config of any pull source, distinguished by `kind`. */
 export type SourceConfigInput = RabbitmqSourceConfigInput | QueueJobSourceConfigInput;
 
 /** Creates the pull source that `config.kind` names. */

@@ -26,7 +26,7 @@ export const DEFAULT_ENQUEUED_STUCK_AFTER_SECONDS = 60;
 export const DEFAULT_STARTED_STUCK_AFTER_SECONDS = 3_600;
 /** Failed jobs read per poll, newest first, to bound the poll on a table with a long failure history. */
 export const DEFAULT_MAX_FAILURES_PER_POLL = 1_000;
-/** Longest exception message kept per failure, in characters. */
+/** Maximum length of a stored exception message, in characters. */
 export const MAX_EXCEPTION_MESSAGE_CHARS = 4_000;
 
 /**
@@ -36,7 +36,7 @@ export const MAX_EXCEPTION_MESSAGE_CHARS = 4_000;
  */
 export const COUNTED_JOB_STATES = ['wait_dependencies', 'pending', 'enqueued', 'started', 'failed'] as const;
 
-/** Entity of the sample a source reports when it knows no channel yet. */
+/** Entity of the sample a source reports before it has seen any channel. */
 const WHOLE_TABLE_ENTITY = '*';
 
 /** Config of one Odoo database whose queue_job table is watched as a lag source. */
@@ -379,7 +379,7 @@ function channelExpression(): string {
   return `coalesce(channel, '')`;
 }
 
-/** The job function's name, `<model>.method`, as queue_job names its `queue.job.function` records. */
+/** Builds the SQL expression of the job function's name, `<model>.method`, as queue_job names its `queue.job.function` records. */
 function functionExpression(shape: TableShape): string {
   const fromParts = `'<' || model_name || '>.' || method_name`;
   return shape.hasChannelMethodName

@@ -6,7 +6,7 @@
  * has been stalled.
  */
 
-/** What one poll read about one queue. */
+/** Counts of one queue from one poll. */
 export interface QueueReading {
   observedAtMs: number;
   /** Messages ready for delivery. */
@@ -33,7 +33,7 @@ export interface QueueLagEstimate {
   lagEstimated: boolean;
   /** True when the broker's timestamp is ahead of our clock and the lag was clamped at zero. */
   clockAhead: boolean;
-  /** Why `lagSeconds` is undefined. */
+  /** Explanation when `lagSeconds` is undefined. */
   reason?: string;
   history: QueueLagHistory;
 }
@@ -89,7 +89,7 @@ export function estimateQueueLag(reading: QueueReading, previous: QueueLagHistor
 /**
  * Returns since when the current head message has been waiting at least, or
  * undefined when this poll is the first to see the stall and nothing earlier
- * tells the head's age.
+ * gives the head's age.
  */
 function findStallStart(reading: QueueReading, previous: QueueLagHistory | undefined): number | undefined {
   if (previous === undefined) return undefined;

@@ -2,7 +2,7 @@ import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { withTimeout } from './common.js';
 
 /**
- * What AMQP tells about a queue: `queue.declare` with `passive` returns the
+ * Result of a passive queue check: `queue.declare` with `passive` returns the
  * number of ready messages and of consumers. AMQP does not report
  * unacknowledged messages, publish or deliver rates, or the head message's
  * timestamp; only the management API has those.

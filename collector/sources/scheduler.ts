@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { describeError } from './common.js';
 import type { LagSample, LagSource, PollResult } from './types.js';
 
-/** Where polled samples and failures go, such as the ClickHouse lag writer. */
+/** Destination of polled samples and failures, such as the ClickHouse lag writer. */
 export interface LagSink {
   write(result: PollResult): Promise<void>;
 }
