@@ -1,7 +1,7 @@
 /**
  * The collector's error catalogue. Each entry has a stable code, a message
  * template with `{name}` placeholders and the HTTP status the receiver
- * answers with. Codes are never reused, even after an entry is retired.
+ * responds with. Codes are never reused, even after an entry is retired.
  */
 export interface CollectorErrorDefinition {
   code: `COLLECTOR_ERR_${string}`;

@@ -14,13 +14,13 @@ export const STORE_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 export const OTEL_TRACES_TABLE = 'otel_traces';
 
-/** Stores trace rows; the receiver depends on this interface only. */
+/** Store for trace rows. The receiver depends on this interface only. */
 export interface TraceWriter {
   /**
    * Inserts `rows` and resolves once the store has them. Rejects with
    * `COLLECTOR_ERR_WRITER_OVERLOADED` when at capacity and with
-   * `COLLECTOR_ERR_STORE_UNAVAILABLE` when the insert fails; both carry
-   * `retryAfterSeconds`.
+   * `COLLECTOR_ERR_STORE_UNAVAILABLE` when the insert fails. Both errors
+   * carry `retryAfterSeconds`.
    */
   write(rows: readonly OtelTraceRow[]): Promise<void>;
 }

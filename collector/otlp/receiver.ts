@@ -34,7 +34,7 @@ export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 export const OTLP_TRACES_PATH = '/v1/traces';
 
 export interface OtlpReceiverOptions {
-  /** Where accepted rows go; the response waits for it. */
+  /** Store for accepted rows. The response is sent once `write` resolves. */
   writer: TraceWriter;
   /**
    * Limit on the request body in bytes, applied to the bytes received and
@@ -58,7 +58,7 @@ type HttpFastifyInstance<Logger extends FastifyBaseLogger> = FastifyInstance<
  * Registers the OTLP/HTTP trace receiver (`POST /v1/traces`) as an
  * encapsulated plugin, so its raw-body content type handling does not leak
  * into the rest of `app`. The plugin is queued at once, so `listen` serves
- * the route even when the caller does not await; the returned promise
+ * the route even when the caller does not await. The returned promise
  * settles once the plugin has loaded. Throws a RangeError for an invalid
  * `maxBodyBytes`.
  */
@@ -94,8 +94,8 @@ async function handleExport(
   }
 
   try {
-    const request_ = await readExportRequest(request, encoding, options);
-    const { rows, rejectedSpans, errorMessage } = toTraceRows(request_);
+    const exportRequest = await readExportRequest(request, encoding, options);
+    const { rows, rejectedSpans, errorMessage } = toTraceRows(exportRequest);
     await writeRows(options.writer, rows);
 
     if (rejectedSpans > 0) {

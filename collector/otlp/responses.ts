@@ -17,7 +17,7 @@ export const CONTENT_TYPE_BY_ENCODING: Record<OtlpEncoding, string> = {
   json: 'application/json',
 };
 
-/** Spans a request was refused, for the response's `partial_success`. */
+/** Count and reasons of the spans rejected from one request, for `partial_success`. */
 export interface PartialSuccess {
   rejectedSpans: number;
   errorMessage: string;

@@ -58,11 +58,8 @@ const MAX_DATETIME64_NANOS = (1n << 63n) - 1n;
 const MAX_LISTED_REASONS = 5;
 
 /**
- * Maps a decoded request to `otel_traces` rows, one per valid span. A span
- * is rejected when its trace id is not 16 bytes or its span id not 8 bytes
- * (all-zero ids count as missing), when a parent or link id is set with the
- * wrong length, when it ends before it starts, or when a timestamp is past
- * what DateTime64(9) holds.
+ * Maps a decoded request to `otel_traces` rows, one per valid span. Spans
+ * that `findSpanProblem` reports are counted as rejected and left out.
  */
 export function toTraceRows(request: OtlpTraceRequest): TraceRowsResult {
   const rows: OtelTraceRow[] = [];
@@ -97,8 +94,12 @@ export function toTraceRows(request: OtlpTraceRequest): TraceRowsResult {
 }
 
 /**
- * Returns why `span` cannot be stored, or undefined when it can. The reason
- * names no ids, so equal problems group into one line of the message.
+ * Returns why `span` cannot be stored, or undefined when it can. A span is
+ * invalid when its trace id is not 16 bytes or its span id not 8 bytes, and
+ * all-zero ids count as missing. It is also invalid when a parent or link id
+ * has the wrong length, when it ends before it starts, or when a timestamp
+ * is past what DateTime64(9) holds. The reason names no ids, so equal
+ * problems group into one line of the message.
  */
 export function findSpanProblem(span: OtlpSpan): string | undefined {
   if (!isValidId(span.traceId, TRACE_ID_BYTES)) {

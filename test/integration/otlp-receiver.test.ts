@@ -31,10 +31,15 @@ const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-otlp-'));
 const client = openClickHouse({ kind: 'embedded', dataDir });
 let app: FastifyInstance;
 let tracesUrl: string;
+/** `Content-Encoding` of every request to the receiver, '' when absent. */
+const contentEncodings: string[] = [];
 
 beforeAll(async () => {
   await migrate(client);
   app = Fastify();
+  app.addHook('onRequest', async (request) => {
+    contentEncodings.push(request.headers['content-encoding'] ?? '');
+  });
   registerOtlpReceiver(app, { writer: createTraceWriter(client) });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   tracesUrl = `${address}/v1/traces`;
@@ -206,9 +211,15 @@ function startServerSpan(tracer: Tracer, parentContext: ReturnType<typeof contex
   return span;
 }
 
+/** The exporters' `CompressionAlgorithm.GZIP`, whose enum this package does not re-export. */
+type ExporterCompression = NonNullable<ConstructorParameters<typeof OtlpProtoTraceExporter>[0]>['compression'];
+const GZIP = 'gzip' as ExporterCompression;
+
 const exporters: [string, (url: string) => SpanExporter][] = [
   ['protobuf', (url) => new OtlpProtoTraceExporter({ url })],
   ['JSON', (url) => new OtlpJsonTraceExporter({ url })],
+  ['gzip protobuf', (url) => new OtlpProtoTraceExporter({ url, compression: GZIP })],
+  ['gzip JSON', (url) => new OtlpJsonTraceExporter({ url, compression: GZIP })],
 ];
 
 describe.each(exporters)('spans from the %s exporter', (_encoding, createExporter) => {
@@ -301,6 +312,12 @@ describe.each(exporters)('spans from the %s exporter', (_encoding, createExporte
     });
     const rows = await result.json<{ TraceId: string; start: number }>();
     expect(rows).toEqual([{ TraceId: sent.traceId, start: START[0] }]);
+  });
+});
+
+describe('exporter compression', () => {
+  it('sends gzip bodies', () => {
+    expect(contentEncodings.filter((coding) => coding === 'gzip').length).toBeGreaterThanOrEqual(2);
   });
 });
 
@@ -448,9 +465,25 @@ describe('bad input', () => {
     const response = await app.inject({ method: 'POST', url: '/v1/traces', headers, payload: payload() });
 
     expect(response.statusCode).toBe(status);
+    // The Status comes in the request's encoding, or JSON when that is unknown.
+    const expectedType = contentType === 'application/x-protobuf' ? contentType : 'application/json';
+    expect(response.headers['content-type']).toBe(expectedType);
     const body = decodeStatusBody(response.headers['content-type'], response.rawPayload);
     expect(body.message.length).toBeGreaterThan(0);
     expect(body.errorCode).toBe(errorCode);
+  });
+
+  it('rejects oversized body over HTTP', async () => {
+    const response = await fetch(tracesUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: Buffer.alloc(9 * 1024 * 1024),
+    });
+
+    expect(response.status).toBe(413);
+    expect(response.headers.get('content-type')).toBe('application/x-protobuf');
+    const body = decodeStatusBody('application/x-protobuf', Buffer.from(await response.arrayBuffer()));
+    expect(body.errorCode).toBe('COLLECTOR_ERR_BODY_TOO_LARGE');
   });
 
   it('reports spans with bad ids', async () => {

@@ -103,7 +103,7 @@ describe('readRequestBody', () => {
 
     expect(error.code).toBe('COLLECTOR_ERR_DECOMPRESSED_BODY_TOO_LARGE');
     expect(error.httpStatus).toBe(413);
-    // A full inflate would take 1 GiB; the limit plus zlib's chunks is far less.
+    // A full inflate would take 1 GiB, while the limit plus zlib's chunks is far less.
     expect(grownBytes).toBeLessThan(64 * 1024 * 1024);
   });
 

@@ -55,7 +55,7 @@ function buildProtobufBody(spanIds: string[]): Buffer {
   return Buffer.from(exportTraceServiceRequest.encode(message).finish());
 }
 
-/** A writer that records rows, for tests that do not need a store. */
+/** Creates a writer that records rows, for tests that need no store. */
 function createRecordingWriter(): TraceWriter & { batches: OtelTraceRow[][] } {
   const batches: OtelTraceRow[][] = [];
   return {
