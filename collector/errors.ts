@@ -15,6 +15,7 @@ export interface CollectorErrorDefinition {
 export const RPC_CODE = {
   invalidArgument: 3,
   resourceExhausted: 8,
+  internal: 13,
   unavailable: 14,
 } as const;
 
@@ -69,6 +70,18 @@ export const COLLECTOR_ERRORS = {
     messageTemplate: 'invalid value at {field}: expected {expected}, received {received}',
     httpStatus: 400,
     rpcCode: RPC_CODE.invalidArgument,
+  },
+  invalidRequest: {
+    code: 'COLLECTOR_ERR_INVALID_REQUEST',
+    messageTemplate: 'invalid request: {reason}',
+    httpStatus: 400,
+    rpcCode: RPC_CODE.invalidArgument,
+  },
+  internalError: {
+    code: 'COLLECTOR_ERR_INTERNAL',
+    messageTemplate: 'internal error while handling the request: {reason}',
+    httpStatus: 500,
+    rpcCode: RPC_CODE.internal,
   },
   invalidSpan: {
     code: 'COLLECTOR_ERR_INVALID_SPAN',

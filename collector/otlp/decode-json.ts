@@ -40,13 +40,15 @@ const ANY_VALUE_MEMBERS = [
  * Decodes an OTLP JSON `ExportTraceServiceRequest`. Throws
  * `COLLECTOR_ERR_INVALID_JSON` when the body does not parse and
  * `COLLECTOR_ERR_INVALID_JSON_FIELD`, naming the field, when a value has the
- * wrong type.
+ * wrong type. An empty body is an empty request, as in protobuf.
  *
  * NOTE: JSON numbers above 2^53 lose precision in `JSON.parse`, so clients
  * should send 64-bit values as strings, as the proto3 JSON mapping does.
  */
 export function decodeJsonTraceRequest(body: Uint8Array | string): OtlpTraceRequest {
   const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+  if (text.trim() === '') return { resourceSpans: [] };
+
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -75,6 +75,10 @@ export function registerOtlpReceiver<Logger extends FastifyBaseLogger>(
     // content type, the coding and the size limit itself.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    scope.setErrorHandler((error, request, reply) => {
+      const encoding = parseOtlpContentType(request.headers['content-type']) ?? 'json';
+      return sendError(reply, options.logger ?? request.log, toCollectorError(error, request), encoding);
+    });
     scope.post(OTLP_TRACES_PATH, (request, reply) => handleExport(request, reply, options));
   });
 }
@@ -134,7 +138,25 @@ async function readExportRequest(
   return encoding === 'protobuf' ? decodeProtobufTraceRequest(body) : decodeJsonTraceRequest(body);
 }
 
-/** Stores rows; any failure other than a catalogue error counts as the store being unavailable. */
+/**
+ * Converts an error that fastify raised before the handler ran, such as its
+ * own 415 for a `Content-Type` it cannot parse, so it still gets a Status body.
+ */
+function toCollectorError(error: unknown, request: FastifyRequest): CollectorError {
+  if (isCollectorError(error)) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  const statusCode = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  if (statusCode === 415) {
+    const contentType = request.headers['content-type'] ?? '(none)';
+    return createCollectorError('unsupportedContentType', { contentType }, { cause: error });
+  }
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    return createCollectorError('invalidRequest', { reason }, { cause: error, field: '' });
+  }
+  return createCollectorError('internalError', { reason }, { cause: error });
+}
+
+/** Stores rows. A failure other than a catalogue error counts as the store being unavailable. */
 async function writeRows(writer: TraceWriter, rows: Parameters<TraceWriter['write']>[0]): Promise<void> {
   if (rows.length === 0) return;
   try {

@@ -162,6 +162,36 @@ describe('registerOtlpReceiver', () => {
     });
   });
 
+  it('wraps fastify media type errors', async () => {
+    const server = await startApp(createRecordingWriter());
+    const response = await server.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': 'not a media type;;' },
+      payload: 'x',
+    });
+
+    expect(response.statusCode).toBe(415);
+    expect(response.headers['content-type']).toBe('application/json');
+    const body = response.json<{ code: number; message: string }>();
+    expect(body.code).toBe(3);
+    expect(body.message).toContain('"not a media type;;"');
+  });
+
+  it('accepts an empty JSON body', async () => {
+    const writer = createRecordingWriter();
+    const server = await startApp(writer);
+    const response = await server.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': 'application/json' },
+    });
+
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({});
+    expect(writer.batches).toHaveLength(0);
+  });
+
   it('lists codings on 415', async () => {
     const server = await startApp(createRecordingWriter());
     const response = await server.inject({
