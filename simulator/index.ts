@@ -1,0 +1,82 @@
+export {
+  startDemoNetwork,
+  type DemoNetwork,
+  type DemoNetworkOptions,
+  type DemoSystemProcess,
+} from './network.js';
+export {
+  IN_PROCESS_MAX_DEPTH,
+  InProcessQueue,
+  type DeliverFunction,
+  type InProcessMessage,
+  type InProcessQueueOptions,
+} from './in-process-queue.js';
+export { InProcessBroker } from './in-process-broker.js';
+export {
+  dropQueueJobSchema,
+  deleteRabbitMqQueues,
+  prepareQueueJob,
+  prepareRabbitMq,
+  QUEUE_JOB_TABLE,
+  redactUrl,
+} from './demo-backends.js';
+export {
+  buildQueueJobTableDdl,
+  createQueueJobTable,
+  QUEUE_JOB_STATES,
+  QUEUE_JOB_TABLE_DDL,
+  quoteTableName,
+  type QueryRunner,
+  type QueueJobState,
+} from './odoo-queue-job.js';
+export {
+  buildPeerKey,
+  SYSTEM_CONFIG_ENV,
+  type ChildMessage,
+  type ParentMessage,
+  type QueueJobLocation,
+  type SystemProcessConfig,
+} from './process-protocol.js';
+export {
+  buildQueueNames,
+  DEMO_WORKFLOWS,
+  describeMessageQueues,
+  type DemoQueue,
+  type DemoQueueNames,
+  type DemoSystem,
+  type DemoWorkflow,
+  type DemoWorkflowSpec,
+} from './workflows.js';
+export {
+  CONNECT_TIMEOUT_MS,
+  CONSUMER_PAUSE_CHECK_INTERVAL_MS,
+  CONSUMER_PAUSE_MS,
+  CONSUMER_PAUSE_PROBABILITY,
+  CONSUMER_PREFETCH,
+  DEFAULT_PG_URL,
+  DEFAULT_QUEUE_JOB_SCHEMA,
+  DEFAULT_QUEUE_PREFIX,
+  DEFAULT_RABBITMQ_URL,
+  DEMO_PLANTS,
+  DUPLICATE_PROBABILITY,
+  FAILURE_PROBABILITY,
+  HTTP_HANDLER_DELAY_MAX_MS,
+  HTTP_HANDLER_DELAY_MIN_MS,
+  HTTP_TIMEOUT_MS,
+  IN_PROCESS_POLL_INTERVAL_MS,
+  JOB_DELAYED_ETA_MS,
+  JOB_DELAYED_ETA_PROBABILITY,
+  JOB_EXECUTION_MAX_MS,
+  JOB_EXECUTION_MIN_MS,
+  JOB_MAX_RETRIES,
+  JOB_RETRY_DELAY_MS,
+  JOB_RUNNER_BATCH_SIZE,
+  JOB_RUNNER_INTERVAL_MS,
+  JOB_STUCK_PROBABILITY,
+  MESSAGE_PROCESSING_MAX_MS,
+  MESSAGE_PROCESSING_MIN_MS,
+  PROCESS_START_TIMEOUT_MS,
+  PROCESS_STOP_TIMEOUT_MS,
+  SPAN_EXPORT_INTERVAL_MS,
+  TRANSACTIONS_PER_MINUTE,
+} from './tunables.js';

@@ -1,0 +1,100 @@
+import type { AddressInfo } from 'node:net';
+import { trace } from '@opentelemetry/api';
+import type { NodeSDK } from '@opentelemetry/sdk-node';
+import Fastify from 'fastify';
+import type { ParentMessage, SystemProcessConfig } from '../process-protocol.js';
+import type { DemoSystem } from '../workflows.js';
+import { createProcessLogger, describeError, sendToParent } from './ipc-logger.js';
+import { BusJobQueue, PgJobQueue, type JobQueue } from './job-queue.js';
+import { mesSystem } from './mes-system.js';
+import { AmqpMessageBus, IpcMessageBus, type MessageBus } from './message-bus.js';
+import { odooSystem } from './odoo-system.js';
+import { qmsSystem } from './qms-system.js';
+import { supplierPortalSystem } from './supplier-portal-system.js';
+import { wmsSystem } from './wms-system.js';
+import { installErrorHandler, type SystemContext, type SystemModule } from './system-runtime.js';
+
+/** How long a stopping process waits for its last spans to be exported. */
+export const SPAN_FLUSH_TIMEOUT_MS = 2_000;
+
+const SYSTEM_MODULES: Record<DemoSystem, SystemModule> = {
+  odoo: odooSystem,
+  mes: mesSystem,
+  wms: wmsSystem,
+  qms: qmsSystem,
+  'supplier-portal': supplierPortalSystem,
+};
+
+async function connectBus(config: SystemProcessConfig, onError: (error: unknown) => void): Promise<MessageBus> {
+  if (!config.rabbitmqUrl) return new IpcMessageBus();
+  const queues = [config.queues.materialConsumption, config.queues.qualityHold];
+  return AmqpMessageBus.connect(config.rabbitmqUrl, queues, onError);
+}
+
+function waitForPeers(): Promise<Record<string, string>> {
+  return new Promise((resolve) => {
+    const onMessage = (message: ParentMessage) => {
+      if (message.type !== 'peers') return;
+      process.off('message', onMessage);
+      resolve(message.peers);
+    };
+    process.on('message', onMessage);
+  });
+}
+
+/**
+ * Runs one system: starts its HTTP server on an ephemeral loopback port,
+ * reports the port, waits for the peers' addresses, then starts consumers and
+ * traffic. Stops on SIGTERM or SIGINT, and when the network process goes away.
+ */
+export async function runSystemProcess(config: SystemProcessConfig, sdk: NodeSDK): Promise<void> {
+  const logger = createProcessLogger();
+  const onError = (error: unknown) => logger.error({ system: config.instanceId, ...describeError(error) }, 'system error');
+  const stopSteps: Array<() => Promise<void> | void> = [];
+
+  const bus = await connectBus(config, onError);
+  let jobQueue: JobQueue | undefined;
+  if (config.system === 'odoo') {
+    jobQueue = config.queueJob ? new PgJobQueue(config.queueJob, onError) : new BusJobQueue(bus, config.queues.queueJob);
+  }
+
+  const app = Fastify({ logger: false });
+  installErrorHandler(app);
+  const context: SystemContext = {
+    config,
+    app,
+    tracer: trace.getTracer('syncwatch-demo', '0.1.0'),
+    logger,
+    bus,
+    jobQueue,
+    peers: {},
+    onStop: (step) => stopSteps.push(step),
+  };
+  const module = SYSTEM_MODULES[config.system];
+  module.registerRoutes(context);
+
+  let stopping = false;
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ system: config.instanceId, reason }, 'system stopping');
+    for (const step of stopSteps) await step();
+    await jobQueue?.stop();
+    await app.close();
+    await bus.close();
+    await Promise.race([sdk.shutdown(), new Promise((resolve) => setTimeout(resolve, SPAN_FLUSH_TIMEOUT_MS))]);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('disconnect', () => void stop('network process gone'));
+
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const peersReceived = waitForPeers();
+  sendToParent({ type: 'ready', port: (app.server.address() as AddressInfo).port });
+  Object.assign(context.peers, await peersReceived);
+
+  await module.startConsumers?.(context);
+  module.startTraffic?.(context);
+  logger.info({ system: config.instanceId, bus: bus.system, jobQueue: jobQueue?.system }, 'system started');
+}
