@@ -1,7 +1,7 @@
 /**
  * The collector's error catalogue. Each entry has a stable code, a message
  * template with `{name}` placeholders and the HTTP status the receiver
- * responds with. Codes are never reused, even after an entry is retired.
+ * responds with. A retired entry's code must not be given to a new entry.
  */
 export interface CollectorErrorDefinition {
   code: `COLLECTOR_ERR_${string}`;

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type {
   FastifyBaseLogger,
   FastifyInstance,
@@ -71,8 +71,8 @@ export function registerOtlpReceiver<Logger extends FastifyBaseLogger>(
     throw new RangeError(`maxBodyBytes must be a positive integer, received ${maxBodyBytes}`);
   }
   return app.register(async (scope) => {
-    // Hand every body over as the raw stream: the handler enforces the
-    // content type, the coding and the size limit itself.
+    // Every body reaches the handler as the raw stream, because the handler
+    // checks the content type, the coding and the size limit itself.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
     scope.setErrorHandler((error, request, reply) => {
@@ -129,8 +129,10 @@ async function readExportRequest(
     throw createCollectorError('unsupportedContentEncoding', { contentEncoding: contentEncoding ?? '' });
   }
 
+  // Fastify leaves the body undefined when the request carries none.
+  const stream = request.body instanceof Readable ? request.body : Readable.from([]);
   const contentLength = Number(request.headers['content-length']);
-  const body = await readRequestBody(request.body as Readable, {
+  const body = await readRequestBody(stream, {
     coding,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     contentLength: Number.isFinite(contentLength) ? contentLength : undefined,

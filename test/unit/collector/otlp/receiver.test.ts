@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTraceWriter, type TraceWriter } from '../../../../collector/trace-writer.js';
@@ -302,7 +302,12 @@ describe('receiver under pressure', () => {
 
   it('answers 503 when the store is down', async () => {
     const port = await findClosedPort();
-    const client = createClient({ url: `http://127.0.0.1:${port}`, request_timeout: 2_000 });
+    const client = createClient({
+      url: `http://127.0.0.1:${port}`,
+      request_timeout: 2_000,
+      // The refused connection is the point of this test, so the client's own error log is noise.
+      log: { level: ClickHouseLogLevel.OFF },
+    });
     const server = await startApp(createTraceWriter(client));
     const response = await server.inject({
       method: 'POST',
