@@ -41,10 +41,11 @@ export function formatAttributeValue(value: OtlpAnyValue): string {
 
 /**
  * Builds the `Map(String, String)` column value of a list of attributes. A
- * key given twice keeps its last value.
+ * key given twice keeps its last value. The object has no prototype, so a
+ * key such as `__proto__` is stored like any other.
  */
 export function toAttributeMap(attributes: readonly OtlpKeyValue[]): Record<string, string> {
-  const map: Record<string, string> = {};
+  const map: Record<string, string> = Object.create(null);
   for (const { key, value } of attributes) {
     map[key] = formatAttributeValue(value);
   }

@@ -62,4 +62,10 @@ describe('toAttributeMap', () => {
     ]);
     expect(map).toEqual({ plant: 'b', line: '3' });
   });
+
+  it('stores a __proto__ key', () => {
+    const map = toAttributeMap([{ key: '__proto__', value: str('x') }]);
+    expect(Object.keys(map)).toEqual(['__proto__']);
+    expect(JSON.stringify(map)).toBe('{"__proto__":"x"}');
+  });
 });
