@@ -152,7 +152,10 @@ export class InProcessQueue implements LagSource {
       inFlight: this.#inFlight.size,
       consumers: this.#consumers.length,
     };
-    if (this.#dropped > 0) sample.detail = `${this.#dropped} messages dropped, queue full`;
+    if (this.#dropped > 0) {
+      const noun = this.#dropped === 1 ? 'message' : 'messages';
+      sample.detail = `queue full or closed, dropped ${this.#dropped} ${noun}`;
+    }
 
     const last = this.#lastPoll;
     const elapsedSeconds = last ? (nowMs - last.atMs) / 1000 : 0;

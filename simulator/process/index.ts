@@ -30,6 +30,7 @@ export {
   IDEMPOTENCY_CACHE_SIZE,
   IdempotencyCache,
   installErrorHandler,
+  nameServerSpans,
   rejectDuplicate,
   schedulePauses,
   scheduleTransactions,

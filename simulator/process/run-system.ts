@@ -12,7 +12,7 @@ import { odooSystem } from './odoo-system.js';
 import { qmsSystem } from './qms-system.js';
 import { supplierPortalSystem } from './supplier-portal-system.js';
 import { wmsSystem } from './wms-system.js';
-import { installErrorHandler, type SystemContext, type SystemModule } from './system-runtime.js';
+import { installErrorHandler, nameServerSpans, type SystemContext, type SystemModule } from './system-runtime.js';
 
 /** How long a stopping process waits for its last spans to be exported. */
 export const SPAN_FLUSH_TIMEOUT_MS = 2_000;
@@ -60,6 +60,7 @@ export async function runSystemProcess(config: SystemProcessConfig, sdk: NodeSDK
 
   const app = Fastify({ logger: false });
   installErrorHandler(app);
+  nameServerSpans(app);
   const context: SystemContext = {
     config,
     app,

@@ -142,6 +142,21 @@ function errorNameForStatus(statusCode: number): string {
 }
 
 /**
+ * Names each server span after its route (`POST /api/production-orders`) and
+ * sets `http.route`, which the HTTP instrumentation cannot know.
+ */
+export function nameServerSpans(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    const span = trace.getActiveSpan();
+    const route = request.routeOptions.url;
+    if (!span || !route) return;
+
+    span.updateName(`${request.method} ${route}`);
+    span.setAttribute('http.route', route);
+  });
+}
+
+/**
  * Sends errors of a route as JSON with their status, and records each as an
  * exception event on the server span.
  */

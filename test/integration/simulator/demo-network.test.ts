@@ -9,6 +9,7 @@ import { startOtlpSink, waitFor, type OtlpSink } from './otlp-sink.js';
 const RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const WAIT_MS = 15_000;
+const SPAN_KIND_SERVER = 2;
 const SPAN_KIND_PRODUCER = 4;
 const SPAN_KIND_CONSUMER = 5;
 const STATUS_CODE_ERROR = 2;
@@ -98,6 +99,15 @@ describe('startDemoNetwork with RabbitMQ and PostgreSQL', () => {
       const traceIds = new Set(sameTransaction.map((other) => Buffer.from(other.span.traceId).toString('hex')));
       // A replayed transaction reuses its ids in a second trace.
       expect(traceIds.size, `traces of ${correlationId}`).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('names server spans by route', () => {
+    const serverSpans = sink.decodeSpans().filter((entry) => entry.span.kind === SPAN_KIND_SERVER);
+    expect(serverSpans.length).toBeGreaterThan(0);
+    for (const { service, span, attributes } of serverSpans) {
+      expect(attributes['http.route'], `${service} span ${span.name}`).toMatch(/^\/(api|webhooks)\//);
+      expect(span.name).toBe(`POST ${attributes['http.route']}`);
     }
   });
 
