@@ -85,7 +85,12 @@ export class InProcessQueue implements LagSource {
   /** Registers a consumer with at most `prefetch` unacknowledged messages at a time. */
   consume(consumerId: string, prefetch: number, deliver: DeliverFunction): void {
     this.cancel(consumerId);
-    this.#consumers.push({ id: consumerId, prefetch: Math.max(1, prefetch), deliver, inFlight: 0 });
+    // A consumer that resumes under the same id still owes acks for its earlier deliveries.
+    let inFlight = 0;
+    for (const delivery of this.#inFlight.values()) {
+      if (delivery.consumerId === consumerId) inFlight += 1;
+    }
+    this.#consumers.push({ id: consumerId, prefetch: Math.max(1, prefetch), deliver, inFlight });
     this.#dispatch();
   }
 

@@ -4,7 +4,7 @@ import type { NodeSDK } from '@opentelemetry/sdk-node';
 import Fastify from 'fastify';
 import type { ParentMessage, SystemProcessConfig } from '../process-protocol.js';
 import type { DemoSystem } from '../workflows.js';
-import { createProcessLogger, describeError, sendToParent } from './ipc-logger.js';
+import { createProcessLogger, describeError, sendToParent, type ProcessLogger } from './ipc-logger.js';
 import { BusJobQueue, PgJobQueue, type JobQueue } from './job-queue.js';
 import { mesSystem } from './mes-system.js';
 import { AmqpMessageBus, IpcMessageBus, type MessageBus } from './message-bus.js';
@@ -31,6 +31,24 @@ async function connectBus(config: SystemProcessConfig, onError: (error: unknown)
   return AmqpMessageBus.connect(config.rabbitmqUrl, queues, onError);
 }
 
+/**
+ * Creates the error callback of a system. An error that repeats the previous
+ * one is logged again only at the 1st, 10th, 100th... repeat, with its count.
+ */
+function createErrorLog(logger: ProcessLogger, instanceId: string): (error: unknown) => void {
+  let previousMessage = '';
+  let repeats = 0;
+  return (error) => {
+    const fields = describeError(error);
+    const message = JSON.stringify(fields);
+    repeats = message === previousMessage ? repeats + 1 : 0;
+    previousMessage = message;
+    if (repeats === 0 || Number.isInteger(Math.log10(repeats))) {
+      logger.error({ system: instanceId, repeats, ...fields }, 'system error');
+    }
+  };
+}
+
 function waitForPeers(): Promise<Record<string, string>> {
   return new Promise((resolve) => {
     const onMessage = (message: ParentMessage) => {
@@ -45,11 +63,11 @@ function waitForPeers(): Promise<Record<string, string>> {
 /**
  * Runs one system: starts its HTTP server on an ephemeral loopback port,
  * reports the port, waits for the peers' addresses, then starts consumers and
- * traffic. Stops on SIGTERM or SIGINT, and when the network process goes away.
+ * traffic. Stops on SIGTERM, and when the network process goes away.
  */
 export async function runSystemProcess(config: SystemProcessConfig, sdk: NodeSDK): Promise<void> {
   const logger = createProcessLogger();
-  const onError = (error: unknown) => logger.error({ system: config.instanceId, ...describeError(error) }, 'system error');
+  const onError = createErrorLog(logger, config.instanceId);
   const stopSteps: Array<() => Promise<void> | void> = [];
 
   const bus = await connectBus(config, onError);
@@ -87,7 +105,9 @@ export async function runSystemProcess(config: SystemProcessConfig, sdk: NodeSDK
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  // Ctrl-C in a terminal reaches the whole process group. The network process
+  // decides when to stop and sends SIGTERM, so the systems ignore SIGINT.
+  process.on('SIGINT', () => undefined);
   process.on('disconnect', () => void stop('network process gone'));
 
   await app.listen({ host: '127.0.0.1', port: 0 });

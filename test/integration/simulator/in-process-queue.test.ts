@@ -85,6 +85,21 @@ describe('InProcessQueue', () => {
     expect(sample.consumers).toBe(0);
   });
 
+  it('counts unacked messages after resume', async () => {
+    const queue = createQueue();
+    const delivered: Array<{ id: string; tag: number }> = [];
+    queue.consume('worker-1', 1, (message, tag) => delivered.push({ id: message.id, tag }));
+    queue.publish(createMessage('a', 0));
+    queue.cancel('worker-1');
+    queue.publish(createMessage('b', 0));
+
+    queue.consume('worker-1', 1, (message, tag) => delivered.push({ id: message.id, tag }));
+    expect(delivered.map((delivery) => delivery.id)).toEqual(['a']);
+
+    queue.ack(delivered[0]!.tag);
+    expect(delivered.map((delivery) => delivery.id)).toEqual(['a', 'b']);
+  });
+
   it('requeues when a consumer is gone', async () => {
     const queue = createQueue();
     queue.consume('worker-1', 1, () => undefined);
