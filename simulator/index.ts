@@ -48,6 +48,9 @@ export {
   type DemoWorkflowSpec,
 } from './workflows.js';
 export {
+  BURST_DURATION_MS,
+  BURST_INTERVAL_MS,
+  BURST_RATE_FACTOR,
   CONNECT_TIMEOUT_MS,
   CONSUMER_PAUSE_CHECK_INTERVAL_MS,
   CONSUMER_PAUSE_MS,

@@ -36,9 +36,18 @@ export const MESSAGE_PROCESSING_MAX_MS = 900;
 export const CONSUMER_PREFETCH = 2;
 
 /** How often a consumer may pause, the chance it does, and for how long. */
-export const CONSUMER_PAUSE_CHECK_INTERVAL_MS = 60_000;
-export const CONSUMER_PAUSE_PROBABILITY = 0.3;
-export const CONSUMER_PAUSE_MS = 40_000;
+export const CONSUMER_PAUSE_CHECK_INTERVAL_MS = 30_000;
+export const CONSUMER_PAUSE_PROBABILITY = 0.35;
+export const CONSUMER_PAUSE_MS = 45_000;
+
+/**
+ * Load peaks such as a shift change: every `BURST_INTERVAL_MS` of wall-clock
+ * time, all systems start transactions `BURST_RATE_FACTOR` times faster for
+ * `BURST_DURATION_MS`.
+ */
+export const BURST_INTERVAL_MS = 300_000;
+export const BURST_DURATION_MS = 30_000;
+export const BURST_RATE_FACTOR = 4;
 
 /** How often the Odoo job runner looks for pending jobs. */
 export const JOB_RUNNER_INTERVAL_MS = 500;

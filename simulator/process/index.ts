@@ -31,6 +31,7 @@ export {
   IdempotencyCache,
   installErrorHandler,
   nameServerSpans,
+  readRateFactor,
   rejectDuplicate,
   schedulePauses,
   scheduleTransactions,

@@ -35,7 +35,7 @@ async function connectBus(config: SystemProcessConfig, onError: (error: unknown)
  * Creates the error callback of a system. An error that repeats the previous
  * one is logged again only at the 1st, 10th, 100th... repeat, with its count.
  */
-function createErrorLog(logger: ProcessLogger, instanceId: string): (error: unknown) => void {
+function createErrorLog(logger: ProcessLogger): (error: unknown) => void {
   let previousMessage = '';
   let repeats = 0;
   return (error) => {
@@ -44,7 +44,7 @@ function createErrorLog(logger: ProcessLogger, instanceId: string): (error: unkn
     repeats = message === previousMessage ? repeats + 1 : 0;
     previousMessage = message;
     if (repeats === 0 || Number.isInteger(Math.log10(repeats))) {
-      logger.error({ system: instanceId, repeats, ...fields }, 'system error');
+      logger.error({ repeats, ...fields }, 'system error');
     }
   };
 }
@@ -67,7 +67,7 @@ function waitForPeers(): Promise<Record<string, string>> {
  */
 export async function runSystemProcess(config: SystemProcessConfig, sdk: NodeSDK): Promise<void> {
   const logger = createProcessLogger();
-  const onError = createErrorLog(logger, config.instanceId);
+  const onError = createErrorLog(logger);
   const stopSteps: Array<() => Promise<void> | void> = [];
 
   const bus = await connectBus(config, onError);
@@ -96,7 +96,7 @@ export async function runSystemProcess(config: SystemProcessConfig, sdk: NodeSDK
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ system: config.instanceId, reason }, 'system stopping');
+    logger.info({ reason }, 'system stopping');
     for (const step of stopSteps) await step();
     await jobQueue?.stop();
     await app.close();
@@ -117,5 +117,5 @@ export async function runSystemProcess(config: SystemProcessConfig, sdk: NodeSDK
 
   await module.startConsumers?.(context);
   module.startTraffic?.(context);
-  logger.info({ system: config.instanceId, bus: bus.system, jobQueue: jobQueue?.system }, 'system started');
+  logger.info({ bus: bus.system, jobQueue: jobQueue?.system }, 'system started');
 }

@@ -2,6 +2,9 @@ import { trace, type Tracer } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { SystemProcessConfig } from '../process-protocol.js';
 import {
+  BURST_DURATION_MS,
+  BURST_INTERVAL_MS,
+  BURST_RATE_FACTOR,
   CONSUMER_PAUSE_CHECK_INTERVAL_MS,
   CONSUMER_PAUSE_MS,
   CONSUMER_PAUSE_PROBABILITY,
@@ -72,10 +75,16 @@ export function rejectDuplicate(cache: IdempotencyCache, subject: string): void 
   }
 }
 
+/** Returns the factor on transaction rates at `nowMs`: `BURST_RATE_FACTOR` during a burst, else 1. */
+export function readRateFactor(nowMs: number): number {
+  return nowMs % BURST_INTERVAL_MS < BURST_DURATION_MS ? BURST_RATE_FACTOR : 1;
+}
+
 /**
  * Starts transactions of a workflow in a plant at the configured rate, with
- * random gaps around the mean. Now and then the previous transaction is sent
- * again with the same ids, as a sender that retries after a lost response does.
+ * random gaps around the mean and faster during bursts. Now and then the
+ * previous transaction is sent again with the same ids, as a sender that
+ * retries after a lost response does.
  */
 export function scheduleTransactions(
   context: SystemContext,
@@ -98,7 +107,8 @@ export function scheduleTransactions(
     start(transaction).catch((error) =>
       context.logger.error({ workflow, plant, ...describeError(error) }, 'transaction failed to start'),
     );
-    if (!stopped) timer = setTimeout(runNext, meanGapMs * (0.5 + Math.random()));
+    const gapMs = (meanGapMs / readRateFactor(Date.now())) * (0.5 + Math.random());
+    if (!stopped) timer = setTimeout(runNext, gapMs);
   };
 
   timer = setTimeout(runNext, meanGapMs * Math.random());

@@ -1,6 +1,12 @@
 import { CONSUMER_PREFETCH, MESSAGE_PROCESSING_MAX_MS, MESSAGE_PROCESSING_MIN_MS } from '../tunables.js';
 import { processMessage } from './messaging.js';
-import { callPeer, scheduleTransactions, type SystemContext, type SystemModule } from './system-runtime.js';
+import {
+  callPeer,
+  schedulePauses,
+  scheduleTransactions,
+  type SystemContext,
+  type SystemModule,
+} from './system-runtime.js';
 import { chance, DemoFailure, pickOne, randomBetween, runTransaction, sleep } from './transactions.js';
 
 interface QualityHoldMessage {
@@ -14,7 +20,7 @@ function registerRoutes(): void {
 
 async function startConsumers(runtime: SystemContext): Promise<void> {
   const queue = runtime.config.queues.qualityHold;
-  await runtime.bus.consume(queue, CONSUMER_PREFETCH, (message) =>
+  const consumer = await runtime.bus.consume(queue, CONSUMER_PREFETCH, (message) =>
     processMessage(runtime.tracer, runtime.bus, queue, message, async (span) => {
       const hold = message.body as QualityHoldMessage;
       span.setAttribute('wms.lot', hold.lot);
@@ -24,6 +30,7 @@ async function startConsumers(runtime: SystemContext): Promise<void> {
       }
     }),
   );
+  schedulePauses(runtime, consumer, queue);
 }
 
 function startTraffic(runtime: SystemContext): void {
