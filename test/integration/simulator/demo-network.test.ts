@@ -190,4 +190,32 @@ describe('startDemoNetwork with RabbitMQ and PostgreSQL', () => {
     const exits = logRecords.filter((record) => record.msg === 'system process exited');
     expect(exits).toEqual([]);
   });
+
+  it('stops processes and removes resources', async () => {
+    await network.stop();
+
+    for (const system of network.systems) {
+      expect(() => process.kill(system.pid, 0), `${system.instanceId} process`).toThrow();
+    }
+
+    const connection = await amqp.connect(RABBITMQ_URL);
+    try {
+      for (const queue of network.queues) {
+        const channel = await connection.createChannel();
+        channel.on('error', () => undefined);
+        await expect(channel.checkQueue(queue.name), queue.name).rejects.toThrow(/NOT_FOUND/);
+      }
+    } finally {
+      await connection.close();
+    }
+
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      const schemas = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [`syncwatch_demo_${suffix}`]);
+      expect(schemas.rowCount).toBe(0);
+    } finally {
+      await client.end();
+    }
+  });
 });
