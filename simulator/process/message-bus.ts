@@ -31,7 +31,11 @@ export function createBusMessage(body: unknown, headers: Record<string, string>)
   return { id: randomUUID(), publishedAtMs: Date.now(), headers, body };
 }
 
-/** Message bus on RabbitMQ: persistent JSON messages with the AMQP `timestamp` property set. */
+/**
+ * Message bus on RabbitMQ: persistent JSON messages with the AMQP `timestamp` property set.
+ * NOTE: it does not reconnect, so after the broker drops the connection publishes fail
+ * and consumers stop until the demo network is restarted.
+ */
 export class AmqpMessageBus implements MessageBus {
   readonly system = 'rabbitmq';
   readonly #connection: ChannelModel;
