@@ -60,7 +60,6 @@ export function createLagWriter(client: ClickHouseClient): LagWriter {
           table: LAG_TABLE,
           values: result.samples.map(toLagRow),
           format: 'JSONEachRow',
-          clickhouse_settings: { date_time_input_format: 'best_effort' },
         });
       }
       if (result.failures.length > 0) {
@@ -68,7 +67,6 @@ export function createLagWriter(client: ClickHouseClient): LagWriter {
           table: FAILURES_TABLE,
           values: result.failures.map(toFailureRow),
           format: 'JSONEachRow',
-          clickhouse_settings: { date_time_input_format: 'best_effort' },
         });
       }
     },
@@ -119,12 +117,16 @@ export function toFailureRow(failure: FailureRecord): FailureRow {
 }
 
 /**
- * Formats a date for a DateTime64(3) column as ISO 8601 in UTC. The insert
- * sets `date_time_input_format = best_effort` so the `Z` suffix is honoured
- * whatever the server's time zone.
+ * Formats a date for a DateTime64(3) column as `seconds.milliseconds` since
+ * the epoch, which ClickHouse's default input format reads the same way in
+ * every server time zone. No per-insert setting is needed, which matters on
+ * chDB, where settings persist for the rest of the session.
  */
 function formatDateTime64(date: Date): string {
-  return date.toISOString();
+  const epochMs = date.getTime();
+  const seconds = Math.floor(epochMs / 1000);
+  const milliseconds = epochMs - seconds * 1000;
+  return `${seconds}.${String(milliseconds).padStart(3, '0')}`;
 }
 
 function toNullableFloat(value: number | undefined): number | null {

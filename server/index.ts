@@ -11,5 +11,5 @@ export {
   type ServiceRecord,
 } from './runtime-files.js';
 export { startService, type RunningService, type ServiceOptions } from './service.js';
-export { assertReadOnlyQuery, RejectedQueryError } from './sql-guard.js';
+export { assertReadOnlyQuery, RejectedQueryError, type CheckedQuery } from './sql-guard.js';
 export { MAX_RESULT_ROWS, registerSqlRoute, runReadOnlyQuery, type SqlRequest, type SqlResponse } from './sql-route.js';

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createLagWriter } from '../collector/lag-writer.js';
 import { registerOtlpReceiver } from '../collector/otlp/index.js';
 import { createSource, startSourcePolling, type LagSource } from '../collector/sources/index.js';
@@ -42,7 +42,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const migration = await migrate(client);
   logger.info({ store: storeDescription, applied: migration.applied }, 'store ready');
 
-  const otlp = Fastify({ loggerInstance: logger.child({ component: 'otlp' }) as FastifyBaseLogger, disableRequestLogging: true });
+  // Integrations export every few seconds, so one log line per request would drown the rest;
+  // the receiver logs rejected requests itself.
+  const otlp = Fastify({
+    loggerInstance: logger.child({ component: 'otlp' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   registerOtlpReceiver(otlp, {
     writer: createTraceWriter(client),
     maxBodyBytes: config.collector.otlp.maxBodyBytes,

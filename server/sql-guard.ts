@@ -33,6 +33,16 @@ const READ_STATEMENTS = new Set([
   'ExistsTableQuery',
 ]);
 
+const SELECT_STATEMENTS = new Set(['SelectWithUnionQuery', 'SelectIntersectExceptQuery']);
+
+/** A statement that passed {@link assertReadOnlyQuery}. */
+export interface CheckedQuery {
+  /** The statement without a trailing semicolon. */
+  statement: string;
+  /** True for SELECT (and UNION, INTERSECT, EXCEPT); false for SHOW, DESCRIBE and EXISTS. */
+  isSelect: boolean;
+}
+
 /** Why a query was rejected before it ran. */
 export class RejectedQueryError extends Error {
   constructor(message: string) {
@@ -52,11 +62,15 @@ interface AstLine {
  * {@link RejectedQueryError} naming the offending part. The store still runs
  * the query with `readonly`, so this guard is a second layer, not the only one.
  */
-export async function assertReadOnlyQuery(client: ClickHouseClient, query: string): Promise<void> {
+export async function assertReadOnlyQuery(client: ClickHouseClient, query: string): Promise<CheckedQuery> {
   const statement = stripTrailingSemicolon(query);
   if (statement.length === 0) throw new RejectedQueryError('query is empty; expected one SELECT statement');
-  if (containsStatementSeparator(statement)) {
+  const code = stripLiteralsAndComments(statement);
+  if (code.includes(';')) {
     throw new RejectedQueryError('query contains more than one statement; send one statement per request');
+  }
+  if (/\breadonly\b/i.test(code)) {
+    throw new RejectedQueryError('the readonly setting cannot be changed by a query');
   }
 
   const lines = await explainAst(client, statement);
@@ -85,6 +99,7 @@ export async function assertReadOnlyQuery(client: ClickHouseClient, query: strin
       throw new RejectedQueryError(`function ${name}() is not allowed: it reads the local file system`);
     }
   }
+  return { statement, isSelect: SELECT_STATEMENTS.has(statementKind) };
 }
 
 async function explainAst(client: ClickHouseClient, statement: string): Promise<AstLine[]> {
@@ -119,13 +134,12 @@ function stripTrailingSemicolon(query: string): string {
   return query.trim().replace(/;\s*$/, '').trim();
 }
 
-/** True when a `;` appears outside string literals, quoted identifiers and comments. */
-function containsStatementSeparator(sql: string): boolean {
-  const withoutLiterals = sql
+/** Returns `sql` with string literals and quoted identifiers emptied and comments removed. */
+function stripLiteralsAndComments(sql: string): string {
+  return sql
     .replace(/'(?:[^'\\]|\\.|'')*'/g, "''")
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/`(?:[^`\\]|\\.)*`/g, '``')
     .replace(/--[^\n]*/g, '')
     .replace(/\/\*[\s\S]*?\*\//g, '');
-  return withoutLiterals.includes(';');
 }

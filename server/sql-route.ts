@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { FastifyInstance } from 'fastify';
 import { authorize, type ApiToken } from './auth.js';
 import { ApiError } from './errors.js';
-import { assertReadOnlyQuery, RejectedQueryError } from './sql-guard.js';
+import { assertReadOnlyQuery, RejectedQueryError, type CheckedQuery } from './sql-guard.js';
 
 /** Rows returned at most by one analyst query; more are cut and `truncated` is set. */
 export const MAX_RESULT_ROWS = 10_000;
@@ -52,8 +52,9 @@ export async function runReadOnlyQuery(
   onDone?: (elapsedMs: number, rowCount: number) => void,
 ): Promise<SqlResponse> {
   const started = performance.now();
+  let checked: CheckedQuery;
   try {
-    await assertReadOnlyQuery(client, query);
+    checked = await assertReadOnlyQuery(client, query);
   } catch (error) {
     if (error instanceof RejectedQueryError) throw new ApiError('API_ERR_QUERY_REJECTED', error.message);
     throw error;
@@ -61,20 +62,7 @@ export async function runReadOnlyQuery(
 
   let result: ClickHouseJsonResult;
   try {
-    const response = await client.query({
-      query: query.trim().replace(/;\s*$/, ''),
-      format: 'JSON',
-      clickhouse_settings: {
-        // readonly=2 forbids writes and DDL and still lets the limits below be set.
-        readonly: '2',
-        max_result_rows: String(MAX_RESULT_ROWS + 1),
-        result_overflow_mode: 'break',
-        max_execution_time: MAX_EXECUTION_SECONDS,
-        // 64-bit integers as strings, so no value loses precision in JSON and
-        // chDB and a server answer alike.
-        output_format_json_quote_64bit_integers: 1,
-      },
-    });
+    const response = await client.query({ query: limitQuery(checked), format: 'JSON' });
     result = (await response.json()) as unknown as ClickHouseJsonResult;
   } catch (error) {
     throw classifyQueryError(error);
@@ -85,6 +73,24 @@ export async function runReadOnlyQuery(
   const elapsedMs = Math.round(performance.now() - started);
   onDone?.(elapsedMs, rows.length);
   return { columns: result.meta, rows, rowCount: rows.length, truncated, elapsedMs };
+}
+
+/**
+ * Wraps a SELECT so that its row count, run time and access are limited by
+ * query-level settings. These apply to this query alone, unlike
+ * `clickhouse_settings`, which chDB turns into SET statements that persist
+ * for the rest of the shared session. SHOW, DESCRIBE and EXISTS return small
+ * results and run unchanged.
+ */
+function limitQuery(checked: CheckedQuery): string {
+  if (!checked.isSelect) return checked.statement;
+  return [
+    'SELECT * FROM (',
+    checked.statement,
+    `) LIMIT ${MAX_RESULT_ROWS + 1}`,
+    // 64-bit integers as strings, so no value loses precision in JSON.
+    `SETTINGS readonly = 2, max_execution_time = ${MAX_EXECUTION_SECONDS}, output_format_json_quote_64bit_integers = 1`,
+  ].join('\n');
 }
 
 function readQuery(body: unknown): string {

@@ -95,7 +95,7 @@ describe('POST /api/sql', () => {
     ['a nested table function', "SELECT * FROM (SELECT * FROM s3('http://127.0.0.1:1/x.csv'))", /table function s3\(\) is not allowed/],
     ['the file scalar function', "SELECT file('/etc/hostname')", /function file\(\) is not allowed/],
     ['INTO OUTFILE', "SELECT 1 INTO OUTFILE '/tmp/syncwatch-outfile.txt'", /INTO OUTFILE is not allowed/],
-    ['a readonly override', 'SELECT 1 SETTINGS readonly = 0', /Cannot modify 'readonly'/],
+    ['a readonly override', 'SELECT 1 SETTINGS readonly = 0', /readonly setting cannot be changed/],
   ])('rejects %s', async (_case, query, message) => {
     const response = await postSql({ query });
     expect(response.statusCode).toBe(400);
@@ -106,6 +106,30 @@ describe('POST /api/sql', () => {
   it('still holds the rows after rejected writes', async () => {
     const response = await postSql({ query: 'SELECT count() AS n FROM integration_lag' });
     expect(response.json().rows).toEqual([{ n: '1' }]);
+  });
+
+  it('leaves the store writable afterwards', async () => {
+    const response = await postSql({ query: 'SELECT count() FROM integration_lag' });
+    expect(response.statusCode).toBe(200);
+    await client.insert({
+      table: 'integration_lag',
+      values: [{ observed_at: Date.now(), entity: 'q2', status: 'ok' }],
+      format: 'JSONEachRow',
+    });
+    await client.command({ query: `ALTER TABLE integration_lag DELETE WHERE entity = 'q2'`, clickhouse_settings: { mutations_sync: '2' } });
+  });
+
+  it('keeps the order of an ordered query', async () => {
+    const response = await postSql({ query: 'SELECT number FROM numbers(2000) ORDER BY number DESC' });
+    const numbers = response.json().rows.map((row: { number: string }) => Number(row.number));
+    expect(numbers.slice(0, 3)).toEqual([1999, 1998, 1997]);
+    expect(numbers).toHaveLength(2000);
+  });
+
+  it('answers SHOW TABLES', async () => {
+    const response = await postSql({ query: 'SHOW TABLES' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().rows.map((row: { name: string }) => row.name)).toContain('otel_traces');
   });
 
   it('reports invalid SQL as rejected', async () => {

@@ -1,0 +1,143 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfigFile, parseConfigObject, type SyncwatchConfig } from '../config/index.js';
+import { createLogger, startService, type RunningService } from '../server/index.js';
+import { migrate, openClickHouse, storeOptionsFromEnv } from '../store/index.js';
+import { runDemoCommand } from './demo-command.js';
+import { runSqlCommand, type SqlOutputFormat } from './sql-command.js';
+
+const USAGE = `usage: syncwatch <command> [options]
+
+commands:
+  serve                 run the collector and the query API
+  demo                  run syncwatch with a simulated production network sending it traces and lag
+  sql "<query>"         run one read-only ClickHouse query, through the running service when there is one
+  migrate               apply the ClickHouse schema migrations and exit
+  check-config          validate the configuration file and exit
+
+options:
+  -c, --config <file>   configuration file (default ${DEFAULT_CONFIG_PATH}; serve starts without sources when it is absent)
+  -f, --format <fmt>    sql output: table, json (one object per line) or tsv (default table)
+      --duration <sec>  demo: stop after this many seconds (default: run until interrupted)
+  -h, --help            show this text
+  -v, --version         print the version
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      format: { type: 'string', short: 'f', default: 'table' },
+      duration: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.version) {
+    process.stdout.write(`${readVersion()}\n`);
+    return 0;
+  }
+  if (values.help || command === undefined) {
+    process.stdout.write(USAGE);
+    return values.help ? 0 : 2;
+  }
+
+  switch (command) {
+    case 'serve': {
+      const config = readConfig(values.config);
+      const logger = createLogger();
+      const service = await startService({ config, logger });
+      await waitForSignal(service);
+      return 0;
+    }
+    case 'demo': {
+      const config = readConfig(values.config);
+      const durationSeconds = values.duration === undefined ? undefined : parsePositiveNumber(values.duration, '--duration');
+      return runDemoCommand({ config, durationSeconds });
+    }
+    case 'sql': {
+      const query = rest.join(' ').trim();
+      if (!query) throw new UsageError('sql needs a query, for example: syncwatch sql "SELECT count() FROM otel_traces"');
+      const format = parseFormat(values.format);
+      const config = readConfig(values.config);
+      process.stdout.write(`${await runSqlCommand({ query, format, dataDir: config.store.dataDir })}\n`);
+      return 0;
+    }
+    case 'migrate': {
+      const config = readConfig(values.config);
+      const fromEnv = storeOptionsFromEnv();
+      const client = openClickHouse(fromEnv.kind === 'server' ? fromEnv : { kind: 'embedded', dataDir: config.store.dataDir });
+      const result = await migrate(client);
+      await client.close();
+      process.stdout.write(`applied: ${result.applied.join(', ') || 'none'}; already applied: ${result.alreadyApplied.join(', ') || 'none'}\n`);
+      return 0;
+    }
+    case 'check-config': {
+      const path = values.config ?? DEFAULT_CONFIG_PATH;
+      const config = loadConfigFile(path);
+      process.stdout.write(
+        `${path} is valid: ${config.integrations.length} integrations, ${config.workflows.length} workflows, ${config.sources.length} sources\n`,
+      );
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"; run syncwatch --help for the list`);
+  }
+}
+
+class UsageError extends Error {}
+
+/** Loads the configuration file, or the defaults when no file was named and the default file is absent. */
+function readConfig(path: string | undefined): SyncwatchConfig {
+  if (path !== undefined) return loadConfigFile(path);
+  if (existsSync(DEFAULT_CONFIG_PATH)) return loadConfigFile(DEFAULT_CONFIG_PATH);
+  return parseConfigObject({});
+}
+
+function parseFormat(value: string | undefined): SqlOutputFormat {
+  if (value === 'table' || value === 'json' || value === 'tsv') return value;
+  throw new UsageError(`invalid --format "${value}"; expected table, json or tsv`);
+}
+
+function parsePositiveNumber(value: string, option: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) throw new UsageError(`invalid ${option} "${value}"; expected a positive number of seconds`);
+  return number;
+}
+
+function readVersion(): string {
+  const packageJson = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version;
+}
+
+/** Resolves after SIGINT or SIGTERM has stopped the service. */
+export function waitForSignal(service: RunningService): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      service.stop().then(resolve, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const isArgumentError = String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
+    if (error instanceof ConfigError || error instanceof UsageError || isArgumentError) {
+      process.stderr.write(`syncwatch: ${(error as Error).message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`syncwatch: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
