@@ -5,7 +5,7 @@ import { startDemoNetwork, type DemoNetwork } from '../simulator/index.js';
 
 /** How often the demo prints what the store holds. */
 const PROGRESS_INTERVAL_MS = 10_000;
-/** Management API the demo's RabbitMQ source reads rates and head-message age from, when it answers. */
+/** Management API the demo's RabbitMQ source reads rates and head-message age from, when reachable. */
 const DEFAULT_RABBITMQ_MANAGEMENT_URL = 'http://guest:guest@127.0.0.1:15672';
 
 export interface DemoCommandOptions {

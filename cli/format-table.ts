@@ -12,7 +12,10 @@ export function formatTable(columns: readonly string[], rows: ReadonlyArray<Reco
 }
 
 function formatCell(value: unknown): string {
-  const text = value === null || value === undefined ? 'NULL' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  let text: string;
+  if (value === null || value === undefined) text = 'NULL';
+  else if (typeof value === 'object') text = JSON.stringify(value);
+  else text = String(value);
   const oneLine = text.replace(/\s*\n\s*/g, ' ');
   return oneLine.length > MAX_CELL_WIDTH ? `${oneLine.slice(0, MAX_CELL_WIDTH - 1)}…` : oneLine;
 }

@@ -12,9 +12,9 @@ export interface SqlCommandOptions {
 }
 
 /**
- * Runs one analyst query. When a service owns the data directory the query
- * goes through its API, because chDB lets only one process open a directory;
- * otherwise the store is opened directly.
+ * Runs one analyst query. chDB lets only one process open a data directory,
+ * so when a service owns it the query goes through the service's API.
+ * Otherwise the store is opened directly.
  */
 export async function runSqlCommand(options: SqlCommandOptions): Promise<string> {
   const service = readLiveServiceRecord(options.dataDir);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** What a running service tells other local processes, such as `syncwatch sql`. */
+/** Record of a running service, read by other local processes such as `syncwatch sql`. */
 export interface ServiceRecord {
   pid: number;
   apiUrl: string;

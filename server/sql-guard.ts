@@ -43,7 +43,7 @@ export interface CheckedQuery {
   isSelect: boolean;
 }
 
-/** Why a query was rejected before it ran. */
+/** Error for a query rejected before it ran; the message names the reason. */
 export class RejectedQueryError extends Error {
   constructor(message: string) {
     super(message);

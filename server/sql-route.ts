@@ -4,11 +4,11 @@ import { authorize, type ApiToken } from './auth.js';
 import { ApiError } from './errors.js';
 import { assertReadOnlyQuery, RejectedQueryError, type CheckedQuery } from './sql-guard.js';
 
-/** Rows returned at most by one analyst query; more are cut and `truncated` is set. */
+/** Maximum rows returned by one analyst query; more are cut and `truncated` is set. */
 export const MAX_RESULT_ROWS = 10_000;
 /** Server-side time limit of one analyst query, in seconds. */
 export const MAX_EXECUTION_SECONDS = 30;
-/** Longest query text accepted, in characters. */
+/** Maximum length of the query text, in characters. */
 export const MAX_QUERY_LENGTH = 64 * 1024;
 
 /** The body of `POST /api/sql`. */

@@ -5,7 +5,7 @@ import { createChdbConnection } from 'chdb/connection';
 
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
 
-/** Where the ClickHouse store lives: an embedded chDB directory or a server. */
+/** Location of the ClickHouse store: an embedded chDB directory or a server. */
 export type StoreOptions =
   | { kind: 'embedded'; dataDir: string }
   | { kind: 'server'; url: string; username?: string; password?: string; database?: string };
@@ -34,7 +34,7 @@ export function storeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Store
 
 /**
  * Opens a `@clickhouse/client` client on the chosen store. The rest of
- * syncwatch only sees this client, so one SQL dialect serves both kinds.
+ * syncwatch uses only this client, so one SQL dialect serves both kinds.
  *
  * chDB binds one data directory per process: open the embedded store once per
  * process and share the client.

@@ -59,8 +59,8 @@ describe('startService', () => {
       format: 'json',
       dataDir,
     });
-    // The queue does not exist, so the sample says why instead of reporting zero lag.
-    expect(JSON.parse(output.split('\n')[0]!)).toMatchObject({ source: 'broker', entity: queueName });
+    // The queue does not exist, so the sample is marked source_down instead of reporting zero lag.
+    expect(JSON.parse(output.split('\n')[0]!)).toEqual({ source: 'broker', entity: queueName, status: 'source_down' });
   });
 
   it('records itself for local commands', () => {
