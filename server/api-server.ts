@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ApiToken } from './auth.js';
 import { ApiError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { MetricsRegistry } from './metrics.js';
 import { registerSqlRoute } from './sql-route.js';
 
 export interface ApiServerOptions {
@@ -11,9 +12,16 @@ export interface ApiServerOptions {
   logger: Logger;
   /** Text shown by `/healthz` about where the store lives. */
   storeDescription: string;
+  /** Self-metrics served at `GET /metrics`. Without them the route is absent. */
+  metrics?: MetricsRegistry;
 }
 
-/** Builds the query API: `GET /healthz` and the token-protected `POST /api/sql`. */
+/**
+ * Builds the query API: `GET /healthz`, `GET /metrics` for Prometheus and the
+ * token-protected `POST /api/sql`. `/metrics` needs no token, like
+ * `/healthz`, because Prometheus scrapes without one by default and the
+ * metrics carry counts and configured names only.
+ */
 export function buildApiServer(options: ApiServerOptions): FastifyInstance {
   const app = Fastify({ loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
 
@@ -36,6 +44,10 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ status: 'ok', store: options.storeDescription }));
+  const { metrics } = options;
+  if (metrics) {
+    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.serialize()));
+  }
   registerSqlRoute(app, options.client, options.tokens);
   return app;
 }

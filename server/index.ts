@@ -3,6 +3,18 @@ export { authorize, type ApiToken } from './auth.js';
 export { API_ERRORS, ApiError, type ApiErrorCode } from './errors.js';
 export { createLogger, type Logger } from './logger.js';
 export {
+  BATCH_SIZE_BUCKETS_ROWS,
+  createMetricsRegistry,
+  INSERT_DURATION_BUCKETS_SECONDS,
+  METRIC_PREFIX,
+  NOOP_METRICS,
+  type InsertOutcome,
+  type MetricsOptions,
+  type MetricsRegistry,
+  type SourcePollOutcome,
+  type SyncwatchMetrics,
+} from './metrics.js';
+export {
   ensureLocalApiToken,
   readLiveServiceRecord,
   readLocalApiToken,
