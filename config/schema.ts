@@ -19,8 +19,24 @@ const listenSchema = (port: number) =>
     port: z.number().int().min(0).max(65_535).default(port),
   });
 
+/**
+ * A bearer token that may only send telemetry to the OTLP receiver. The
+ * query API does not accept it, because API tokens come from `api.tokens`.
+ */
+const ingestTokenSchema = z.strictObject({
+  name: nameSchema,
+  token: z.string().min(16, 'expected a token of at least 16 characters'),
+  scopes: z.array(z.enum(['ingest'])).min(1).default(['ingest']),
+});
+
+/**
+ * With no `tokens`, the receiver accepts every request and warns at start
+ * when it listens on an address other than loopback. With tokens, every
+ * request needs `Authorization: Bearer <token>`.
+ */
 const otlpSchema = listenSchema(DEFAULT_OTLP_PORT).extend({
   maxBodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+  tokens: z.array(ingestTokenSchema).default([]),
 });
 
 const apiTokenSchema = z.strictObject({
@@ -85,6 +101,8 @@ export const configSchema = z
     checkUniqueNames(config.integrations, ['integrations'], context);
     checkUniqueNames(config.workflows, ['workflows'], context);
     checkUniqueNames(config.sources, ['sources'], context);
+    checkUniqueNames(config.collector.otlp.tokens, ['collector', 'otlp', 'tokens'], context);
+    checkSeparateTokens(config, context);
     const integrations = new Set(config.integrations.map((integration) => integration.name));
     const workflows = new Set(config.workflows.map((workflow) => workflow.name));
     config.workflows.forEach((workflow, index) => {
@@ -130,6 +148,25 @@ function checkUniqueNames(items: Array<{ name: string }>, path: string[], contex
       });
     }
     seen.add(item.name);
+  });
+}
+
+interface TokenLists {
+  collector: { otlp: { tokens: Array<{ token: string }> } };
+  api: { tokens: Array<{ token: string }> };
+}
+
+/** Rejects a token value used both for ingest and for the API, because it would carry both scopes. */
+function checkSeparateTokens(config: TokenLists, context: z.RefinementCtx): void {
+  const apiTokens = new Set(config.api.tokens.map((entry) => entry.token));
+  config.collector.otlp.tokens.forEach((entry, index) => {
+    if (apiTokens.has(entry.token)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['collector', 'otlp', 'tokens', index, 'token'],
+        message: 'this token is also an API token, so it would both ingest and query. Give each its own token',
+      });
+    }
   });
 }
 
