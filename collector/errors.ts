@@ -14,6 +14,7 @@ export interface CollectorErrorDefinition {
 /** `google.rpc.Code` values used by the catalogue. */
 export const RPC_CODE = {
   invalidArgument: 3,
+  unauthenticated: 16,
   resourceExhausted: 8,
   internal: 13,
   unavailable: 14,
@@ -76,6 +77,13 @@ export const COLLECTOR_ERRORS = {
     messageTemplate: 'invalid request: {reason}',
     httpStatus: 400,
     rpcCode: RPC_CODE.invalidArgument,
+  },
+  unauthenticated: {
+    code: 'COLLECTOR_ERR_UNAUTHENTICATED',
+    messageTemplate:
+      'missing or unknown ingest token ({problem}): send Authorization: Bearer <token> with a token from collector.otlp.tokens',
+    httpStatus: 401,
+    rpcCode: RPC_CODE.unauthenticated,
   },
   internalError: {
     code: 'COLLECTOR_ERR_INTERNAL',

@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { queueJobSourceConfigSchema, rabbitmqSourceConfigSchema } from '../collector/sources/index.js';
+import {
+  natsJetstreamSourceConfigSchema,
+  queueJobSourceConfigSchema,
+  rabbitmqSourceConfigSchema,
+} from '../collector/sources/index.js';
 import { durationSchema } from './duration.js';
 
 /** Default OTLP/HTTP port, as the OTLP specification assigns it. */
@@ -82,7 +86,11 @@ const workflowSchema = z.strictObject({
     .optional(),
 });
 
-const sourceSchema = z.discriminatedUnion('kind', [rabbitmqSourceConfigSchema, queueJobSourceConfigSchema]);
+const sourceSchema = z.discriminatedUnion('kind', [
+  rabbitmqSourceConfigSchema,
+  queueJobSourceConfigSchema,
+  natsJetstreamSourceConfigSchema,
+]);
 
 /** The whole of `syncwatch.yaml`. Unknown keys are rejected at every level. */
 export const configSchema = z

@@ -12,6 +12,11 @@ export {
   type OtlpProtoTypes,
 } from './proto-schema.js';
 export {
+  createIngestAuthenticator,
+  type IngestAuthenticator,
+  type IngestToken,
+} from './ingest-auth.js';
+export {
   ACCEPTED_CONTENT_CODINGS,
   parseContentEncoding,
   parseOtlpContentType,

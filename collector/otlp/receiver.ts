@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type {
   FastifyBaseLogger,
   FastifyInstance,
@@ -8,11 +9,13 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify';
-import { CollectorError, createCollectorError, isCollectorError } from '../errors.js';
+import type { SyncwatchMetrics } from '../../server/metrics.js';
+import { COLLECTOR_ERRORS, CollectorError, createCollectorError, isCollectorError } from '../errors.js';
 import type { TraceWriter } from '../trace-writer.js';
-import { STORE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '../trace-writer.js';
+import { OTEL_TRACES_TABLE, STORE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '../trace-writer.js';
 import { decodeJsonTraceRequest } from './decode-json.js';
 import { decodeProtobufTraceRequest } from './decode-protobuf.js';
+import { createIngestAuthenticator, type IngestToken } from './ingest-auth.js';
 import {
   ACCEPTED_CONTENT_CODINGS,
   parseContentEncoding,
@@ -33,6 +36,9 @@ export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export const OTLP_TRACES_PATH = '/v1/traces';
 
+/** Spans of the receiver's own work, recorded when self-tracing is on and dropped otherwise. */
+const tracer = trace.getTracer('syncwatch.collector');
+
 export interface OtlpReceiverOptions {
   /** Store for accepted rows. The response is sent once `write` resolves. */
   writer: TraceWriter;
@@ -44,6 +50,13 @@ export interface OtlpReceiverOptions {
   maxBodyBytes?: number;
   /** Logger for request outcomes. Default: the request's fastify logger. */
   logger?: FastifyBaseLogger;
+  /**
+   * Tokens accepted in `Authorization: Bearer <token>`. Empty or absent
+   * leaves the receiver open to every client that can reach it.
+   */
+  tokens?: readonly IngestToken[];
+  /** Counters for requests and rows. Default: nothing is recorded. */
+  metrics?: SyncwatchMetrics;
 }
 
 /** A fastify instance with the default HTTP server and any pino-compatible logger. */
@@ -70,6 +83,7 @@ export function registerOtlpReceiver<Logger extends FastifyBaseLogger>(
   if (maxBodyBytes !== undefined && !(Number.isSafeInteger(maxBodyBytes) && maxBodyBytes > 0)) {
     throw new RangeError(`maxBodyBytes must be a positive integer, received ${maxBodyBytes}`);
   }
+  const authenticate = createIngestAuthenticator(options.tokens ?? []);
   return app.register(async (scope) => {
     // Every body reaches the handler as the raw stream, because the handler
     // checks the content type, the coding and the size limit itself.
@@ -77,9 +91,32 @@ export function registerOtlpReceiver<Logger extends FastifyBaseLogger>(
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
     scope.setErrorHandler((error, request, reply) => {
       const encoding = parseOtlpContentType(request.headers['content-type']) ?? 'json';
-      return sendError(reply, options.logger ?? request.log, toCollectorError(error, request), encoding);
+      return sendError(reply, options, request, toCollectorError(error, request), encoding);
     });
-    scope.post(OTLP_TRACES_PATH, (request, reply) => handleExport(request, reply, options));
+    // The token is checked before the body is read, so an unknown client costs no decoding.
+    scope.addHook('onRequest', async (request, reply) => {
+      try {
+        authenticate(request.headers.authorization);
+      } catch (error) {
+        reply.header('www-authenticate', 'Bearer realm="otlp"');
+        throw error;
+      }
+    });
+    scope.post(OTLP_TRACES_PATH, (request, reply) =>
+      tracer.startActiveSpan(`POST ${OTLP_TRACES_PATH}`, { kind: SpanKind.SERVER }, async (span) => {
+        try {
+          return await handleExport(request, reply, options);
+        } catch (error) {
+          // The error handler sends the response after this span ends.
+          span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+          throw error;
+        } finally {
+          span.setAttribute('http.response.status_code', reply.statusCode);
+          if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
+        }
+      }),
+    );
   });
 }
 
@@ -94,15 +131,22 @@ async function handleExport(
   if (!encoding) {
     // The request's encoding is unknown, so the Status goes out as JSON.
     const error = createCollectorError('unsupportedContentType', { contentType: contentType ?? '(none)' });
-    return sendError(reply, logger, error, 'json');
+    return sendError(reply, options, request, error, 'json');
   }
 
   try {
     const exportRequest = await readExportRequest(request, encoding, options);
     const { rows, rejectedSpans, errorMessage } = toTraceRows(exportRequest);
+    trace.getActiveSpan()?.setAttributes({
+      'syncwatch.spans.accepted': rows.length,
+      'syncwatch.spans.rejected': rejectedSpans,
+    });
     await writeRows(options.writer, rows);
 
+    options.metrics?.countOtlpRequest(200, '');
+    options.metrics?.countRowsAccepted(OTEL_TRACES_TABLE, rows.length);
     if (rejectedSpans > 0) {
+      options.metrics?.countRowsRejected(OTEL_TRACES_TABLE, COLLECTOR_ERRORS.invalidSpan.code, rejectedSpans);
       logger.info({ acceptedSpans: rows.length, rejectedSpans, errorMessage }, 'otlp spans rejected');
     }
     return reply
@@ -114,7 +158,7 @@ async function handleExport(
     if (isCollectorError(error, 'unsupportedContentEncoding')) {
       reply.header('accept-encoding', ACCEPTED_CONTENT_CODINGS);
     }
-    return sendError(reply, logger, error, encoding);
+    return sendError(reply, options, request, error, encoding);
   }
 }
 
@@ -176,10 +220,14 @@ async function writeRows(writer: TraceWriter, rows: Parameters<TraceWriter['writ
 
 function sendError(
   reply: FastifyReply,
-  logger: FastifyBaseLogger,
+  options: OtlpReceiverOptions,
+  request: FastifyRequest,
   error: CollectorError,
   encoding: OtlpEncoding,
 ): FastifyReply {
+  const logger = options.logger ?? request.log;
+  options.metrics?.countOtlpRequest(error.httpStatus, error.code);
+  trace.getActiveSpan()?.setAttribute('error.type', error.code);
   const fields = { code: error.code, statusCode: error.httpStatus, errorMessage: error.message };
   if (error.httpStatus >= 500) {
     logger.error({ ...fields, err: error.cause ?? error }, 'otlp export failed');

@@ -1,4 +1,9 @@
 import {
+  createNatsJetstreamSource,
+  NATS_JETSTREAM_SOURCE_KIND,
+  type NatsJetstreamSourceConfigInput,
+} from './nats-jetstream.js';
+import {
   createQueueJobSource,
   QUEUE_JOB_SOURCE_KIND,
   type QueueJobSourceConfigInput,
@@ -12,7 +17,10 @@ import {
 import type { LagSource } from './types.js';
 
 /** Config of any pull source, distinguished by `kind`. */
-export type SourceConfigInput = RabbitmqSourceConfigInput | QueueJobSourceConfigInput;
+export type SourceConfigInput =
+  | RabbitmqSourceConfigInput
+  | QueueJobSourceConfigInput
+  | NatsJetstreamSourceConfigInput;
 
 /** Creates the pull source that `config.kind` names. */
 export function createSource(config: SourceConfigInput, deps: SourceDeps = {}): LagSource {
@@ -21,5 +29,7 @@ export function createSource(config: SourceConfigInput, deps: SourceDeps = {}): 
       return createRabbitmqSource(config, deps);
     case QUEUE_JOB_SOURCE_KIND:
       return createQueueJobSource(config, deps);
+    case NATS_JETSTREAM_SOURCE_KIND:
+      return createNatsJetstreamSource(config, deps);
   }
 }

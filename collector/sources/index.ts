@@ -7,6 +7,17 @@ export {
 export { createSource, type SourceConfigInput } from './create-source.js';
 export { SOURCE_ERROR_CODES, SourceError, type SourceErrorCode } from './errors.js';
 export {
+  createNatsJetstreamSource,
+  DEFAULT_NATS_JETSTREAM_POLL_INTERVAL_MS,
+  DEFAULT_NATS_JETSTREAM_TIMEOUT_MS,
+  NATS_JETSTREAM_SOURCE_KIND,
+  NatsJetstreamSource,
+  natsJetstreamSourceConfigSchema,
+  type NatsJetstreamSourceConfig,
+  type NatsJetstreamSourceConfigInput,
+  type NatsJetstreamSourceDeps,
+} from './nats-jetstream.js';
+export {
   COUNTED_JOB_STATES,
   createQueueJobSource,
   DEFAULT_ENQUEUED_STUCK_AFTER_SECONDS,
