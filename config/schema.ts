@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   natsJetstreamSourceConfigSchema,
+  outboxSourceConfigSchema,
   queueJobSourceConfigSchema,
   rabbitmqSourceConfigSchema,
 } from '../collector/sources/index.js';
@@ -89,6 +90,7 @@ const workflowSchema = z.strictObject({
 const sourceSchema = z.discriminatedUnion('kind', [
   rabbitmqSourceConfigSchema,
   queueJobSourceConfigSchema,
+  outboxSourceConfigSchema,
   natsJetstreamSourceConfigSchema,
 ]);
 

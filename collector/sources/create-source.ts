@@ -4,6 +4,11 @@ import {
   type NatsJetstreamSourceConfigInput,
 } from './nats-jetstream.js';
 import {
+  createOutboxSource,
+  OUTBOX_SOURCE_KIND,
+  type OutboxSourceConfigInput,
+} from './outbox.js';
+import {
   createQueueJobSource,
   QUEUE_JOB_SOURCE_KIND,
   type QueueJobSourceConfigInput,
@@ -20,6 +25,7 @@ import type { LagSource } from './types.js';
 export type SourceConfigInput =
   | RabbitmqSourceConfigInput
   | QueueJobSourceConfigInput
+  | OutboxSourceConfigInput
   | NatsJetstreamSourceConfigInput;
 
 /** Creates the pull source that `config.kind` names. */
@@ -29,6 +35,8 @@ export function createSource(config: SourceConfigInput, deps: SourceDeps = {}): 
       return createRabbitmqSource(config, deps);
     case QUEUE_JOB_SOURCE_KIND:
       return createQueueJobSource(config, deps);
+    case OUTBOX_SOURCE_KIND:
+      return createOutboxSource(config, deps);
     case NATS_JETSTREAM_SOURCE_KIND:
       return createNatsJetstreamSource(config, deps);
   }

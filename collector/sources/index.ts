@@ -18,6 +18,18 @@ export {
   type NatsJetstreamSourceDeps,
 } from './nats-jetstream.js';
 export {
+  createOutboxSource,
+  DEFAULT_OUTBOX_POLL_INTERVAL_MS,
+  DEFAULT_OUTBOX_TIMEOUT_MS,
+  NULL_GROUP_ENTITY,
+  OUTBOX_SOURCE_KIND,
+  OutboxSource,
+  outboxSourceConfigSchema,
+  type OutboxSourceConfig,
+  type OutboxSourceConfigInput,
+  type OutboxSourceDeps,
+} from './outbox.js';
+export {
   COUNTED_JOB_STATES,
   createQueueJobSource,
   DEFAULT_ENQUEUED_STUCK_AFTER_SECONDS,
