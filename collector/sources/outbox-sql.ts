@@ -122,7 +122,7 @@ class PostgresOutboxReader implements OutboxReader {
   async read(windowSeconds: number): Promise<OutboxGroupReading[]> {
     const client = await this.#pool.connect();
     try {
-      // One read-only transaction, so every query sees one snapshot and one `now()`.
+      // One read-only transaction, so every query reads one snapshot with one `now()`.
       await client.query('BEGIN READ ONLY');
       const kinds = this.#kinds ?? (await this.#readColumnKinds(client));
       const readings = await this.#readGroups(client, kinds, windowSeconds);

@@ -78,7 +78,7 @@ export const outboxSourceConfigSchema = z
     path: ['unpublishedStatuses'],
   })
   .refine((config) => config.statusColumn !== undefined || (config.unpublishedStatuses ?? config.failedStatuses) === undefined, {
-    message: 'expected "statusColumn" as well: status values need the column that holds them',
+    message: 'expected "statusColumn" as well: status values need the column that contains them',
     path: ['statusColumn'],
   });
 
@@ -201,9 +201,10 @@ export class OutboxSource implements LagSource {
   }
 
   #downSamples(now: Date, detail: string): LagSample[] {
-    const grouped = this.#config.groupColumn !== undefined;
-    const entities =
-      this.#knownGroups.size > 0 ? [...this.#knownGroups] : [grouped ? WHOLE_TABLE_ENTITY : this.#config.table];
+    let entities = [...this.#knownGroups];
+    if (entities.length === 0) {
+      entities = [this.#config.groupColumn === undefined ? this.#config.table : WHOLE_TABLE_ENTITY];
+    }
     return entities.map((entity) => {
       const sample = buildSample(this.#origin, now, entity, this.workflow, 'source_down');
       sample.detail = detail;
