@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { writeWorkflowObjectives } from '../analyzer/workflows/index.js';
 import { createLagWriter } from '../collector/lag-writer.js';
 import { registerOtlpReceiver } from '../collector/otlp/index.js';
 import { createSource, startSourcePolling, type LagSource } from '../collector/sources/index.js';
@@ -41,6 +42,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const migration = await migrate(client);
   logger.info({ store: storeDescription, applied: migration.applied }, 'store ready');
+  const objectives = await writeWorkflowObjectives(client, config.workflows);
+  logger.info({ workflows: objectives.active, deactivated: objectives.deactivated }, 'workflow objectives written');
 
   // Integrations export every few seconds, so one log line per request would drown the rest;
   // the receiver logs rejected requests itself.

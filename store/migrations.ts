@@ -138,6 +138,208 @@ PARTITION BY toYYYYMM(failed_at)
 ORDER BY (source, failure_id)
 SETTINGS index_granularity = 8192`;
 
+/**
+ * One row per business transaction and insert: the spans that share a
+ * `syncwatch.correlation_id` span attribute, summarised. Rows of one
+ * transaction from separate inserts combine by their aggregate functions when
+ * parts merge, so read through `workflow_transaction_latency`, which groups by
+ * correlation id, rather than from this table.
+ */
+const WORKFLOW_TRANSACTIONS = `
+CREATE TABLE IF NOT EXISTS workflow_transactions (
+    correlation_id String CODEC(ZSTD(1)),
+    workflow SimpleAggregateFunction(max, String) CODEC(ZSTD(1)),
+    plant SimpleAggregateFunction(max, String) CODEC(ZSTD(1)),
+    integrations SimpleAggregateFunction(groupUniqArrayArray, Array(String)) CODEC(ZSTD(1)),
+    services SimpleAggregateFunction(groupUniqArrayArray, Array(String)) CODEC(ZSTD(1)),
+    trace_ids SimpleAggregateFunction(groupUniqArrayArray, Array(String)) CODEC(ZSTD(1)),
+    first_span_start SimpleAggregateFunction(min, DateTime64(9)) CODEC(ZSTD(1)),
+    last_span_end SimpleAggregateFunction(max, DateTime64(9)) CODEC(ZSTD(1)),
+    span_count SimpleAggregateFunction(sum, UInt64) CODEC(ZSTD(1)),
+    error_span_count SimpleAggregateFunction(sum, UInt64) CODEC(ZSTD(1)),
+    producer_span_count SimpleAggregateFunction(sum, UInt64) CODEC(ZSTD(1)),
+    consumer_span_count SimpleAggregateFunction(sum, UInt64) CODEC(ZSTD(1)),
+    last_received_at SimpleAggregateFunction(max, DateTime64(3)) CODEC(ZSTD(1))
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(first_span_start)
+ORDER BY correlation_id
+SETTINGS index_granularity = 8192`;
+
+/**
+ * Feeds `workflow_transactions` from every span insert. The workflow and
+ * plant are the largest non-empty value among the transaction's spans, so one
+ * span that carries them is enough; the plant falls back to the resource
+ * attribute of a system that serves one plant.
+ */
+const WORKFLOW_TRANSACTIONS_MV = `
+CREATE MATERIALIZED VIEW IF NOT EXISTS workflow_transactions_mv
+TO workflow_transactions
+AS SELECT
+    SpanAttributes['syncwatch.correlation_id'] AS correlation_id,
+    max(SpanAttributes['syncwatch.workflow']) AS workflow,
+    max(if(SpanAttributes['syncwatch.plant'] != '', SpanAttributes['syncwatch.plant'], ResourceAttributes['syncwatch.plant'])) AS plant,
+    groupUniqArrayIf(SpanAttributes['syncwatch.integration'], SpanAttributes['syncwatch.integration'] != '') AS integrations,
+    groupUniqArrayIf(ServiceName, ServiceName != '') AS services,
+    groupUniqArray(TraceId) AS trace_ids,
+    min(Timestamp) AS first_span_start,
+    max(addNanoseconds(Timestamp, Duration)) AS last_span_end,
+    count() AS span_count,
+    countIf(StatusCode = 'Error') AS error_span_count,
+    countIf(SpanKind = 'Producer') AS producer_span_count,
+    countIf(SpanKind = 'Consumer') AS consumer_span_count,
+    now64(3) AS last_received_at
+FROM otel_traces
+WHERE SpanAttributes['syncwatch.correlation_id'] != ''
+GROUP BY correlation_id`;
+
+/**
+ * Each business transaction with its end-to-end latency: from the start of
+ * its first span to the end of its last, in milliseconds. A transaction is in
+ * flight while it has more PRODUCER spans than CONSUMER spans, because a
+ * message it sent to a queue has not been processed yet.
+ *
+ * NOTE: a step that emits no producer span (a scheduled batch, a lost span) or
+ * a message read by several consumers does not keep a transaction in flight,
+ * so such a transaction counts as completed with the spans seen so far.
+ */
+const WORKFLOW_TRANSACTION_LATENCY = `
+CREATE VIEW IF NOT EXISTS workflow_transaction_latency AS
+SELECT
+    correlation_id,
+    workflow,
+    plant,
+    integrations,
+    services,
+    length(services) AS hops,
+    trace_ids,
+    started_at,
+    ended_at,
+    (toUnixTimestamp64Nano(ended_at) - toUnixTimestamp64Nano(started_at)) / 1000000 AS latency_ms,
+    span_count,
+    error_span_count,
+    toBool(producer_span_count > consumer_span_count) AS in_flight,
+    last_received_at
+FROM (
+    SELECT
+        correlation_id,
+        max(workflow) AS workflow,
+        max(plant) AS plant,
+        arraySort(groupUniqArrayArray(integrations)) AS integrations,
+        arraySort(groupUniqArrayArray(services)) AS services,
+        groupUniqArrayArray(trace_ids) AS trace_ids,
+        min(first_span_start) AS started_at,
+        max(last_span_end) AS ended_at,
+        sum(span_count) AS span_count,
+        sum(error_span_count) AS error_span_count,
+        sum(producer_span_count) AS producer_span_count,
+        sum(consumer_span_count) AS consumer_span_count,
+        max(last_received_at) AS last_received_at
+    FROM workflow_transactions
+    GROUP BY correlation_id
+)`;
+
+/**
+ * The configured workflows and their objectives, written by the service at
+ * start. Each start inserts a new version of every configured workflow and
+ * marks the ones no longer configured inactive; query with FINAL.
+ */
+const WORKFLOW_OBJECTIVES = `
+CREATE TABLE IF NOT EXISTS workflow_objectives (
+    workflow LowCardinality(String),
+    criticality LowCardinality(String),
+    sync_mode LowCardinality(String),
+    percentile Nullable(Float64),
+    objective_ms Nullable(UInt64),
+    integrations Array(String),
+    active Bool,
+    updated_at DateTime64(3)
+) ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY workflow`;
+
+/**
+ * Per workflow, the transactions that started in [window_start, window_end):
+ * completed ones with their p50, p95 and p99 latency (nearest rank), in-flight
+ * ones, and in-flight ones already older than the objective, which count as
+ * outside it. The status is `ok` when at least `percentile` percent of the
+ * completed and overdue transactions are within the objective, `breaching`
+ * otherwise, `no_data` when there are none, and `no_objective` for a workflow
+ * seen in spans without an active objective.
+ *
+ * NOTE: an in-flight transaction that started before the window is not
+ * counted, so a window shorter than the objective never shows one as overdue.
+ */
+const WORKFLOW_SLO_STATUS_BETWEEN = `
+CREATE VIEW IF NOT EXISTS workflow_slo_status_between AS
+WITH
+    objectives AS (
+        SELECT workflow, criticality, sync_mode, percentile, objective_ms
+        FROM workflow_objectives FINAL
+        WHERE active
+    ),
+    transactions AS (
+        SELECT
+            t.workflow AS workflow,
+            t.in_flight AS in_flight,
+            t.latency_ms AS latency_ms,
+            t.error_span_count AS error_span_count,
+            (toUnixTimestamp64Milli(now64(3)) - toUnixTimestamp64Milli(toDateTime64(t.started_at, 3))) AS age_ms,
+            o.objective_ms AS objective_ms
+        FROM workflow_transaction_latency AS t
+        LEFT JOIN objectives AS o ON o.workflow = t.workflow
+        WHERE t.workflow != ''
+            AND t.started_at >= {window_start:DateTime64(3)}
+            AND t.started_at < {window_end:DateTime64(3)}
+    ),
+    stats AS (
+        SELECT
+            workflow,
+            countIf(NOT in_flight) AS completed,
+            countIf(in_flight) AS in_flight_count,
+            countIf(in_flight AND age_ms > objective_ms) AS overdue_count,
+            countIf(NOT in_flight AND latency_ms <= objective_ms) AS within_count,
+            countIf(NOT in_flight AND error_span_count > 0) AS completed_with_errors,
+            arraySort(groupArrayIf(latency_ms, NOT in_flight)) AS latencies
+        FROM transactions
+        GROUP BY workflow
+    ),
+    workflows AS (
+        SELECT workflow FROM objectives
+        UNION DISTINCT
+        SELECT workflow FROM stats
+    )
+SELECT
+    w.workflow AS workflow,
+    o.criticality AS criticality,
+    o.sync_mode AS sync_mode,
+    {window_start:DateTime64(3)} AS window_start,
+    {window_end:DateTime64(3)} AS window_end,
+    s.completed AS transactions,
+    s.completed_with_errors AS transactions_with_errors,
+    s.in_flight_count AS in_flight,
+    s.overdue_count AS in_flight_over_objective,
+    if(empty(s.latencies), NULL, round(s.latencies[toUInt64(ceil(length(s.latencies) * 50 / 100))], 3)) AS p50_ms,
+    if(empty(s.latencies), NULL, round(s.latencies[toUInt64(ceil(length(s.latencies) * 95 / 100))], 3)) AS p95_ms,
+    if(empty(s.latencies), NULL, round(s.latencies[toUInt64(ceil(length(s.latencies) * 99 / 100))], 3)) AS p99_ms,
+    o.percentile AS percentile,
+    o.objective_ms AS objective_ms,
+    if(s.completed + s.overdue_count = 0, NULL, round(s.within_count / (s.completed + s.overdue_count), 4)) AS share_within_objective,
+    multiIf(
+        o.objective_ms IS NULL, 'no_objective',
+        s.completed + s.overdue_count = 0, 'no_data',
+        s.within_count * 100 >= o.percentile * (s.completed + s.overdue_count), 'ok',
+        'breaching'
+    ) AS status
+FROM workflows AS w
+LEFT JOIN objectives AS o ON o.workflow = w.workflow
+LEFT JOIN stats AS s ON s.workflow = w.workflow
+ORDER BY w.workflow`;
+
+/** `workflow_slo_status_between` over the last hour, for `syncwatch sql` and dashboards. */
+const WORKFLOW_SLO_STATUS = `
+CREATE VIEW IF NOT EXISTS workflow_slo_status AS
+SELECT *
+FROM workflow_slo_status_between(window_start = now64(3) - INTERVAL 1 HOUR, window_end = now64(3))`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -148,5 +350,17 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     name: 'integration lag and failures',
     statements: [INTEGRATION_LAG, INTEGRATION_FAILURES],
+  },
+  {
+    version: 3,
+    name: 'workflow transactions and objectives',
+    statements: [
+      WORKFLOW_TRANSACTIONS,
+      WORKFLOW_TRANSACTIONS_MV,
+      WORKFLOW_TRANSACTION_LATENCY,
+      WORKFLOW_OBJECTIVES,
+      WORKFLOW_SLO_STATUS_BETWEEN,
+      WORKFLOW_SLO_STATUS,
+    ],
   },
 ];
