@@ -1,8 +1,38 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { FailureRecord, LagSample, PollResult } from './sources/types.js';
+import type { LagBatch, LagSink, PollRecord } from './sources/scheduler.js';
+import type { FailureRecord, LagSample } from './sources/types.js';
 
 export const LAG_TABLE = 'integration_lag';
 export const FAILURES_TABLE = 'integration_failures';
+export const SOURCE_POLLS_TABLE = 'source_polls';
+
+/** Time a written batch waits for more batches before the rows are inserted, in milliseconds. */
+export const LAG_FLUSH_INTERVAL_MS = 2_000;
+
+/** Buffered rows, over all three tables, at which the writer inserts without waiting for the flush interval. */
+export const MAX_LAG_BATCH_ROWS = 10_000;
+
+/** Buffered rows at which `write` rejects new batches until a flush makes room. */
+export const MAX_PENDING_LAG_ROWS = 200_000;
+
+/** Stable codes of the errors the lag writer raises. */
+export const LAG_WRITER_ERROR_CODES = {
+  bufferFull: 'COLLECTOR_ERR_LAG_BUFFER_FULL',
+  insertFailed: 'COLLECTOR_ERR_LAG_INSERT_FAILED',
+} as const;
+
+export type LagWriterErrorCode = (typeof LAG_WRITER_ERROR_CODES)[keyof typeof LAG_WRITER_ERROR_CODES];
+
+/** An error raised by the lag writer, with a stable code. */
+export class LagWriterError extends Error {
+  readonly code: LagWriterErrorCode;
+
+  constructor(code: LagWriterErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(`${code}: ${message}`, { cause: options.cause });
+    this.name = 'LagWriterError';
+    this.code = code;
+  }
+}
 
 /** Row of `integration_lag`; optional numbers are NULL, not zero, when a source cannot report them. */
 export interface LagRow {
@@ -25,6 +55,7 @@ export interface LagRow {
   state_counts: Record<string, number>;
   detail: string;
   attributes: Record<string, string>;
+  conditions: string[];
 }
 
 /** Row of `integration_failures`. */
@@ -43,34 +74,158 @@ export interface FailureRow {
   attributes: Record<string, string>;
 }
 
+/** Row of `source_polls`. */
+export interface PollRow {
+  started_at: string;
+  source: string;
+  source_kind: string;
+  integration: string;
+  duration_ms: number;
+  outcome: string;
+  samples: number;
+  down_samples: number;
+  failures: number;
+  consecutive_failures: number;
+  error: string;
+}
+
+export interface LagWriterOptions {
+  /** Default `LAG_FLUSH_INTERVAL_MS`; 0 inserts on the next turn of the event loop. */
+  flushIntervalMs?: number;
+  /** Default `MAX_LAG_BATCH_ROWS`. */
+  maxBatchRows?: number;
+  /** Default `MAX_PENDING_LAG_ROWS`. */
+  maxPendingRows?: number;
+}
+
 /** Writes the results of source polls to ClickHouse. */
-export interface LagWriter {
-  write(result: PollResult): Promise<void>;
+export interface LagWriter extends LagSink {
+  /**
+   * Buffers a batch and resolves once its rows are inserted. Rejects with
+   * `COLLECTOR_ERR_LAG_BUFFER_FULL` when the buffer is full and with
+   * `COLLECTOR_ERR_LAG_INSERT_FAILED` when the insert fails.
+   */
+  write(batch: LagBatch): Promise<void>;
+  /** Inserts the buffered rows now and waits for every insert started so far. */
+  flush(): Promise<void>;
+  /** Rows buffered and not yet handed to an insert. */
+  readonly pendingRows: number;
+}
+
+/** Rows collected from several batches, inserted together. */
+interface PendingRows {
+  samples: LagRow[];
+  failures: FailureRow[];
+  polls: PollRow[];
+  waiters: { resolve: () => void; reject: (error: unknown) => void }[];
 }
 
 /**
- * Creates a writer that inserts samples into `integration_lag` and failures
- * into `integration_failures`, one insert per table and poll.
+ * Creates a writer that collects batches for `flushIntervalMs` and then
+ * inserts their samples into `integration_lag`, failures into
+ * `integration_failures` and poll records into `source_polls`, one insert per
+ * table. Collecting matters because each insert creates a part in the store:
+ * a thousand sources polled every ten seconds would otherwise make hundreds
+ * of inserts a second. Inserts run one at a time, in the order of the batches.
+ *
+ * NOTE: the three inserts of one flush are not atomic. When a later one fails,
+ * the rows of the earlier ones stay stored while every batch of the flush rejects.
  */
-export function createLagWriter(client: ClickHouseClient): LagWriter {
+export function createLagWriter(client: ClickHouseClient, options: LagWriterOptions = {}): LagWriter {
+  const flushIntervalMs = options.flushIntervalMs ?? LAG_FLUSH_INTERVAL_MS;
+  const maxBatchRows = options.maxBatchRows ?? MAX_LAG_BATCH_ROWS;
+  const maxPendingRows = options.maxPendingRows ?? MAX_PENDING_LAG_ROWS;
+  let pending = createPendingRows();
+  let pendingRows = 0;
+  let timer: NodeJS.Timeout | undefined;
+  /** The last insert started; the next one waits for it so rows arrive in order. */
+  let lastInsert: Promise<void> = Promise.resolve();
+
+  const flush = (): Promise<void> => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (pendingRows === 0) return lastInsert.catch(() => undefined);
+
+    const rows = pending;
+    pending = createPendingRows();
+    pendingRows = 0;
+    const insert = lastInsert
+      .catch(() => undefined)
+      .then(() => insertRows(client, rows));
+    lastInsert = insert.then(
+      () => {
+        for (const waiter of rows.waiters) waiter.resolve();
+      },
+      (error: unknown) => {
+        const failure = new LagWriterError(
+          LAG_WRITER_ERROR_CODES.insertFailed,
+          `insert of ${rows.samples.length} samples, ${rows.failures.length} failures and ${rows.polls.length} poll records failed: ${describeCause(error)}`,
+          { cause: error },
+        );
+        for (const waiter of rows.waiters) waiter.reject(failure);
+        throw failure;
+      },
+    );
+    return lastInsert.catch(() => undefined);
+  };
+
+  const write = (batch: LagBatch): Promise<void> => {
+    const polls = batch.polls ?? [];
+    const rowCount = batch.samples.length + batch.failures.length + polls.length;
+    if (rowCount === 0) return Promise.resolve();
+    if (pendingRows + rowCount > maxPendingRows) {
+      return Promise.reject(
+        new LagWriterError(
+          LAG_WRITER_ERROR_CODES.bufferFull,
+          `buffer holds ${pendingRows} rows and cannot take ${rowCount} more within its limit of ${maxPendingRows}: the store is slower than the sources`,
+        ),
+      );
+    }
+
+    pending.samples.push(...batch.samples.map(toLagRow));
+    pending.failures.push(...batch.failures.map(toFailureRow));
+    pending.polls.push(...polls.map(toPollRow));
+    pendingRows += rowCount;
+    const written = new Promise<void>((resolve, reject) => {
+      pending.waiters.push({ resolve, reject });
+    });
+
+    if (pendingRows >= maxBatchRows) {
+      void flush();
+    } else if (timer === undefined) {
+      timer = setTimeout(() => void flush(), flushIntervalMs);
+      timer.unref();
+    }
+    return written;
+  };
+
   return {
-    async write(result) {
-      if (result.samples.length > 0) {
-        await client.insert({
-          table: LAG_TABLE,
-          values: result.samples.map(toLagRow),
-          format: 'JSONEachRow',
-        });
-      }
-      if (result.failures.length > 0) {
-        await client.insert({
-          table: FAILURES_TABLE,
-          values: result.failures.map(toFailureRow),
-          format: 'JSONEachRow',
-        });
-      }
+    write,
+    flush,
+    get pendingRows() {
+      return pendingRows;
     },
   };
+}
+
+function createPendingRows(): PendingRows {
+  return { samples: [], failures: [], polls: [], waiters: [] };
+}
+
+async function insertRows(client: ClickHouseClient, rows: PendingRows): Promise<void> {
+  if (rows.samples.length > 0) {
+    await client.insert({ table: LAG_TABLE, values: rows.samples, format: 'JSONEachRow' });
+  }
+  if (rows.failures.length > 0) {
+    await client.insert({ table: FAILURES_TABLE, values: rows.failures, format: 'JSONEachRow' });
+  }
+  if (rows.polls.length > 0) {
+    await client.insert({ table: SOURCE_POLLS_TABLE, values: rows.polls, format: 'JSONEachRow' });
+  }
+}
+
+function describeCause(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Converts a sample to its `integration_lag` row. */
@@ -95,6 +250,7 @@ export function toLagRow(sample: LagSample): LagRow {
     state_counts: sample.stateCounts ?? {},
     detail: sample.detail ?? '',
     attributes: sample.attributes ?? {},
+    conditions: sample.conditions ?? [],
   };
 }
 
@@ -113,6 +269,23 @@ export function toFailureRow(failure: FailureRecord): FailureRow {
     exception_message: failure.exceptionMessage,
     retry_count: Math.max(0, Math.trunc(failure.retryCount)),
     attributes: failure.attributes ?? {},
+  };
+}
+
+/** Converts a poll record to its `source_polls` row. */
+export function toPollRow(record: PollRecord): PollRow {
+  return {
+    started_at: formatDateTime64(record.startedAt),
+    source: record.source,
+    source_kind: record.sourceKind,
+    integration: record.integration,
+    duration_ms: Math.max(0, Math.round(record.durationMs)),
+    outcome: record.outcome,
+    samples: record.samples,
+    down_samples: record.downSamples,
+    failures: record.failures,
+    consecutive_failures: record.consecutiveFailures,
+    error: record.error,
   };
 }
 

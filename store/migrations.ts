@@ -340,6 +340,38 @@ CREATE VIEW IF NOT EXISTS workflow_slo_status AS
 SELECT *
 FROM workflow_slo_status_between(window_start = now64(3) - INTERVAL 1 HOUR, window_end = now64(3))`;
 
+/**
+ * Monitoring pitfalls found on a lag sample (`no_consumers`, `clock_skew`,
+ * `series_disappeared`). Rows written before this column existed read as an
+ * empty array.
+ */
+const INTEGRATION_LAG_CONDITIONS = `
+ALTER TABLE integration_lag
+    ADD COLUMN IF NOT EXISTS conditions Array(LowCardinality(String)) CODEC(ZSTD(1))`;
+
+/**
+ * One row per poll of a pull source: when it started, how long it took and
+ * how it ended (`ok`, `down`, `error` or `timeout`), with the number of
+ * samples and failures it wrote and the error text when it failed.
+ */
+const SOURCE_POLLS = `
+CREATE TABLE IF NOT EXISTS source_polls (
+    started_at DateTime64(3) CODEC(Delta(8), ZSTD(1)),
+    source LowCardinality(String) CODEC(ZSTD(1)),
+    source_kind LowCardinality(String) CODEC(ZSTD(1)),
+    integration LowCardinality(String) CODEC(ZSTD(1)),
+    duration_ms UInt32 CODEC(T64, ZSTD(1)),
+    outcome LowCardinality(String) CODEC(ZSTD(1)),
+    samples UInt32 CODEC(T64, ZSTD(1)),
+    down_samples UInt32 CODEC(T64, ZSTD(1)),
+    failures UInt32 CODEC(T64, ZSTD(1)),
+    consecutive_failures UInt32 CODEC(T64, ZSTD(1)),
+    error String CODEC(ZSTD(1))
+) ENGINE = MergeTree
+PARTITION BY toDate(started_at)
+ORDER BY (source, started_at)
+SETTINGS index_granularity = 8192`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -362,5 +394,10 @@ export const MIGRATIONS: readonly Migration[] = [
       WORKFLOW_SLO_STATUS_BETWEEN,
       WORKFLOW_SLO_STATUS,
     ],
+  },
+  {
+    version: 4,
+    name: 'source polls and lag conditions',
+    statements: [INTEGRATION_LAG_CONDITIONS, SOURCE_POLLS],
   },
 ];

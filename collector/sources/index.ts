@@ -65,11 +65,34 @@ export {
   type SourceDeps,
 } from './rabbitmq.js';
 export {
+  DEFAULT_POLL_TIMEOUT_MS,
+  MAX_CONCURRENT_POLLS,
   startSourcePolling,
-  WHOLE_SOURCE_ENTITY,
+  type LagBatch,
   type LagSink,
+  type PollOutcome,
+  type PollRecord,
   type SourcePolling,
   type SourcePollingOptions,
   type SourcePollStats,
 } from './scheduler.js';
-export type { FailureRecord, LagSample, LagSource, LagStatus, PollResult } from './types.js';
+export { ConcurrencyLimiter } from './concurrency-limiter.js';
+export {
+  addCondition,
+  applySampleConditions,
+  clampLagSeconds,
+  DEFAULT_SERIES_RETENTION_MS,
+  SeriesTracker,
+  WHOLE_SOURCE_ENTITY,
+  type SeriesChanges,
+} from './lag-conditions.js';
+export {
+  addJitter,
+  BACKOFF_MULTIPLIER,
+  computeBaseDelayMs,
+  computeFirstPollDelayMs,
+  MAX_BACKOFF_MS,
+  POLL_JITTER_RATIO,
+  type RandomFunction,
+} from './poll-timing.js';
+export type { FailureRecord, LagCondition, LagSample, LagSource, LagStatus, PollResult } from './types.js';

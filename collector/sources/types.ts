@@ -1,8 +1,19 @@
 /**
  * Health of one observation. `source_down` means the source could not be read,
- * which is never reported as zero lag.
+ * which is never reported as zero lag. An entity that a source stopped
+ * reporting is `source_down` too, with the `series_disappeared` condition.
  */
 export type LagStatus = 'ok' | 'source_down';
+
+/**
+ * Monitoring pitfall found on a sample, stored in the `conditions` column.
+ * - `no_consumers`: items are waiting and no consumer is attached.
+ * - `clock_skew`: the lag came out negative because the clock that stamped the
+ *   item runs ahead of ours, so it was clamped to zero.
+ * - `series_disappeared`: a successful poll no longer returns an entity that
+ *   earlier polls reported.
+ */
+export type LagCondition = 'no_consumers' | 'clock_skew' | 'series_disappeared';
 
 /**
  * One observation of one entity (a queue, a job channel and function) taken
@@ -35,6 +46,8 @@ export interface LagSample {
   /** Why the source is down, or other short context. */
   detail?: string;
   attributes?: Record<string, string>;
+  /** Pitfalls found on this sample; the scheduler adds the ones it can derive from the fields above. */
+  conditions?: LagCondition[];
 }
 
 /** One failure read from an integration, such as a failed Odoo job. */
@@ -73,6 +86,8 @@ export interface LagSource {
   readonly integration?: string;
   /** Workflow the source belongs to, used the same way as `integration`. */
   readonly workflow?: string;
+  /** Time limit of one whole poll in milliseconds, after which the scheduler abandons it; defaults to the scheduler's. */
+  readonly pollTimeoutMs?: number;
   poll(now: Date): Promise<PollResult>;
   close(): Promise<void>;
 }

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLagWriter } from '../../collector/lag-writer.js';
-import type { FailureRecord, LagSample } from '../../collector/sources/index.js';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createLagWriter, type LagWriterOptions } from '../../collector/lag-writer.js';
+import type { FailureRecord, LagSample, PollRecord } from '../../collector/sources/index.js';
 import { migrate, openClickHouse } from '../../store/index.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-lag-writer-'));
@@ -21,6 +22,11 @@ afterAll(async () => {
 /** 64-bit integers come back as strings from a server and as numbers from chDB. */
 function toNumbers(map: unknown): Record<string, number> {
   return Object.fromEntries(Object.entries(map as Record<string, unknown>).map(([key, value]) => [key, Number(value)]));
+}
+
+/** Creates a writer that inserts on the next turn of the event loop, so each test reads its rows at once. */
+function createPromptWriter(options: LagWriterOptions = {}) {
+  return createLagWriter(client, { flushIntervalMs: 0, ...options });
 }
 
 async function selectRows<T>(query: string): Promise<T[]> {
@@ -51,8 +57,9 @@ describe('createLagWriter', () => {
       stateCounts: { pending: 40, started: 3 },
       detail: 'estimated from rates',
       attributes: { vhost: '/', no_consumers: 'false' },
+      conditions: ['no_consumers', 'clock_skew'],
     };
-    await createLagWriter(client).write({ samples: [sample], failures: [] });
+    await createPromptWriter().write({ samples: [sample], failures: [] });
 
     const [row] = await selectRows<Record<string, unknown>>(
       `SELECT *, toUnixTimestamp64Milli(observed_at) AS observed_ms FROM integration_lag WHERE source = 'full-source'`,
@@ -76,6 +83,7 @@ describe('createLagWriter', () => {
     expect(toNumbers(row?.state_counts)).toEqual({ pending: 40, started: 3 });
     expect(row?.detail).toBe('estimated from rates');
     expect(row?.attributes).toEqual({ vhost: '/', no_consumers: 'false' });
+    expect(row?.conditions).toEqual(['no_consumers', 'clock_skew']);
   });
 
   it('keeps missing values as NULL', async () => {
@@ -89,11 +97,11 @@ describe('createLagWriter', () => {
       status: 'source_down',
       detail: 'connect ECONNREFUSED 127.0.0.1:1',
     };
-    await createLagWriter(client).write({ samples: [sample], failures: [] });
+    await createPromptWriter().write({ samples: [sample], failures: [] });
 
     const rows = await selectRows<Record<string, unknown>>(
       `SELECT status, lag_seconds, lag_estimated, depth, in_flight, consumers, inflow_per_second,
-              outflow_per_second, stuck, failed, state_counts, detail, attributes
+              outflow_per_second, stuck, failed, state_counts, detail, attributes, conditions
          FROM integration_lag WHERE source = 'down-source'`,
     );
     expect(rows).toEqual([
@@ -111,6 +119,7 @@ describe('createLagWriter', () => {
         state_counts: {},
         detail: 'connect ECONNREFUSED 127.0.0.1:1',
         attributes: {},
+        conditions: [],
       },
     ]);
   });
@@ -128,7 +137,7 @@ describe('createLagWriter', () => {
       depth: 0,
       consumers: 0,
     };
-    await createLagWriter(client).write({ samples: [sample], failures: [] });
+    await createPromptWriter().write({ samples: [sample], failures: [] });
 
     const [row] = await selectRows<Record<string, unknown>>(
       `SELECT lag_seconds, depth, consumers, in_flight FROM integration_lag WHERE source = 'idle-source'`,
@@ -154,7 +163,7 @@ describe('createLagWriter', () => {
       retryCount: 5,
       attributes: { channel: 'root.mes' },
     };
-    await createLagWriter(client).write({ samples: [], failures: [failure] });
+    await createPromptWriter().write({ samples: [], failures: [failure] });
 
     const rows = await selectRows<Record<string, unknown>>(
       `SELECT toString(toUnixTimestamp64Milli(failed_at)) AS failed_ms, failure_id, exception_name, exception_message,
@@ -177,6 +186,135 @@ describe('createLagWriter', () => {
   });
 
   it('skips inserts of empty results', async () => {
-    await expect(createLagWriter(client).write({ samples: [], failures: [] })).resolves.toBeUndefined();
+    await expect(createPromptWriter().write({ samples: [], failures: [] })).resolves.toBeUndefined();
+  });
+
+  it('stores poll records in source_polls', async () => {
+    const record: PollRecord = {
+      source: 'polls-source',
+      sourceKind: 'queue_job',
+      integration: 'odoo-mes',
+      startedAt: new Date('2026-03-01T10:24:00.125Z'),
+      durationMs: 37.6,
+      outcome: 'timeout',
+      samples: 3,
+      downSamples: 3,
+      failures: 0,
+      consecutiveFailures: 2,
+      error: 'poll timed out after 30000 ms',
+    };
+    await createPromptWriter().write({ samples: [], failures: [], polls: [record] });
+
+    const rows = await selectRows<Record<string, unknown>>(
+      `SELECT toString(toUnixTimestamp64Milli(started_at)) AS started_ms, source_kind, integration, duration_ms,
+              outcome, samples, down_samples, failures, consecutive_failures, error
+         FROM source_polls WHERE source = 'polls-source'`,
+    );
+    expect(rows).toEqual([
+      {
+        started_ms: String(record.startedAt.getTime()),
+        source_kind: 'queue_job',
+        integration: 'odoo-mes',
+        duration_ms: 38,
+        outcome: 'timeout',
+        samples: 3,
+        down_samples: 3,
+        failures: 0,
+        consecutive_failures: 2,
+        error: 'poll timed out after 30000 ms',
+      },
+    ]);
+  });
+
+  it('batches writes into one insert per table', async () => {
+    const insert = vi.spyOn(client, 'insert');
+    try {
+      const writer = createLagWriter(client, { flushIntervalMs: 60_000 });
+      const writes = Array.from({ length: 5 }, (_, index) =>
+        writer.write({
+          samples: [buildIdleSample('batched-source', `queue-${index}`)],
+          failures: [],
+          polls: [buildPollRecord('batched-source')],
+        }),
+      );
+      expect(writer.pendingRows).toBe(10);
+      expect(insert).not.toHaveBeenCalled();
+
+      await writer.flush();
+      await Promise.all(writes);
+
+      expect(insert.mock.calls.map(([params]) => params.table)).toEqual(['integration_lag', 'source_polls']);
+      expect(writer.pendingRows).toBe(0);
+    } finally {
+      insert.mockRestore();
+    }
+    const [row] = await selectRows<{ rows: string }>(
+      `SELECT toString(count()) AS rows FROM integration_lag WHERE source = 'batched-source'`,
+    );
+    expect(row?.rows).toBe('5');
+  });
+
+  it('inserts once the batch is full', async () => {
+    const writer = createLagWriter(client, { flushIntervalMs: 60_000, maxBatchRows: 2 });
+    const write = writer.write({ samples: [buildIdleSample('full-batch-source', 'queue')], failures: [], polls: [buildPollRecord('full-batch-source')] });
+
+    await expect(write).resolves.toBeUndefined();
+    expect(writer.pendingRows).toBe(0);
+  });
+
+  it('rejects batches beyond the buffer limit', async () => {
+    const writer = createLagWriter(client, { flushIntervalMs: 60_000, maxPendingRows: 2 });
+    const first = writer.write({ samples: [buildIdleSample('limit-source', 'a'), buildIdleSample('limit-source', 'b')], failures: [] });
+
+    await expect(writer.write({ samples: [buildIdleSample('limit-source', 'c')], failures: [] })).rejects.toThrow(
+      'COLLECTOR_ERR_LAG_BUFFER_FULL: buffer holds 2 rows and cannot take 1 more within its limit of 2',
+    );
+    await writer.flush();
+    await expect(first).resolves.toBeUndefined();
+  });
+
+  it('rejects every batch of a failed insert', async () => {
+    const failing = { insert: vi.fn().mockRejectedValue(new Error('Code: 242. Table is in readonly mode')) };
+    const writer = createLagWriter(failing as unknown as ClickHouseClient, { flushIntervalMs: 60_000 });
+    const first = writer.write({ samples: [buildIdleSample('readonly-source', 'a')], failures: [] });
+    const second = writer.write({ samples: [buildIdleSample('readonly-source', 'b')], failures: [] });
+
+    await writer.flush();
+
+    const expected =
+      'COLLECTOR_ERR_LAG_INSERT_FAILED: insert of 2 samples, 0 failures and 0 poll records failed: Code: 242. Table is in readonly mode';
+    await expect(first).rejects.toThrow(expected);
+    await expect(second).rejects.toThrow(expected);
+    expect(failing.insert).toHaveBeenCalledTimes(1);
   });
 });
+
+function buildIdleSample(source: string, entity: string): LagSample {
+  return {
+    observedAt: new Date('2026-03-01T10:25:00.000Z'),
+    integration: 'odoo-wms',
+    workflow: '',
+    source,
+    sourceKind: 'rabbitmq',
+    entity,
+    status: 'ok',
+    lagSeconds: 0,
+    depth: 0,
+  };
+}
+
+function buildPollRecord(source: string): PollRecord {
+  return {
+    source,
+    sourceKind: 'rabbitmq',
+    integration: 'odoo-wms',
+    startedAt: new Date('2026-03-01T10:25:00.000Z'),
+    durationMs: 4,
+    outcome: 'ok',
+    samples: 1,
+    downSamples: 0,
+    failures: 0,
+    consecutiveFailures: 0,
+    error: '',
+  };
+}
