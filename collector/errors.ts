@@ -112,6 +112,33 @@ export const COLLECTOR_ERRORS = {
     httpStatus: 503,
     rpcCode: RPC_CODE.unavailable,
   },
+  ingestQueueFull: {
+    code: 'COLLECTOR_ERR_INGEST_QUEUE_FULL',
+    messageTemplate:
+      'ingest queue for {table} holds {queuedRows} rows and cannot take {rows} more within its limit of {maxQueuedRows}: retry after {retryAfterSeconds} s',
+    httpStatus: 429,
+    rpcCode: RPC_CODE.resourceExhausted,
+  },
+  spoolFull: {
+    code: 'COLLECTOR_ERR_SPOOL_FULL',
+    messageTemplate:
+      'disk spool for {table} holds {spoolBytes} bytes and cannot take {recordBytes} more within its limit of {maxSpoolBytes} bytes until the store catches up: retry after {retryAfterSeconds} s',
+    httpStatus: 429,
+    rpcCode: RPC_CODE.resourceExhausted,
+  },
+  spoolWriteFailed: {
+    code: 'COLLECTOR_ERR_SPOOL_WRITE_FAILED',
+    messageTemplate:
+      'writing {rows} rows for {table} to the disk spool failed: {reason}: retry after {retryAfterSeconds} s',
+    httpStatus: 503,
+    rpcCode: RPC_CODE.unavailable,
+  },
+  ingestClosed: {
+    code: 'COLLECTOR_ERR_INGEST_CLOSED',
+    messageTemplate: 'ingest for {table} is shutting down: retry after {retryAfterSeconds} s',
+    httpStatus: 503,
+    rpcCode: RPC_CODE.unavailable,
+  },
 } as const satisfies Record<string, CollectorErrorDefinition>;
 
 export type CollectorErrorName = keyof typeof COLLECTOR_ERRORS;
