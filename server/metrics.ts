@@ -16,11 +16,11 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export type InsertOutcome = 'ok' | 'error';
 
 /**
- * Outcome of one source poll: `ok` when samples came back with status ok,
- * `down` when the source reported itself unreachable, `error` when the poll
- * rejected, `write_error` when the samples could not be stored.
+ * Outcome of one source poll, the same values as the scheduler's poll
+ * outcome: `ok` when no sample is `source_down`, `down` when one is, `error`
+ * when the poll rejected, `timeout` when it passed its time limit.
  */
-export type SourcePollOutcome = 'ok' | 'down' | 'error' | 'write_error';
+export type SourcePollOutcome = 'ok' | 'down' | 'error' | 'timeout';
 
 /** Recording side of the self-metrics. Methods are cheap and clamp a negative or non-finite number to 0. */
 export interface SyncwatchMetrics {
@@ -141,7 +141,7 @@ export function createMetricsRegistry(options: MetricsOptions = {}): MetricsRegi
   });
   const sourcePolls = new Counter({
     name: `${METRIC_PREFIX}source_polls_total`,
-    help: 'Polls of configured sources, by source and outcome (ok, down, error, write_error).',
+    help: 'Polls of configured sources, by source and outcome (ok, down, error, timeout).',
     labelNames: ['source', 'outcome'] as const,
     registers,
   });

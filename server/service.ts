@@ -10,7 +10,9 @@ import { describeStore, migrate, openClickHouse, storeOptionsFromEnv, type Store
 import { buildApiServer } from './api-server.js';
 import type { ApiToken } from './auth.js';
 import type { Logger } from './logger.js';
+import { createMetricsRegistry, type SyncwatchMetrics } from './metrics.js';
 import { ensureLocalApiToken, removeServiceRecord, writeServiceRecord } from './runtime-files.js';
+import { isLoopbackHost, SELF_OTLP_ENDPOINT_ENV, startSelfTelemetry } from './telemetry.js';
 
 export interface ServiceOptions {
   config: SyncwatchConfig;
@@ -24,6 +26,8 @@ export interface RunningService {
   client: ClickHouseClient;
   otlpUrl: string;
   apiUrl: string;
+  /** Self-metrics served at the API's `GET /metrics`. */
+  metrics: SyncwatchMetrics;
   /** Polls every source once, now; used by tests and the demo. */
   pollNow(): Promise<void>;
   stop(): Promise<void>;
@@ -51,19 +55,24 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     loggerInstance: logger.child({ component: 'otlp' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
+  const metrics = createMetricsRegistry();
   registerOtlpReceiver(otlp, {
     writer: createTraceWriter(client),
     maxBodyBytes: config.collector.otlp.maxBodyBytes,
+    tokens: config.collector.otlp.tokens,
+    metrics,
   });
 
   const tokens: ApiToken[] = [...config.api.tokens];
   tokens.push({ name: 'local', token: ensureLocalApiToken(config.store.dataDir), scopes: ['sql'] });
-  const api = buildApiServer({ client, tokens, logger, storeDescription });
+  const api = buildApiServer({ client, tokens, logger, storeDescription, metrics });
 
   const sources = [...config.sources.map((source) => createSource(source, { logger })), ...(options.extraSources ?? [])];
   const polling = startSourcePolling(sources, createLagWriter(client), { logger: logger.child({ component: 'sources' }) });
 
   const otlpUrl = await listen(otlp, config.collector.otlp.host, config.collector.otlp.port);
+  warnIfReceiverOpen(config, logger);
+  const telemetry = startSelfTelemetry({ logger, endpoint: process.env[SELF_OTLP_ENDPOINT_ENV], ownOtlpUrl: otlpUrl });
   const apiUrl = await listen(api, config.api.host, config.api.port);
   writeServiceRecord(config.store.dataDir, { pid: process.pid, apiUrl, otlpUrl, startedAt: new Date().toISOString() });
   logger.info({ otlpUrl: `${otlpUrl}/v1/traces`, apiUrl, sources: sources.map((source) => source.name) }, 'syncwatch started');
@@ -72,6 +81,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     client,
     otlpUrl,
     apiUrl,
+    metrics,
     pollNow: () => polling.pollNow(),
     async stop() {
       removeServiceRecord(config.store.dataDir);
@@ -79,9 +89,23 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       await Promise.allSettled([otlp.close(), api.close()]);
       await Promise.allSettled(sources.map((source) => source.close()));
       await client.close();
+      await telemetry.shutdown();
       logger.info('syncwatch stopped');
     },
   };
+}
+
+/**
+ * Warns when the receiver takes traces without a token on an address other
+ * hosts can reach. It starts anyway, so a closed network needs no tokens.
+ */
+function warnIfReceiverOpen(config: SyncwatchConfig, logger: Logger): void {
+  const { host, tokens } = config.collector.otlp;
+  if (tokens.length > 0 || isLoopbackHost(host)) return;
+  logger.warn(
+    { host },
+    'otlp receiver accepts traces without a token on a non-loopback address; set collector.otlp.tokens',
+  );
 }
 
 /** `CLICKHOUSE_URL` in the environment wins over the configuration file. */

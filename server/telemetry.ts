@@ -1,0 +1,150 @@
+import { isIP } from 'node:net';
+import { context, propagation, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { Logger } from './logger.js';
+
+/**
+ * Environment variable with the OTLP/HTTP endpoint that receives syncwatch's
+ * own traces, as a base URL such as `http://127.0.0.1:14318` (the exporter
+ * adds `/v1/traces`) or a full `.../v1/traces` URL. Unset or empty turns
+ * self-tracing off, which is the default.
+ */
+export const SELF_OTLP_ENDPOINT_ENV = 'SYNCWATCH_SELF_OTLP_ENDPOINT';
+
+/** `service.name` of syncwatch's own spans. */
+export const SELF_SERVICE_NAME = 'syncwatch';
+
+const TRACES_PATH = '/v1/traces';
+
+/** Tracer for syncwatch's own work. Its spans are dropped until `startSelfTelemetry` registers an SDK. */
+const tracer = trace.getTracer('syncwatch');
+
+export interface SelfTelemetryOptions {
+  logger: Logger;
+  /** Endpoint from `SYNCWATCH_SELF_OTLP_ENDPOINT`. Undefined or empty leaves self-tracing off. */
+  endpoint?: string;
+  /** URL of this service's own OTLP receiver, so an endpoint pointing at it can be rejected. */
+  ownOtlpUrl?: string;
+}
+
+/** Handle of the self-tracing SDK. */
+export interface SelfTelemetry {
+  /** The URL spans are exported to, or undefined when self-tracing is off. */
+  readonly tracesUrl: string | undefined;
+  /** Exports the spans still buffered and unregisters the SDK. */
+  shutdown(): Promise<void>;
+}
+
+const DISABLED: SelfTelemetry = { tracesUrl: undefined, shutdown: async () => {} };
+
+/**
+ * Starts `@opentelemetry/sdk-node` with one OTLP/HTTP protobuf trace exporter
+ * when `endpoint` is set. Metric and log exporters stay off, because the SDK
+ * (0.223) would otherwise default them to OTLP on localhost:4318, which is
+ * syncwatch's own port. An endpoint that is this service's own receiver is
+ * rejected with a warning, because every export request would create a
+ * receiver span to export again, an endless loop of self-traffic.
+ * Returns a disabled handle for an invalid or rejected endpoint.
+ */
+export function startSelfTelemetry(options: SelfTelemetryOptions): SelfTelemetry {
+  const { logger } = options;
+  const endpoint = options.endpoint?.trim() ?? '';
+  if (endpoint === '') return DISABLED;
+
+  let tracesUrl: URL;
+  try {
+    tracesUrl = toTracesUrl(endpoint);
+  } catch (error) {
+    logger.warn({ endpoint, err: error }, `self-tracing disabled: ${SELF_OTLP_ENDPOINT_ENV} is not an http(s) URL`);
+    return DISABLED;
+  }
+  if (options.ownOtlpUrl && isSameListener(tracesUrl, new URL(options.ownOtlpUrl))) {
+    logger.warn(
+      { endpoint: tracesUrl.href, ownOtlpUrl: options.ownOtlpUrl },
+      `self-tracing disabled: ${SELF_OTLP_ENDPOINT_ENV} points at this service's own receiver`,
+    );
+    return DISABLED;
+  }
+
+  const sdk = new NodeSDK({
+    serviceName: SELF_SERVICE_NAME,
+    traceExporter: new OTLPTraceExporter({ url: tracesUrl.href }),
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [],
+  });
+  sdk.start();
+  logger.info({ tracesUrl: tracesUrl.href }, 'self-tracing started');
+
+  return {
+    tracesUrl: tracesUrl.href,
+    async shutdown() {
+      try {
+        await sdk.shutdown();
+      } catch (error) {
+        logger.warn({ err: error, tracesUrl: tracesUrl.href }, 'self-tracing export failed at shutdown');
+      }
+      // Unregistering lets a later service in the same process register its own SDK.
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    },
+  };
+}
+
+/**
+ * Runs `work` inside an active span named `name`, for syncwatch's own work
+ * such as an insert or a poll. A rejection marks the span as an error and is
+ * rethrown. Without a started SDK the span is a no-op.
+ */
+export async function withSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await work(span);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message });
+      if (error instanceof Error) span.recordException(error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** Returns true for a host name or address that only reaches this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  if (isIP(name) === 4) return name.startsWith('127.');
+  if (isIP(name) === 6) return name === '::1' || name.startsWith('::ffff:127.');
+  return false;
+}
+
+function toTracesUrl(endpoint: string): URL {
+  const url = new URL(endpoint);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`expected an http or https URL, received ${url.protocol}`);
+  }
+  if (!url.pathname.endsWith(TRACES_PATH)) {
+    url.pathname = `${url.pathname.replace(/\/+$/, '')}${TRACES_PATH}`;
+  }
+  return url;
+}
+
+/**
+ * Compares host and port. Two loopback names count as the same host.
+ * NOTE: a receiver bound to 0.0.0.0 and reached through one of the machine's
+ * other addresses is not recognised.
+ */
+function isSameListener(target: URL, own: URL): boolean {
+  if (effectivePort(target) !== effectivePort(own)) return false;
+  if (target.hostname === own.hostname) return true;
+  return isLoopbackHost(target.hostname) && isLoopbackHost(own.hostname);
+}
+
+function effectivePort(url: URL): string {
+  if (url.port !== '') return url.port;
+  return url.protocol === 'https:' ? '443' : '80';
+}
