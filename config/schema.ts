@@ -4,6 +4,7 @@ import {
   outboxSourceConfigSchema,
   queueJobSourceConfigSchema,
   rabbitmqSourceConfigSchema,
+  redisStreamsSourceConfigSchema,
 } from '../collector/sources/index.js';
 import { durationSchema } from './duration.js';
 
@@ -92,6 +93,7 @@ const sourceSchema = z.discriminatedUnion('kind', [
   queueJobSourceConfigSchema,
   outboxSourceConfigSchema,
   natsJetstreamSourceConfigSchema,
+  redisStreamsSourceConfigSchema,
 ]);
 
 /** The whole of `syncwatch.yaml`. Unknown keys are rejected at every level. */

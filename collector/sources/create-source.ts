@@ -19,6 +19,11 @@ import {
   type RabbitmqSourceConfigInput,
   type SourceDeps,
 } from './rabbitmq.js';
+import {
+  createRedisStreamsSource,
+  REDIS_STREAMS_SOURCE_KIND,
+  type RedisStreamsSourceConfigInput,
+} from './redis-streams.js';
 import type { LagSource } from './types.js';
 
 /** Config of any pull source, distinguished by `kind`. */
@@ -26,7 +31,8 @@ export type SourceConfigInput =
   | RabbitmqSourceConfigInput
   | QueueJobSourceConfigInput
   | OutboxSourceConfigInput
-  | NatsJetstreamSourceConfigInput;
+  | NatsJetstreamSourceConfigInput
+  | RedisStreamsSourceConfigInput;
 
 /** Creates the pull source that `config.kind` names. */
 export function createSource(config: SourceConfigInput, deps: SourceDeps = {}): LagSource {
@@ -39,5 +45,7 @@ export function createSource(config: SourceConfigInput, deps: SourceDeps = {}): 
       return createOutboxSource(config, deps);
     case NATS_JETSTREAM_SOURCE_KIND:
       return createNatsJetstreamSource(config, deps);
+    case REDIS_STREAMS_SOURCE_KIND:
+      return createRedisStreamsSource(config, deps);
   }
 }

@@ -65,6 +65,17 @@ export {
   type SourceDeps,
 } from './rabbitmq.js';
 export {
+  createRedisStreamsSource,
+  DEFAULT_REDIS_STREAMS_POLL_INTERVAL_MS,
+  DEFAULT_REDIS_STREAMS_TIMEOUT_MS,
+  REDIS_STREAMS_SOURCE_KIND,
+  RedisStreamsSource,
+  redisStreamsSourceConfigSchema,
+  type RedisStreamsSourceConfig,
+  type RedisStreamsSourceConfigInput,
+  type RedisStreamsSourceDeps,
+} from './redis-streams.js';
+export {
   DEFAULT_POLL_TIMEOUT_MS,
   MAX_CONCURRENT_POLLS,
   startSourcePolling,
