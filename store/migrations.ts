@@ -198,6 +198,9 @@ GROUP BY correlation_id`;
  * flight while it has more PRODUCER spans than CONSUMER spans, because a
  * message it sent to a queue has not been processed yet.
  *
+ * A sender that replays a transaction with the same correlation id extends it
+ * to the end of the replay, and `trace_ids` then lists one trace per attempt.
+ *
  * NOTE: a step that emits no producer span (a scheduled batch, a lost span) or
  * a message read by several consumers does not keep a transaction in flight,
  * so such a transaction counts as completed with the spans seen so far.
