@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   natsJetstreamSourceConfigSchema,
+  odooApiSourceConfigSchema,
   outboxSourceConfigSchema,
   queueJobSourceConfigSchema,
   rabbitmqSourceConfigSchema,
@@ -93,6 +94,7 @@ const sourceSchema = z.discriminatedUnion('kind', [
   queueJobSourceConfigSchema,
   outboxSourceConfigSchema,
   natsJetstreamSourceConfigSchema,
+  odooApiSourceConfigSchema,
   redisStreamsSourceConfigSchema,
 ]);
 

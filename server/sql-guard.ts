@@ -86,11 +86,12 @@ export async function assertReadOnlyQuery(client: ClickHouseClient, query: strin
       throw new RejectedQueryError('INTO OUTFILE is not allowed; results are returned in the response');
     }
   }
+  const parameterizedViews = await readParameterizedViewNames(client);
   for (const [index, line] of lines.entries()) {
     const name = functionName(line.text);
     if (name === undefined) continue;
     const isTableFunction = parentOf(lines, index)?.text.startsWith('TableExpression') ?? false;
-    if (isTableFunction && !ALLOWED_TABLE_FUNCTIONS.has(name)) {
+    if (isTableFunction && !ALLOWED_TABLE_FUNCTIONS.has(name) && !parameterizedViews.has(name)) {
       throw new RejectedQueryError(
         `table function ${name}() is not allowed; expected a table or one of: ${[...ALLOWED_TABLE_FUNCTIONS].join(', ')}`,
       );
@@ -100,6 +101,20 @@ export async function assertReadOnlyQuery(client: ClickHouseClient, query: strin
     }
   }
   return { statement, isSelect: SELECT_STATEMENTS.has(statementKind) };
+}
+
+/**
+ * Returns the names of the views in the current database. A parameterised
+ * view is called like a table function (`view_name(start = ...)`), and it
+ * reads only what its own SELECT reads.
+ */
+async function readParameterizedViewNames(client: ClickHouseClient): Promise<Set<string>> {
+  const result = await client.query({
+    query: `SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'View'`,
+    format: 'JSONEachRow',
+  });
+  const rows = await result.json<{ name: string }>();
+  return new Set(rows.map((row) => row.name));
 }
 
 async function explainAst(client: ClickHouseClient, statement: string): Promise<AstLine[]> {

@@ -4,6 +4,11 @@ import {
   type NatsJetstreamSourceConfigInput,
 } from './nats-jetstream.js';
 import {
+  createOdooApiSource,
+  ODOO_API_SOURCE_KIND,
+  type OdooApiSourceConfigInput,
+} from './odoo-api.js';
+import {
   createOutboxSource,
   OUTBOX_SOURCE_KIND,
   type OutboxSourceConfigInput,
@@ -32,7 +37,8 @@ export type SourceConfigInput =
   | QueueJobSourceConfigInput
   | OutboxSourceConfigInput
   | NatsJetstreamSourceConfigInput
-  | RedisStreamsSourceConfigInput;
+  | RedisStreamsSourceConfigInput
+  | OdooApiSourceConfigInput;
 
 /** Creates the pull source that `config.kind` names. */
 export function createSource(config: SourceConfigInput, deps: SourceDeps = {}): LagSource {
@@ -47,5 +53,7 @@ export function createSource(config: SourceConfigInput, deps: SourceDeps = {}): 
       return createNatsJetstreamSource(config, deps);
     case REDIS_STREAMS_SOURCE_KIND:
       return createRedisStreamsSource(config, deps);
+    case ODOO_API_SOURCE_KIND:
+      return createOdooApiSource(config, deps);
   }
 }

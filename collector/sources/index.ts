@@ -30,6 +30,46 @@ export {
   type OutboxSourceDeps,
 } from './outbox.js';
 export {
+  createOdooApiSource,
+  DEFAULT_ODOO_API_POLL_INTERVAL_MS,
+  DEFAULT_ODOO_API_TIMEOUT_MS,
+  DEFAULT_ODOO_JOB_MODEL,
+  ODOO_API_SOURCE_KIND,
+  OdooApiSource,
+  odooApiSourceConfigSchema,
+  type OdooApiSourceConfig,
+  type OdooApiSourceConfigInput,
+  type OdooApiSourceDeps,
+} from './odoo-api.js';
+export {
+  ETA_SCAN_MAX_ROWS,
+  ETA_SCAN_PAGE_ROWS,
+  formatOdooDatetime,
+  ODOO_GROUP_METHODS,
+  parseOdooDatetime,
+  readOdooJobQueue,
+  type OdooClockSource,
+  type OdooFailedJob,
+  type OdooGroupMethod,
+  type OdooJobGroupStats,
+  type OdooJobQueueReadOptions,
+  type OdooJobQueueSnapshot,
+} from './odoo-job-reader.js';
+export {
+  createOdooClient,
+  isOdooAccessDenied,
+  ODOO_AUTH_METHODS,
+  ODOO_ERROR_CODES,
+  ODOO_PROTOCOLS,
+  OdooRpcError,
+  type OdooAuthMethod,
+  type OdooCallResult,
+  type OdooConnectionOptions,
+  type OdooErrorCode,
+  type OdooModelClient,
+  type OdooProtocol,
+} from './odoo-rpc-client.js';
+export {
   COUNTED_JOB_STATES,
   createQueueJobSource,
   DEFAULT_ENQUEUED_STUCK_AFTER_SECONDS,

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse } from '../../store/index.js';
+import { migrate, MIGRATIONS, openClickHouse } from '../../store/index.js';
+
+const ALL_VERSIONS = MIGRATIONS.map((migration) => migration.version);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-store-'));
 const client = openClickHouse({ kind: 'embedded', dataDir });
@@ -15,7 +17,7 @@ afterAll(async () => {
 describe('migrate', () => {
   it('creates the exporter trace tables', async () => {
     const first = await migrate(client);
-    expect(first.applied).toEqual([1, 2]);
+    expect(first.applied).toEqual(ALL_VERSIONS);
 
     const result = await client.query({
       query: `SELECT name, engine FROM system.tables WHERE database = currentDatabase() ORDER BY name`,
@@ -35,7 +37,7 @@ describe('migrate', () => {
   it('is idempotent on a second run', async () => {
     const second = await migrate(client);
     expect(second.applied).toEqual([]);
-    expect(second.alreadyApplied).toEqual([1, 2]);
+    expect(second.alreadyApplied).toEqual(ALL_VERSIONS);
   });
 
   it('keeps the exporter sorting key', async () => {

@@ -126,6 +126,15 @@ describe('POST /api/sql', () => {
     expect(numbers).toHaveLength(2000);
   });
 
+  it('accepts a parameterised view', async () => {
+    await client.command({
+      query: `CREATE VIEW IF NOT EXISTS lag_of_entity AS SELECT entity, lag_seconds FROM integration_lag WHERE entity = {entity:String}`,
+    });
+    const response = await postSql({ query: `SELECT lag_seconds FROM lag_of_entity(entity = 'q1')` });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().rows).toEqual([{ lag_seconds: 4.5 }]);
+  });
+
   it('answers SHOW TABLES', async () => {
     const response = await postSql({ query: 'SHOW TABLES' });
     expect(response.statusCode).toBe(200);
