@@ -3,6 +3,7 @@ import {
   natsJetstreamSourceConfigSchema,
   odooApiSourceConfigSchema,
   outboxSourceConfigSchema,
+  prometheusSourceConfigSchema,
   queueJobSourceConfigSchema,
   rabbitmqSourceConfigSchema,
   redisStreamsSourceConfigSchema,
@@ -92,6 +93,7 @@ const workflowSchema = z.strictObject({
 const sourceSchema = z.discriminatedUnion('kind', [
   rabbitmqSourceConfigSchema,
   queueJobSourceConfigSchema,
+  prometheusSourceConfigSchema,
   outboxSourceConfigSchema,
   natsJetstreamSourceConfigSchema,
   odooApiSourceConfigSchema,

@@ -14,6 +14,11 @@ import {
   type OutboxSourceConfigInput,
 } from './outbox.js';
 import {
+  createPrometheusSource,
+  PROMETHEUS_SOURCE_KIND,
+  type PrometheusSourceConfigInput,
+} from './prometheus.js';
+import {
   createQueueJobSource,
   QUEUE_JOB_SOURCE_KIND,
   type QueueJobSourceConfigInput,
@@ -35,6 +40,7 @@ import type { LagSource } from './types.js';
 export type SourceConfigInput =
   | RabbitmqSourceConfigInput
   | QueueJobSourceConfigInput
+  | PrometheusSourceConfigInput
   | OutboxSourceConfigInput
   | NatsJetstreamSourceConfigInput
   | RedisStreamsSourceConfigInput
@@ -47,6 +53,8 @@ export function createSource(config: SourceConfigInput, deps: SourceDeps = {}): 
       return createRabbitmqSource(config, deps);
     case QUEUE_JOB_SOURCE_KIND:
       return createQueueJobSource(config, deps);
+    case PROMETHEUS_SOURCE_KIND:
+      return createPrometheusSource(config, deps);
     case OUTBOX_SOURCE_KIND:
       return createOutboxSource(config, deps);
     case NATS_JETSTREAM_SOURCE_KIND:

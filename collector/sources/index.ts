@@ -70,6 +70,40 @@ export {
   type OdooProtocol,
 } from './odoo-rpc-client.js';
 export {
+  createPrometheusSource,
+  DEFAULT_DISAPPEARED_RETENTION_MS,
+  DEFAULT_PROMETHEUS_POLL_INTERVAL_MS,
+  DEFAULT_PROMETHEUS_TIMEOUT_MS,
+  MAX_SCRAPE_BYTES,
+  PROMETHEUS_SOURCE_KIND,
+  PrometheusSource,
+  prometheusSourceConfigSchema,
+  type PrometheusSourceConfig,
+  type PrometheusSourceConfigInput,
+  type PrometheusSourceDeps,
+} from './prometheus.js';
+export {
+  applyMappings,
+  PROMETHEUS_MAPPED_FIELDS,
+  prometheusMappingSchema,
+  type CounterReading,
+  type EntityReading,
+  type MappingResult,
+  type PrometheusMappedField,
+  type PrometheusMapping,
+  type PrometheusMappingInput,
+} from './prometheus-mapping.js';
+export { PROMETHEUS_PRESET_NAMES, PROMETHEUS_PRESETS, type PrometheusPresetName } from './prometheus-presets.js';
+export {
+  ExpositionParseError,
+  isCounterSample,
+  parseExposition,
+  type Exposition,
+  type ExpositionFamily,
+  type ExpositionSample,
+  type MetricType,
+} from './prometheus-text.js';
+export {
   COUNTED_JOB_STATES,
   createQueueJobSource,
   DEFAULT_ENQUEUED_STUCK_AFTER_SECONDS,
