@@ -72,6 +72,8 @@ export type NatsJetstreamSourceConfig = z.output<typeof natsJetstreamSourceConfi
 /** Services a source uses; all optional. */
 export interface NatsJetstreamSourceDeps {
   logger?: Logger;
+  /** Client used in place of one built from the config's connection fields. */
+  client?: JetstreamClient;
 }
 
 interface ConsumerTarget {
@@ -147,13 +149,15 @@ export class NatsJetstreamSource implements LagSource {
     const servers = splitServerUrls(config.url);
     this.#serversText = servers.map(redactUrl).join(', ');
     this.#streams = config.streams.map((entry) => toStreamTarget(entry, this.workflow));
-    this.#client = new JetstreamClient({
-      servers,
-      credentialsFile: config.credentialsFile,
-      domain: config.domain,
-      timeoutMs: config.timeoutMs ?? DEFAULT_NATS_JETSTREAM_TIMEOUT_MS,
-      connectionName: `syncwatch ${config.name}`,
-    });
+    this.#client =
+      deps.client ??
+      new JetstreamClient({
+        servers,
+        credentialsFile: config.credentialsFile,
+        domain: config.domain,
+        timeoutMs: config.timeoutMs ?? DEFAULT_NATS_JETSTREAM_TIMEOUT_MS,
+        connectionName: `syncwatch ${config.name}`,
+      });
   }
 
   async poll(now: Date): Promise<PollResult> {

@@ -8,6 +8,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JetstreamClient } from '../../../collector/sources/nats-jetstream-client.js';
 import {
   createNatsJetstreamSource,
   type LagSample,
@@ -59,8 +60,15 @@ async function addPullConsumer(stream: string, name: string, filterSubject?: str
   });
 }
 
-function openSource(config: Partial<NatsJetstreamSourceConfigInput>): LagSource {
-  const source = createNatsJetstreamSource({
+/** A client whose message reads fail, as they do for an account without access to `STREAM.MSG.GET`. */
+class FailingMessageReadClient extends JetstreamClient {
+  override async readMessageTime(): Promise<Date | undefined> {
+    throw new Error('permissions violation for publish to "$JS.API.STREAM.MSG.GET"');
+  }
+}
+
+function openSource(config: Partial<NatsJetstreamSourceConfigInput>, client?: JetstreamClient): LagSource {
+  const fullConfig: NatsJetstreamSourceConfigInput = {
     kind: 'nats_jetstream',
     name: `jetstream-${streamCounter}`,
     integration: 'wms',
@@ -69,7 +77,8 @@ function openSource(config: Partial<NatsJetstreamSourceConfigInput>): LagSource 
     timeoutMs: 2_000,
     streams: [],
     ...config,
-  });
+  };
+  const source = createNatsJetstreamSource(fullConfig, client === undefined ? {} : { client });
   openSources.push(source);
   return source;
 }
@@ -306,6 +315,31 @@ describe('nats jetstream source', () => {
     expect(missing.status).toBe('source_down');
     expect(back.status).toBe('ok');
     expect(back.lagSeconds).toBe(0);
+  });
+
+  it('estimates lag when reads fail', async () => {
+    const stream = await createStream('estimated');
+    await addPullConsumer(stream, 'picker');
+    await publish(stream, 3);
+    const client = new FailingMessageReadClient({
+      servers: [NATS_URL],
+      timeoutMs: 2_000,
+      connectionName: 'syncwatch test',
+    });
+    const source = openSource({ streams: [{ name: stream, consumers: ['picker'] }] }, client);
+
+    const first = await pollOne(source, `${stream}/picker`);
+    await sleep(700);
+    const second = await pollOne(source, `${stream}/picker`);
+
+    expect(first.status).toBe('ok');
+    expect(first.depth).toBe(3);
+    expect(first.lagSeconds).toBeUndefined();
+    expect(first.detail).toContain('STREAM.MSG.GET');
+    // Nothing was delivered between the polls, so the head has waited at least that long.
+    expect(second.lagEstimated).toBe(true);
+    expect(second.lagSeconds).toBeGreaterThanOrEqual(0.6);
+    expect(second.outflowPerSecond).toBe(0);
   });
 
   it('clamps lag from clock behind', async (context) => {
