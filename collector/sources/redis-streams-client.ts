@@ -158,6 +158,8 @@ export class RedisStreamsClient {
       connectTimeout: this.#timeoutMs,
       commandTimeout: this.#timeoutMs,
       retryStrategy: () => null,
+      // The ready check sends INFO, which a least-privilege ACL user may not run.
+      enableReadyCheck: false,
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
     });

@@ -52,7 +52,11 @@ const streamEntrySchema = z.union([
 export const redisStreamsSourceConfigSchema = z.strictObject({
   kind: z.literal(REDIS_STREAMS_SOURCE_KIND),
   ...baseSourceFields,
-  /** Redis URL, `redis://[user:password@]host:6379[/db]` or `rediss://` for TLS. */
+  /**
+   * Redis URL, `redis://[user:password@]host:6379[/db]` or `rediss://` for TLS. An ACL user needs
+   * `+time +xinfo +xrange +xpending +client|setname` and read access to the stream keys.
+   * NOTE: Redis Cluster is not supported; a stream on another node reports down with a MOVED error.
+   */
   url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
   /** Stream keys to watch, by name (every group) or with chosen groups. */
   streams: z.array(streamEntrySchema).min(1),

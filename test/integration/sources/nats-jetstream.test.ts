@@ -300,7 +300,7 @@ describe('nats jetstream source', () => {
     expect(sample.inFlight).toBeUndefined();
   });
 
-  it('recovers after server returns', async () => {
+  it('recovers after stream returns', async () => {
     const stream = await createStream('recovers');
     await addPullConsumer(stream, 'picker');
     const source = openSource({ streams: [{ name: stream, consumers: ['picker'] }] });

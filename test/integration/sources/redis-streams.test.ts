@@ -288,6 +288,32 @@ describe('redis streams source', () => {
     expect(first.detail).toContain('ECONNREFUSED');
   });
 
+  it('reads with least-privilege user', async () => {
+    const key = await createStream('acl');
+    await addEntries(key, 2);
+    const user = `${prefix}-reader`;
+    const password = randomBytes(12).toString('hex');
+    await redis.call(
+      'ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, `~${prefix}:*`,
+      '+time', '+xinfo', '+xrange', '+xpending', '+client|setname',
+    );
+    try {
+      const source = openSource({
+        url: `redis://${user}:${password}@127.0.0.1:6379`,
+        streams: [{ name: key, groups: ['mes'] }],
+      });
+
+      const sample = await pollOne(source, `${key}/mes`);
+
+      expect(sample.status).toBe('ok');
+      expect(sample.depth).toBe(2);
+      expect(sample.lagSeconds).toBeGreaterThanOrEqual(0);
+      expect(sample.attributes?.next_undelivered_id).toBeDefined();
+    } finally {
+      await redis.call('ACL', 'DELUSER', user);
+    }
+  });
+
   it('reconnects after a dropped connection', async () => {
     const key = await createStream('reconnect');
     const name = `reconnect-${prefix}`;
