@@ -214,13 +214,19 @@ export class NatsJetstreamSource implements LagSource {
       const detail = `consumer "${name}" not found on stream "${stream.name}"; it was deleted or, if ephemeral, expired`;
       samples.push(this.#downSample(now, stream.name, { name, workflow: stream.workflow }, detail));
     }
-    if (infos.length === 0) {
-      const sample = buildSample(this.#origin, now, entityOf(stream.name, WHOLE_STREAM_CONSUMER), stream.workflow, 'ok');
-      sample.consumers = 0;
-      sample.detail = `stream "${stream.name}" has no consumers`;
-      sample.attributes = { stream: stream.name };
-      samples.push(sample);
-    }
+    // A stream watched whole always gets a sample of its own, so its series stays
+    // continuous when its first consumer is added or its last one removed.
+    const streamSample = buildSample(
+      this.#origin,
+      now,
+      entityOf(stream.name, WHOLE_STREAM_CONSUMER),
+      stream.workflow,
+      'ok',
+    );
+    streamSample.consumers = infos.length;
+    if (infos.length === 0) streamSample.detail = `stream "${stream.name}" has no consumers`;
+    streamSample.attributes = { stream: stream.name };
+    samples.push(streamSample);
     return samples;
   }
 

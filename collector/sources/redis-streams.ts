@@ -228,13 +228,17 @@ export class RedisStreamsSource implements LagSource {
       const detail = `consumer group "${name}" not found on stream "${stream.name}"; it was destroyed`;
       samples.push(this.#downSample(now, stream.name, { name, workflow: stream.workflow }, detail));
     }
-    if (result.groups.length === 0) {
-      const sample = buildSample(this.#origin, now, entityOf(stream.name, WHOLE_STREAM_GROUP), stream.workflow, 'ok');
-      sample.consumers = 0;
-      sample.detail = `stream "${stream.name}" has no consumer groups`;
-      sample.attributes = { stream: stream.name, stream_length: String(result.info.length) };
-      samples.push(sample);
-    }
+    // A stream watched whole always gets a sample of its own, with its group count as
+    // consumers, so its series stays continuous when its first group is created.
+    const streamSample = buildSample(this.#origin, now, entityOf(stream.name, WHOLE_STREAM_GROUP), stream.workflow, 'ok');
+    streamSample.consumers = result.groups.length;
+    if (result.groups.length === 0) streamSample.detail = `stream "${stream.name}" has no consumer groups`;
+    streamSample.attributes = {
+      stream: stream.name,
+      stream_length: String(result.info.length),
+      last_generated_id: result.info.lastGeneratedId,
+    };
+    samples.push(streamSample);
     return samples;
   }
 

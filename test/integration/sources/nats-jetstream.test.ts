@@ -251,11 +251,13 @@ describe('nats jetstream source', () => {
     const after = await source.poll(new Date());
     const later = await source.poll(new Date());
 
-    expect(before.samples.map((sample) => sample.entity)).toEqual([`${stream}/alpha`, `${stream}/beta`]);
+    expect(before.samples.map((sample) => sample.entity)).toEqual([`${stream}/alpha`, `${stream}/beta`, `${stream}/*`]);
+    expect(before.samples.find((sample) => sample.entity === `${stream}/*`)?.consumers).toBe(2);
     const gone = after.samples.find((sample) => sample.entity === `${stream}/beta`);
     expect(gone?.status).toBe('source_down');
     expect(gone?.detail).toContain('not found');
-    expect(later.samples.map((sample) => sample.entity)).toEqual([`${stream}/alpha`]);
+    expect(later.samples.map((sample) => sample.entity)).toEqual([`${stream}/alpha`, `${stream}/*`]);
+    expect(later.samples.find((sample) => sample.entity === `${stream}/*`)?.consumers).toBe(1);
   });
 
   it('reports stream without consumers', async () => {

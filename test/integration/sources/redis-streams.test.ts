@@ -228,11 +228,13 @@ describe('redis streams source', () => {
     const after = await source.poll(new Date());
     const later = await source.poll(new Date());
 
-    expect(before.samples.map((sample) => sample.entity)).toEqual([`${key}/alpha`, `${key}/beta`]);
+    expect(before.samples.map((sample) => sample.entity)).toEqual([`${key}/*`, `${key}/alpha`, `${key}/beta`]);
+    expect(before.samples.find((sample) => sample.entity === `${key}/*`)?.consumers).toBe(2);
     const gone = after.samples.find((sample) => sample.entity === `${key}/beta`);
     expect(gone?.status).toBe('source_down');
     expect(gone?.detail).toContain('not found');
-    expect(later.samples.map((sample) => sample.entity)).toEqual([`${key}/alpha`]);
+    expect(later.samples.map((sample) => sample.entity)).toEqual([`${key}/*`, `${key}/alpha`]);
+    expect(later.samples.find((sample) => sample.entity === `${key}/*`)?.consumers).toBe(1);
   });
 
   it('reports stream without groups', async () => {
