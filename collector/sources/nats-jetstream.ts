@@ -214,7 +214,7 @@ export class NatsJetstreamSource implements LagSource {
       const detail = `consumer "${name}" not found on stream "${stream.name}"; it was deleted or, if ephemeral, expired`;
       samples.push(this.#downSample(now, stream.name, { name, workflow: stream.workflow }, detail));
     }
-    // A stream watched whole always gets a sample of its own, so its series stays
+    // A stream watched whole gets a sample of its own on every poll that finds it, so its series stays
     // continuous when its first consumer is added or its last one removed.
     const streamSample = buildSample(
       this.#origin,

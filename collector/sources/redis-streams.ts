@@ -228,7 +228,7 @@ export class RedisStreamsSource implements LagSource {
       const detail = `consumer group "${name}" not found on stream "${stream.name}"; it was destroyed`;
       samples.push(this.#downSample(now, stream.name, { name, workflow: stream.workflow }, detail));
     }
-    // A stream watched whole always gets a sample of its own, with its group count as
+    // A stream watched whole gets a sample of its own on every poll that finds it, with its group count as
     // consumers, so its series stays continuous when its first group is created.
     const streamSample = buildSample(this.#origin, now, entityOf(stream.name, WHOLE_STREAM_GROUP), stream.workflow, 'ok');
     streamSample.consumers = result.groups.length;
