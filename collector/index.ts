@@ -19,6 +19,16 @@ export {
   type OtlpReceiverOptions,
 } from './otlp/index.js';
 export {
+  createClientBatchInserter,
+  openIngest,
+  type BatchInserter,
+  type Ingest,
+  type IngestLimits,
+  type IngestOptions,
+  type TableRowWriter,
+} from './ingest/index.js';
+export {
+  createBatchedTraceWriter,
   createTraceWriter,
   MAX_IN_FLIGHT_INSERTS,
   OTEL_TRACES_TABLE,

@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import { createCollectorError } from './errors.js';
+import type { TableRowWriter } from './ingest/ingest.js';
 import type { OtelTraceRow } from './otlp/to-trace-rows.js';
 
 /** Inserts allowed to run at once before `write` rejects with an overload error. */
@@ -17,10 +18,11 @@ export const OTEL_TRACES_TABLE = 'otel_traces';
 /** Store for trace rows. The receiver depends on this interface only. */
 export interface TraceWriter {
   /**
-   * Inserts `rows` and resolves once the store has them. Rejects with
-   * `COLLECTOR_ERR_WRITER_OVERLOADED` when at capacity and with
-   * `COLLECTOR_ERR_STORE_UNAVAILABLE` when the insert fails. Both errors
-   * carry `retryAfterSeconds`.
+   * Stores `rows` and resolves once they are durable. Rejects with a
+   * catalogue error carrying `retryAfterSeconds` when the rows cannot be
+   * taken, such as `COLLECTOR_ERR_WRITER_OVERLOADED` or
+   * `COLLECTOR_ERR_SPOOL_FULL` (429) and `COLLECTOR_ERR_STORE_UNAVAILABLE`
+   * or `COLLECTOR_ERR_SPOOL_WRITE_FAILED` (503).
    */
   write(rows: readonly OtelTraceRow[]): Promise<void>;
 }
@@ -36,11 +38,26 @@ export interface TraceWriterOptions {
 }
 
 /**
+ * Creates a writer that hands rows to the batched ingest, which resolves once
+ * they are in ClickHouse or synced to the disk spool. The service uses this
+ * writer; the ingest's errors (queue or spool full, spool write failed) are
+ * catalogue errors with `retryAfterSeconds`, which the receiver sends as 429
+ * or 503 with `Retry-After`.
+ */
+export function createBatchedTraceWriter(ingest: TableRowWriter): TraceWriter {
+  return {
+    write: (rows) => ingest.writeRows(OTEL_TRACES_TABLE, rows),
+  };
+}
+
+/**
  * Creates a writer that inserts each `write` into `otel_traces` as one
  * JSONEachRow insert, with a cap on inserts in flight so a slow store pushes
  * back on clients (429) instead of piling up requests in memory.
  *
- * NOTE: rows are not buffered or batched, so one small request is one insert.
+ * NOTE: rows are neither batched nor spooled, so one small request is one
+ * insert and a failed insert fails the request; the service uses
+ * `createBatchedTraceWriter`.
  */
 export function createTraceWriter(client: ClickHouseClient, options: TraceWriterOptions = {}): TraceWriter {
   const maxInFlightInserts = options.maxInFlightInserts ?? MAX_IN_FLIGHT_INSERTS;

@@ -375,6 +375,30 @@ PARTITION BY toDate(started_at)
 ORDER BY (source, started_at)
 SETTINGS index_granularity = 8192`;
 
+/** Blocks per table whose insert deduplication tokens ClickHouse remembers. */
+export const DEDUPLICATION_WINDOW_BLOCKS = 1000;
+
+/**
+ * Tables the collector's batched ingest writes, and the targets of the
+ * materialized views on them. Each batch is inserted with its id as
+ * `insert_deduplication_token`, so a batch replayed from the disk spool after
+ * a failed or interrupted insert is stored once. Plain MergeTree tables keep
+ * tokens only with `non_replicated_deduplication_window` set. A view's target
+ * needs the window too: ClickHouse 26.7 (the engine of chDB 3.4) still passes
+ * a deduplicated block to the views, and their targets drop it by a token
+ * derived from the batch's. With the window set, an insert without a token is
+ * deduplicated by a hash of its rows instead, so inserting the very same rows
+ * twice stores them once.
+ */
+const DEDUPLICATED_TABLES = [
+  'otel_traces',
+  'otel_traces_trace_id_ts',
+  'workflow_transactions',
+  'integration_lag',
+  'integration_failures',
+  'source_polls',
+];
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -402,5 +426,12 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 4,
     name: 'source polls and lag conditions',
     statements: [INTEGRATION_LAG_CONDITIONS, SOURCE_POLLS],
+  },
+  {
+    version: 5,
+    name: 'insert deduplication windows',
+    statements: DEDUPLICATED_TABLES.map(
+      (table) => `ALTER TABLE ${table} MODIFY SETTING non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW_BLOCKS}`,
+    ),
   },
 ];

@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import type { SyncwatchMetrics } from '../../server/metrics.js';
+import { createCollectorError } from '../errors.js';
+import type { EncodedBatch } from './insert-batch.js';
+
+/** Rows at which a batch is sealed without waiting for the flush interval. */
+export const MAX_BATCH_ROWS = 10_000;
+
+/** Encoded bytes at which a batch is sealed without waiting for the flush interval: 16 MiB. */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
+/** Time the first row of a batch waits for more rows before the batch is sealed. */
+export const FLUSH_INTERVAL_MS = 1_000;
+
+/** Rows accepted but not yet durable, per table, past which `add` rejects. */
+export const MAX_QUEUED_ROWS = 200_000;
+
+/** `Retry-After` sent when the queue is full. */
+export const QUEUE_FULL_RETRY_AFTER_SECONDS = 1;
+
+/** Makes a sealed batch durable: resolves once it is in ClickHouse or synced to the spool. */
+export type DeliverBatch = (batch: EncodedBatch) => Promise<void>;
+
+export interface BatcherOptions {
+  /** Table the rows go to, for error messages and metrics. */
+  table: string;
+  deliver: DeliverBatch;
+  /** Default `MAX_BATCH_ROWS`. */
+  maxBatchRows?: number;
+  /** Default `MAX_BATCH_BYTES`. */
+  maxBatchBytes?: number;
+  /** Default `FLUSH_INTERVAL_MS`. */
+  flushIntervalMs?: number;
+  /** Default `MAX_QUEUED_ROWS`. */
+  maxQueuedRows?: number;
+  metrics?: SyncwatchMetrics;
+}
+
+/** Collects the rows of many requests for one table into batches. */
+export interface Batcher {
+  /**
+   * Adds rows to the open batch and resolves once that batch is durable.
+   * The rows of one call always stay in one batch, so a batch can pass
+   * `maxBatchRows` by up to one call's rows. Rejects with
+   * `COLLECTOR_ERR_INGEST_QUEUE_FULL` past `maxQueuedRows`, with
+   * `COLLECTOR_ERR_INGEST_CLOSED` after `close`, and with the delivery's
+   * error when the batch can be neither inserted nor spooled.
+   */
+  add(rows: readonly object[]): Promise<void>;
+  /** Seals the open batch now and waits until every sealed batch is delivered or failed. */
+  flush(): Promise<void>;
+  /** Rejects later `add` calls, then flushes. */
+  close(): Promise<void>;
+  /** Rows accepted and not yet durable. */
+  readonly queuedRows: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+interface OpenBatch {
+  lines: string[];
+  bytes: number;
+  waiters: Waiter[];
+}
+
+/** Creates a batcher that seals a batch at `maxBatchRows`, `maxBatchBytes` or `flushIntervalMs`, whichever comes first. */
+export function createBatcher(options: BatcherOptions): Batcher {
+  const maxBatchRows = options.maxBatchRows ?? MAX_BATCH_ROWS;
+  const maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES;
+  const flushIntervalMs = options.flushIntervalMs ?? FLUSH_INTERVAL_MS;
+  const maxQueuedRows = options.maxQueuedRows ?? MAX_QUEUED_ROWS;
+  const { table, metrics } = options;
+  const createBatchId = createBatchIdSequence();
+  let open = createOpenBatch();
+  let queuedRows = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const deliveries = new Set<Promise<void>>();
+
+  const seal = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (open.lines.length === 0) return;
+
+    const sealed = open;
+    open = createOpenBatch();
+    const batch: EncodedBatch = {
+      batchId: createBatchId(),
+      rowCount: sealed.lines.length,
+      body: Buffer.from(sealed.lines.join('\n'), 'utf8'),
+    };
+    const delivery = settleDelivery(options.deliver, batch, sealed.waiters).finally(() => {
+      queuedRows -= batch.rowCount;
+      metrics?.setQueueDepth(table, queuedRows);
+      deliveries.delete(delivery);
+    });
+    deliveries.add(delivery);
+  };
+
+  const add = (rows: readonly object[]): Promise<void> => {
+    if (closed) {
+      return Promise.reject(createCollectorError('ingestClosed', { table, retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS }, { retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS }));
+    }
+    if (rows.length === 0) return Promise.resolve();
+    if (queuedRows + rows.length > maxQueuedRows) {
+      const params = { table, queuedRows, rows: rows.length, maxQueuedRows, retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS };
+      return Promise.reject(createCollectorError('ingestQueueFull', params, { retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS }));
+    }
+
+    for (const row of rows) {
+      const line = JSON.stringify(row);
+      open.lines.push(line);
+      open.bytes += line.length + 1;
+    }
+    queuedRows += rows.length;
+    metrics?.setQueueDepth(table, queuedRows);
+    const durable = new Promise<void>((resolve, reject) => {
+      open.waiters.push({ resolve, reject });
+    });
+
+    if (open.lines.length >= maxBatchRows || open.bytes >= maxBatchBytes) {
+      seal();
+    } else if (timer === undefined) {
+      timer = setTimeout(seal, flushIntervalMs);
+      timer.unref();
+    }
+    return durable;
+  };
+
+  const flush = async (): Promise<void> => {
+    seal();
+    await Promise.all(deliveries);
+  };
+
+  return {
+    add,
+    flush,
+    async close() {
+      closed = true;
+      await flush();
+    },
+    get queuedRows() {
+      return queuedRows;
+    },
+  };
+}
+
+/** Delivers a batch and settles its waiters; never rejects. */
+async function settleDelivery(deliver: DeliverBatch, batch: EncodedBatch, waiters: Waiter[]): Promise<void> {
+  try {
+    await deliver(batch);
+  } catch (error) {
+    for (const waiter of waiters) waiter.reject(error);
+    return;
+  }
+  for (const waiter of waiters) waiter.resolve();
+}
+
+function createOpenBatch(): OpenBatch {
+  return { lines: [], bytes: 0, waiters: [] };
+}
+
+/**
+ * Returns a generator of batch ids unique across restarts: a per-process
+ * prefix of the start time and random bytes, then a sequence number.
+ */
+function createBatchIdSequence(): () => string {
+  const prefix = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+  let sequence = 0;
+  return () => `${prefix}-${++sequence}`;
+}

@@ -1,0 +1,222 @@
+import type { Logger } from 'pino';
+import type { SyncwatchMetrics } from '../../server/metrics.js';
+import type { BatchInserter, EncodedBatch } from './insert-batch.js';
+import type { Spool } from './spool.js';
+
+/** First wait before the replay tries the store again after a failed insert. */
+export const REPLAY_RETRY_INITIAL_MS = 500;
+
+/** Longest wait between two replay attempts while the store stays down. */
+export const REPLAY_RETRY_MAX_MS = 30_000;
+
+/** Each failed attempt multiplies the wait by this factor, up to `REPLAY_RETRY_MAX_MS`. */
+const REPLAY_RETRY_MULTIPLIER = 2;
+
+/** Random spread of each wait, as a fraction of it, so several tables do not retry in step. */
+const REPLAY_RETRY_JITTER = 0.2;
+
+export interface BatchDeliveryOptions {
+  table: string;
+  inserter: BatchInserter;
+  spool: Spool;
+  logger?: Logger;
+  metrics?: SyncwatchMetrics;
+  /** Called after the spool grew or shrank. */
+  onSpoolChange?: () => void;
+  /** Default `REPLAY_RETRY_INITIAL_MS`. */
+  retryInitialMs?: number;
+  /** Default `REPLAY_RETRY_MAX_MS`. */
+  retryMaxMs?: number;
+}
+
+/**
+ * Makes sealed batches of one table durable through one insert lane: at most
+ * one insert into the table runs at a time.
+ */
+export interface BatchDelivery {
+  /**
+   * Resolves once `batch` is in ClickHouse or synced to the spool. The batch
+   * goes straight to ClickHouse when the lane is idle, the store available
+   * and the spool empty; otherwise, or when that insert fails, it is
+   * appended to the spool and replayed later under the same batch id.
+   * Rejects with the spool's error when the spool cannot take it.
+   */
+  deliver(batch: EncodedBatch): Promise<void>;
+  /** Resolves once the spool is empty and no insert runs. */
+  drain(): Promise<void>;
+  /** Stops the replay after the insert in progress and closes the spool. */
+  close(): Promise<void>;
+  readonly storeAvailable: boolean;
+}
+
+/** Creates the delivery of one table and starts replaying what its spool already holds. */
+export function createBatchDelivery(options: BatchDeliveryOptions): BatchDelivery {
+  const delivery = new TableDelivery(options);
+  delivery.scheduleReplay(0);
+  return delivery;
+}
+
+class TableDelivery implements BatchDelivery {
+  readonly #options: BatchDeliveryOptions;
+  readonly #retryInitialMs: number;
+  readonly #retryMaxMs: number;
+  #laneBusy = false;
+  #storeAvailable = true;
+  #failedAttempts = 0;
+  #replayTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #drainWaiters: (() => void)[] = [];
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(options: BatchDeliveryOptions) {
+    this.#options = options;
+    this.#retryInitialMs = options.retryInitialMs ?? REPLAY_RETRY_INITIAL_MS;
+    this.#retryMaxMs = options.retryMaxMs ?? REPLAY_RETRY_MAX_MS;
+  }
+
+  get storeAvailable(): boolean {
+    return this.#storeAvailable;
+  }
+
+  async deliver(batch: EncodedBatch): Promise<void> {
+    const { spool } = this.#options;
+    if (this.#laneBusy || !this.#storeAvailable || spool.pendingBatches > 0 || this.#closed) {
+      await this.#appendToSpool(batch);
+      return;
+    }
+
+    this.#laneBusy = true;
+    try {
+      await this.#insert(batch);
+    } catch {
+      // #insert logged the failure; the spool keeps the batch for the replay.
+      await this.#appendToSpool(batch);
+    } finally {
+      this.#releaseLane();
+      this.scheduleReplay(this.#storeAvailable ? 0 : this.#computeRetryDelayMs());
+    }
+  }
+
+  drain(): Promise<void> {
+    if (this.#isDrained()) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#drainWaiters.push(resolve);
+      this.scheduleReplay(0);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#replayTimer);
+    this.#replayTimer = undefined;
+    if (this.#laneBusy) {
+      await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    }
+    await this.#options.spool.close();
+  }
+
+  /** Starts the replay after `delayMs` unless it is running, waiting or has nothing to do. */
+  scheduleReplay(delayMs: number): void {
+    if (this.#closed || this.#laneBusy || this.#replayTimer !== undefined) return;
+    if (this.#options.spool.pendingBatches === 0) return;
+    this.#replayTimer = setTimeout(() => {
+      this.#replayTimer = undefined;
+      void this.#replayOldest();
+    }, delayMs);
+    this.#replayTimer.unref();
+  }
+
+  /** Inserts the oldest spooled batch and removes it from the spool once stored. */
+  async #replayOldest(): Promise<void> {
+    const { spool } = this.#options;
+    const spooled = spool.peek();
+    if (this.#closed || this.#laneBusy || !spooled) return;
+
+    this.#laneBusy = true;
+    let nextDelayMs = 0;
+    try {
+      const body = await this.#readSpooledBody(spooled);
+      if (body) {
+        await this.#insert({ batchId: spooled.batchId, rowCount: spooled.rowCount, body });
+      }
+      await spool.removeOldest();
+      this.#options.onSpoolChange?.();
+    } catch {
+      nextDelayMs = this.#computeRetryDelayMs();
+    } finally {
+      this.#releaseLane();
+    }
+    this.scheduleReplay(nextDelayMs);
+  }
+
+  /** Reads a spooled body; a record that fails its CRC is dropped and counted, since no retry can repair it. */
+  async #readSpooledBody(spooled: NonNullable<ReturnType<Spool['peek']>>): Promise<Buffer | undefined> {
+    try {
+      return await this.#options.spool.readBody(spooled);
+    } catch (error) {
+      const { table, logger, metrics } = this.#options;
+      logger?.error({ err: error, table, batchId: spooled.batchId, rows: spooled.rowCount }, 'spooled batch dropped');
+      metrics?.countRowsDropped(table, 'spool_record_corrupt', spooled.rowCount);
+      return undefined;
+    }
+  }
+
+  /** Inserts one batch, records the outcome, and rethrows a failure. */
+  async #insert(batch: EncodedBatch): Promise<void> {
+    const { table, inserter, metrics } = this.#options;
+    const startedAt = performance.now();
+    try {
+      await inserter.insert(table, batch);
+    } catch (error) {
+      metrics?.observeInsertDuration(table, (performance.now() - startedAt) / 1000, 'error');
+      this.#noteStoreFailure(batch, error);
+      throw error;
+    }
+    metrics?.observeInsertDuration(table, (performance.now() - startedAt) / 1000, 'ok');
+    metrics?.observeBatchSize(table, batch.rowCount);
+    this.#noteStoreSuccess();
+  }
+
+  async #appendToSpool(batch: EncodedBatch): Promise<void> {
+    await this.#options.spool.append({ batchId: batch.batchId, rowCount: batch.rowCount, body: batch.body });
+    this.#options.onSpoolChange?.();
+    this.scheduleReplay(this.#storeAvailable ? 0 : this.#computeRetryDelayMs());
+  }
+
+  /** Logs the first failure of a run of failures; later ones only count, until the store is back. */
+  #noteStoreFailure(batch: EncodedBatch, error: unknown): void {
+    this.#failedAttempts++;
+    if (!this.#storeAvailable) return;
+    this.#storeAvailable = false;
+    const { table, logger } = this.#options;
+    logger?.error({ err: error, table, batchId: batch.batchId, rows: batch.rowCount }, 'insert failed, spooling batches');
+  }
+
+  #noteStoreSuccess(): void {
+    if (!this.#storeAvailable) {
+      const { table, logger } = this.#options;
+      logger?.info({ table, failedAttempts: this.#failedAttempts }, 'store available again, replaying spool');
+    }
+    this.#storeAvailable = true;
+    this.#failedAttempts = 0;
+  }
+
+  #computeRetryDelayMs(): number {
+    const exponent = Math.max(0, this.#failedAttempts - 1);
+    const base = Math.min(this.#retryMaxMs, this.#retryInitialMs * REPLAY_RETRY_MULTIPLIER ** exponent);
+    const jitter = 1 + (Math.random() * 2 - 1) * REPLAY_RETRY_JITTER;
+    return Math.round(base * jitter);
+  }
+
+  #releaseLane(): void {
+    this.#laneBusy = false;
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+    if (this.#isDrained()) {
+      for (const resolve of this.#drainWaiters.splice(0)) resolve();
+    }
+  }
+
+  #isDrained(): boolean {
+    return !this.#laneBusy && this.#options.spool.pendingBatches === 0;
+  }
+}
