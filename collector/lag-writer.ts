@@ -6,8 +6,14 @@ export const LAG_TABLE = 'integration_lag';
 export const FAILURES_TABLE = 'integration_failures';
 export const SOURCE_POLLS_TABLE = 'source_polls';
 
-/** Time a written batch waits for more batches before the rows are inserted, in milliseconds. */
-export const LAG_FLUSH_INTERVAL_MS = 2_000;
+/**
+ * Time a written batch waits for more batches before the rows are inserted, in
+ * milliseconds. Each insert has a fixed cost. On embedded chDB, inserting 100
+ * samples and 5 poll records a second took about 2.7% of a core above idle
+ * when flushed every 2 s and about 0.4% when flushed every 5 s (one 20 s
+ * measurement each on a shared 2-core machine).
+ */
+export const LAG_FLUSH_INTERVAL_MS = 5_000;
 
 /** Buffered rows, over all three tables, at which the writer inserts without waiting for the flush interval. */
 export const MAX_LAG_BATCH_ROWS = 10_000;
