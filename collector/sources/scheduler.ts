@@ -156,9 +156,9 @@ const MAX_LOGGED_ENTITIES = 5;
  * poll record per poll to `sink`.
  *
  * - The first poll of each source starts at a random point of its first
- *   interval (see `spreadFirstPolls`). Each next poll starts the interval,
+ *   interval (see `spreadFirstPolls`). Each later poll starts one interval,
  *   varied by `jitterRatio`, after the previous one started, or right after
- *   it ends when it took longer, so polls of one source never overlap.
+ *   that poll ends when it took longer, so polls of one source never overlap.
  * - A poll fails when it rejects, times out, or returns only `source_down`
  *   samples. Each failed poll in a row multiplies the delay (see
  *   `computeBaseDelayMs`) up to `maxBackoffMs`, and the first poll that reads
@@ -167,7 +167,8 @@ const MAX_LOGGED_ENTITIES = 5;
  * - A poll that does not settle within its time limit is abandoned: other
  *   sources keep their schedule, and this source is not polled again until the
  *   abandoned poll settles, each skipped turn counting as a timeout.
- * - At most `maxConcurrentPolls` polls run at once.
+ * - At most `maxConcurrentPolls` polls run at once. A poll that waits for a
+ *   slot starts, and its time limit begins, when it gets one.
  * - Every sample gets the shared conditions (`applySampleConditions`), and an
  *   entity missing from a poll gets a `series_disappeared` sample (`SeriesTracker`).
  *
