@@ -1,10 +1,11 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { writeWorkflowObjectives } from '../analyzer/workflows/index.js';
+import { createClientBatchInserter, openIngest, type Ingest } from '../collector/ingest/index.js';
 import { createLagWriter } from '../collector/lag-writer.js';
 import { registerOtlpReceiver } from '../collector/otlp/index.js';
 import { createSource, startSourcePolling, type LagSource } from '../collector/sources/index.js';
-import { createTraceWriter } from '../collector/trace-writer.js';
+import { createBatchedTraceWriter } from '../collector/trace-writer.js';
 import type { SyncwatchConfig } from '../config/index.js';
 import { describeStore, migrate, openClickHouse, storeOptionsFromEnv, type StoreOptions } from '../store/index.js';
 import { buildApiServer } from './api-server.js';
@@ -28,6 +29,8 @@ export interface RunningService {
   apiUrl: string;
   /** Self-metrics served at the API's `GET /metrics`. */
   metrics: SyncwatchMetrics;
+  /** Batched, spooled writes into the store; `drain()` waits until the spool is replayed. */
+  ingest: Ingest;
   /** Polls every source once, now; used by tests and the demo. */
   pollNow(): Promise<void>;
   stop(): Promise<void>;
@@ -56,8 +59,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     logController: new LogController({ disableRequestLogging: true }),
   });
   const metrics = createMetricsRegistry();
+  const ingest = await openIngest({
+    inserter: createClientBatchInserter(client),
+    dataDir: config.store.dataDir,
+    logger: logger.child({ component: 'ingest' }),
+    metrics,
+  });
   registerOtlpReceiver(otlp, {
-    writer: createTraceWriter(client),
+    writer: createBatchedTraceWriter(ingest),
     maxBodyBytes: config.collector.otlp.maxBodyBytes,
     tokens: config.collector.otlp.tokens,
     metrics,
@@ -82,12 +91,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     otlpUrl,
     apiUrl,
     metrics,
+    ingest,
     pollNow: () => polling.pollNow(),
     async stop() {
       removeServiceRecord(config.store.dataDir);
       await polling.stop();
       await Promise.allSettled([otlp.close(), api.close()]);
       await Promise.allSettled(sources.map((source) => source.close()));
+      await ingest.close();
       await client.close();
       await telemetry.shutdown();
       logger.info('syncwatch stopped');
