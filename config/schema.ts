@@ -4,6 +4,7 @@ import {
   odooApiSourceConfigSchema,
   outboxSourceConfigSchema,
   prometheusSourceConfigSchema,
+  httpProbeSourceConfigSchema,
   queueJobSourceConfigSchema,
   rabbitmqSourceConfigSchema,
   redisStreamsSourceConfigSchema,
@@ -93,6 +94,7 @@ const workflowSchema = z.strictObject({
 const sourceSchema = z.discriminatedUnion('kind', [
   rabbitmqSourceConfigSchema,
   queueJobSourceConfigSchema,
+  httpProbeSourceConfigSchema,
   prometheusSourceConfigSchema,
   outboxSourceConfigSchema,
   natsJetstreamSourceConfigSchema,

@@ -19,6 +19,11 @@ import {
   type PrometheusSourceConfigInput,
 } from './prometheus.js';
 import {
+  createHttpProbeSource,
+  HTTP_PROBE_SOURCE_KIND,
+  type HttpProbeSourceConfigInput,
+} from './http-probe.js';
+import {
   createQueueJobSource,
   QUEUE_JOB_SOURCE_KIND,
   type QueueJobSourceConfigInput,
@@ -40,6 +45,7 @@ import type { LagSource } from './types.js';
 export type SourceConfigInput =
   | RabbitmqSourceConfigInput
   | QueueJobSourceConfigInput
+  | HttpProbeSourceConfigInput
   | PrometheusSourceConfigInput
   | OutboxSourceConfigInput
   | NatsJetstreamSourceConfigInput
@@ -53,6 +59,8 @@ export function createSource(config: SourceConfigInput, deps: SourceDeps = {}): 
       return createRabbitmqSource(config, deps);
     case QUEUE_JOB_SOURCE_KIND:
       return createQueueJobSource(config, deps);
+    case HTTP_PROBE_SOURCE_KIND:
+      return createHttpProbeSource(config, deps);
     case PROMETHEUS_SOURCE_KIND:
       return createPrometheusSource(config, deps);
     case OUTBOX_SOURCE_KIND:

@@ -104,6 +104,25 @@ export {
   type MetricType,
 } from './prometheus-text.js';
 export {
+  createHttpProbeSource,
+  DEFAULT_HTTP_PROBE_POLL_INTERVAL_MS,
+  DEFAULT_HTTP_PROBE_TIMEOUT_MS,
+  DEFAULT_TLS_WARN_DAYS,
+  HTTP_PROBE_SOURCE_KIND,
+  HttpProbeSource,
+  httpProbeSourceConfigSchema,
+  type HttpProbeSourceConfig,
+  type HttpProbeSourceConfigInput,
+  type HttpProbeSourceDeps,
+} from './http-probe.js';
+export {
+  MAX_PROBE_BODY_BYTES,
+  sendProbe,
+  type ProbeCertificate,
+  type ProbeOutcome,
+  type ProbeRequest,
+} from './http-probe-request.js';
+export {
   COUNTED_JOB_STATES,
   createQueueJobSource,
   DEFAULT_ENQUEUED_STUCK_AFTER_SECONDS,
