@@ -72,6 +72,12 @@ export const COLLECTOR_ERRORS = {
     httpStatus: 400,
     rpcCode: RPC_CODE.invalidArgument,
   },
+  nestingTooDeep: {
+    code: 'COLLECTOR_ERR_NESTING_TOO_DEEP',
+    messageTemplate: 'request nests too deep at {field}: expected at most {maxDepth} {levels}',
+    httpStatus: 400,
+    rpcCode: RPC_CODE.invalidArgument,
+  },
   invalidRequest: {
     code: 'COLLECTOR_ERR_INVALID_REQUEST',
     messageTemplate: 'invalid request: {reason}',

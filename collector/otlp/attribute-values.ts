@@ -12,6 +12,16 @@ import type { OtlpAnyValue, OtlpKeyValue } from './types.js';
  * `\u003c`, `\u003e` and `\u0026`; this follows the releases that do not.
  */
 
+/**
+ * Deepest nesting of `AnyValue`s accepted in one attribute, counting the
+ * attribute's own value as level 1 and each `arrayValue` or `kvlistValue`
+ * as one more. Both decoders reject deeper values with
+ * `COLLECTOR_ERR_NESTING_TOO_DEEP`. At 32 levels a kvlist chain still fits in
+ * protobufjs's limit of 100 nested messages, so protobuf
+ * and JSON accept the same attributes.
+ */
+export const MAX_ANY_VALUE_DEPTH = 32;
+
 /** The raw value tree of an attribute, as pdata's `Value.AsRaw` builds it. */
 type RawValue = null | string | boolean | bigint | number | Uint8Array | RawValue[] | RawMap;
 type RawMap = Map<string, RawValue>;

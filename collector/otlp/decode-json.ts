@@ -1,4 +1,5 @@
 import { createCollectorError } from '../errors.js';
+import { MAX_ANY_VALUE_DEPTH } from './attribute-values.js';
 import type {
   OtlpAnyValue,
   OtlpInstrumentationScope,
@@ -26,6 +27,8 @@ const INT64_MAX = (1n << 63n) - 1n;
 const DECIMAL_INTEGER = /^-?\d+$/;
 const HEX_STRING = /^(?:[0-9a-fA-F]{2})*$/;
 const BASE64_STRING = /^[A-Za-z0-9+/\-_]*={0,2}$/;
+/** Matches an unpaired UTF-16 surrogate, because the `u` flag reads a valid pair as one code point. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 const ANY_VALUE_MEMBERS = [
   'stringValue',
   'boolValue',
@@ -38,15 +41,19 @@ const ANY_VALUE_MEMBERS = [
 
 /**
  * Decodes an OTLP JSON `ExportTraceServiceRequest`. Throws
- * `COLLECTOR_ERR_INVALID_JSON` when the body does not parse and
- * `COLLECTOR_ERR_INVALID_JSON_FIELD`, naming the field, when a value has the
- * wrong type. An empty body is an empty request, as in protobuf.
+ * `COLLECTOR_ERR_INVALID_JSON` when the body is not valid UTF-8 or does not
+ * parse, `COLLECTOR_ERR_INVALID_JSON_FIELD`, naming the field, when a value
+ * has the wrong type or a string holds an unpaired surrogate escape, and
+ * `COLLECTOR_ERR_NESTING_TOO_DEEP` for an attribute nested deeper than
+ * `MAX_ANY_VALUE_DEPTH`. Invalid text is rejected rather than replaced, as
+ * the protobuf decoder does for `string` fields. An empty body is an empty
+ * request, as in protobuf.
  *
  * NOTE: JSON numbers above 2^53 lose precision in `JSON.parse`, so clients
  * should send 64-bit values as strings, as the proto3 JSON mapping does.
  */
 export function decodeJsonTraceRequest(body: Uint8Array | string): OtlpTraceRequest {
-  const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+  const text = typeof body === 'string' ? body : decodeUtf8(body);
   if (text.trim() === '') return { resourceSpans: [] };
 
   let parsed: unknown;
@@ -141,22 +148,30 @@ function toLink(value: unknown, path: string): OtlpSpanLink {
   };
 }
 
-function readKeyValues(message: JsonObject, key: string, path: string): OtlpKeyValue[] {
+/** `depth` is the nesting level of the list's parent `AnyValue`, 0 for a span's own attributes. */
+function readKeyValues(message: JsonObject, key: string, path: string, depth = 0): OtlpKeyValue[] {
   return readArray(message, key, path).map((item, index) =>
-    toKeyValue(item, `${joinPath(path, key)}[${index}]`),
+    toKeyValue(item, `${joinPath(path, key)}[${index}]`, depth),
   );
 }
 
-function toKeyValue(value: unknown, path: string): OtlpKeyValue {
+function toKeyValue(value: unknown, path: string, depth: number): OtlpKeyValue {
   const message = expectObject(value, path);
   const anyValue = readObject(message, 'value', path);
   return {
     key: readString(message, 'key', path),
-    value: anyValue ? toAnyValue(anyValue, `${path}.value`) : { type: 'empty' },
+    value: anyValue ? toAnyValue(anyValue, `${path}.value`, depth + 1) : { type: 'empty' },
   };
 }
 
-function toAnyValue(message: JsonObject, path: string): OtlpAnyValue {
+function toAnyValue(message: JsonObject, path: string, depth: number): OtlpAnyValue {
+  if (depth > MAX_ANY_VALUE_DEPTH) {
+    throw createCollectorError(
+      'nestingTooDeep',
+      { field: path, maxDepth: MAX_ANY_VALUE_DEPTH, levels: 'levels of arrayValue and kvlistValue' },
+      { field: path },
+    );
+  }
   const present = ANY_VALUE_MEMBERS.filter((member) => message[member] != null);
   if (present.length > 1) {
     throw invalidField(path, `at most one of ${ANY_VALUE_MEMBERS.join(', ')}`, present.join(' and '));
@@ -178,13 +193,13 @@ function toAnyValue(message: JsonObject, path: string): OtlpAnyValue {
       const array = readObject(message, 'arrayValue', path) ?? {};
       const arrayPath = `${path}.arrayValue`;
       const values = readArray(array, 'values', arrayPath).map((item, index) =>
-        toAnyValue(expectObject(item, `${arrayPath}.values[${index}]`), `${arrayPath}.values[${index}]`),
+        toAnyValue(expectObject(item, `${arrayPath}.values[${index}]`), `${arrayPath}.values[${index}]`, depth + 1),
       );
       return { type: 'array', values };
     }
     case 'kvlistValue': {
       const list = readObject(message, 'kvlistValue', path) ?? {};
-      return { type: 'kvlist', values: readKeyValues(list, 'values', `${path}.kvlistValue`) };
+      return { type: 'kvlist', values: readKeyValues(list, 'values', `${path}.kvlistValue`, depth) };
     }
   }
   return { type: 'empty' };
@@ -233,7 +248,19 @@ function readString(message: JsonObject, key: string, path: string): string {
   const value = message[key];
   if (value == null) return '';
   if (typeof value !== 'string') throw invalidField(joinPath(path, key), 'a string', describeJson(value));
+  if (LONE_SURROGATE.test(value)) {
+    throw invalidField(joinPath(path, key), 'a string of valid Unicode', 'a string with an unpaired surrogate escape');
+  }
   return value;
+}
+
+/** Decodes UTF-8 strictly; a leading byte order mark is dropped. */
+function decodeUtf8(body: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch (error) {
+    throw createCollectorError('invalidJson', { reason: 'the body is not valid UTF-8' }, { cause: error, field: '' });
+  }
 }
 
 function readBool(message: JsonObject, key: string, path: string): boolean {

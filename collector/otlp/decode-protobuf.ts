@@ -1,4 +1,5 @@
 import { createCollectorError } from '../errors.js';
+import { MAX_ANY_VALUE_DEPTH } from './attribute-values.js';
 import { loadOtlpProtoTypes } from './proto-schema.js';
 import type {
   OtlpAnyValue,
@@ -20,9 +21,17 @@ type DecodedMessage = Record<string, unknown>;
 
 const EMPTY_BYTES = new Uint8Array(0);
 
+/** Message protobufjs throws past its nesting limit of `Reader.recursionLimit` (100) messages. */
+const PROTOBUFJS_DEPTH_MESSAGE = 'max depth exceeded';
+
 /**
  * Decodes a binary protobuf `ExportTraceServiceRequest`. Throws
- * `COLLECTOR_ERR_INVALID_PROTOBUF` on truncated or malformed input.
+ * `COLLECTOR_ERR_INVALID_PROTOBUF` on truncated or malformed input,
+ * including invalid UTF-8 in a `string` field (protobufjs verifies proto3
+ * strings), and `COLLECTOR_ERR_NESTING_TOO_DEEP` for an attribute nested
+ * deeper than `MAX_ANY_VALUE_DEPTH` or any message nested deeper than
+ * protobufjs decodes. protobufjs skips a known field with an unexpected wire
+ * type like an unknown field.
  */
 export function decodeProtobufTraceRequest(body: Uint8Array): OtlpTraceRequest {
   const { exportTraceServiceRequest } = loadOtlpProtoTypes();
@@ -31,6 +40,13 @@ export function decodeProtobufTraceRequest(body: Uint8Array): OtlpTraceRequest {
     decoded = exportTraceServiceRequest.decode(body) as unknown as DecodedMessage;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
+    if (reason === PROTOBUFJS_DEPTH_MESSAGE) {
+      throw createCollectorError(
+        'nestingTooDeep',
+        { field: '(protobuf)', maxDepth: 100, levels: 'nested messages' },
+        { cause: error, field: '' },
+      );
+    }
     throw createCollectorError('invalidProtobuf', { reason }, { cause: error });
   }
   return { resourceSpans: readMessages(decoded, 'resourceSpans').map(toResourceSpans) };
@@ -100,15 +116,23 @@ function toLink(message: DecodedMessage): OtlpSpanLink {
   };
 }
 
-function toKeyValues(message: DecodedMessage, field: string): OtlpKeyValue[] {
+/** `depth` is the nesting level of the list's parent `AnyValue`, 0 for a span's own attributes. */
+function toKeyValues(message: DecodedMessage, field: string, depth = 0): OtlpKeyValue[] {
   return readMessages(message, field).map((keyValue) => ({
     key: readString(keyValue, 'key'),
-    value: toAnyValue(readMessage(keyValue, 'value')),
+    value: toAnyValue(readMessage(keyValue, 'value'), depth + 1),
   }));
 }
 
-function toAnyValue(message: DecodedMessage | undefined): OtlpAnyValue {
+function toAnyValue(message: DecodedMessage | undefined, depth: number): OtlpAnyValue {
   if (!message) return { type: 'empty' };
+  if (depth > MAX_ANY_VALUE_DEPTH) {
+    throw createCollectorError(
+      'nestingTooDeep',
+      { field: 'attributes', maxDepth: MAX_ANY_VALUE_DEPTH, levels: 'levels of arrayValue and kvlistValue' },
+      { field: 'attributes' },
+    );
+  }
   // protobufjs sets every oneof member found on the wire as an own property;
   // a well-formed message carries one, and the order below picks for others.
   if (has(message, 'stringValue')) return { type: 'string', value: readString(message, 'stringValue') };
@@ -119,11 +143,11 @@ function toAnyValue(message: DecodedMessage | undefined): OtlpAnyValue {
   if (has(message, 'arrayValue')) {
     const array = readMessage(message, 'arrayValue');
     const values = array ? readMessages(array, 'values') : [];
-    return { type: 'array', values: values.map(toAnyValue) };
+    return { type: 'array', values: values.map((value) => toAnyValue(value, depth + 1)) };
   }
   if (has(message, 'kvlistValue')) {
     const list = readMessage(message, 'kvlistValue');
-    return { type: 'kvlist', values: list ? toKeyValues(list, 'values') : [] };
+    return { type: 'kvlist', values: list ? toKeyValues(list, 'values', depth) : [] };
   }
   return { type: 'empty' };
 }
