@@ -10,6 +10,7 @@ import {
   resolveIntervalMs,
   type SampleOrigin,
 } from './common.js';
+import { addCondition, clampLagSeconds } from './lag-conditions.js';
 import { openOutboxReader, type OutboxGroupReading, type OutboxReader, type OutboxTableSpec } from './outbox-sql.js';
 import type { LagSample, LagSource, PollResult } from './types.js';
 
@@ -187,14 +188,16 @@ export class OutboxSource implements LagSource {
     if (depth === 0) {
       sample.lagSeconds = 0;
     } else if (reading?.oldestAgeSeconds !== null && reading?.oldestAgeSeconds !== undefined) {
-      // A created-at ahead of the database clock gives a negative age: clamp it and flag the clock.
-      sample.lagSeconds = Math.max(0, reading.oldestAgeSeconds);
+      // A created-at ahead of the database clock gives a negative age, which is clamped to zero.
+      sample.lagSeconds = clampLagSeconds(reading.oldestAgeSeconds).lagSeconds;
     } else {
       sample.detail = `unpublished rows have no ${this.#config.createdAtColumn}`;
     }
     if (reading !== undefined && reading.futureRows > 0) {
+      // The writer's clock runs ahead of the database's for these rows, even when older rows keep the lag positive.
       attributes.clock_ahead = 'true';
       attributes.future_rows = String(reading.futureRows);
+      addCondition(sample, 'clock_skew');
     }
     sample.attributes = attributes;
     return sample;

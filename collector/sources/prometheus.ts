@@ -9,6 +9,7 @@ import {
   resolveIntervalMs,
   type SampleOrigin,
 } from './common.js';
+import { addCondition, clampLagSeconds } from './lag-conditions.js';
 import {
   applyMappings,
   prometheusLabelValuesSchema,
@@ -176,10 +177,13 @@ export class PrometheusSource implements LagSource {
     }
 
     if (rawLagSeconds !== undefined) {
-      sample.lagSeconds = Math.max(0, rawLagSeconds);
+      const clamped = clampLagSeconds(rawLagSeconds);
+      sample.lagSeconds = clamped.lagSeconds;
       sample.lagEstimated = false;
-      // A lag below zero means the clock that stamped the item runs ahead of ours.
-      if (rawLagSeconds < 0) attributes.clock_ahead = 'true';
+      if (clamped.clockSkew) {
+        attributes.clock_ahead = 'true';
+        addCondition(sample, 'clock_skew');
+      }
     } else if (fields.depth !== undefined && (fields.consumers !== undefined || fields.outflowPerSecond !== undefined)) {
       // Without a consumer count only the drain rate decides, so consumers count as attached.
       const estimate = estimateQueueLag(
@@ -198,7 +202,10 @@ export class PrometheusSource implements LagSource {
     } else {
       sample.detail = 'no mapped metric gives the lag, the depth with a drain rate, or a head timestamp';
     }
-    if (fields.consumers === 0 && fields.depth !== undefined && fields.depth > 0) attributes.no_consumers = 'true';
+    if (fields.consumers === 0 && fields.depth !== undefined && fields.depth > 0) {
+      attributes.no_consumers = 'true';
+      addCondition(sample, 'no_consumers');
+    }
     sample.attributes = attributes;
     return sample;
   }
@@ -215,6 +222,7 @@ export class PrometheusSource implements LagSource {
       const sample = buildSample(this.#origin, now, entity, this.workflow, 'source_down');
       sample.detail = `series disappeared: not in the scrape since ${new Date(known.lastSeenMs).toISOString()}`;
       sample.attributes = { ...known.labels };
+      sample.conditions = ['series_disappeared'];
       samples.push(sample);
     }
     return samples;

@@ -203,6 +203,7 @@ describe.each([postgresDialect(), mariadbDialect()])('outbox source on $name', (
     expect(orders.workflow).toBe('production_order_release');
     expect(orders.attributes?.group_column).toBe('aggregate_type');
     expect(orders.attributes?.clock_ahead).toBeUndefined();
+    expect(orders.conditions).toBeUndefined();
     const moves = findSample(samples, 'stock_move');
     expect(moves.depth).toBe(1);
     expect(moves.lagSeconds).toBeGreaterThanOrEqual(45);
@@ -261,6 +262,26 @@ describe.each([postgresDialect(), mariadbDialect()])('outbox source on $name', (
     expect(shipment.lagSeconds).toBe(0);
     expect(shipment.attributes?.clock_ahead).toBe('true');
     expect(shipment.attributes?.future_rows).toBe('1');
+    expect(shipment.conditions).toEqual(['clock_skew']);
+  });
+
+  it('flags future rows behind older ones', async () => {
+    const table = await createTable();
+    await dialect.insert(table, { group: 'quality_hold', createdSecondsAgo: 90 }, 'UTC');
+    await dialect.insert(table, { group: 'quality_hold', createdSecondsAgo: -120 }, 'UTC');
+    await dialect.insert(table, { group: null, createdSecondsAgo: 30 }, 'UTC');
+    const source = openSource({ table, groupColumn: 'aggregate_type' });
+
+    const { samples } = await source.poll(new Date());
+
+    const holds = findSample(samples, 'quality_hold');
+    expect(holds.depth).toBe(2);
+    expect(holds.lagSeconds).toBeGreaterThanOrEqual(90);
+    expect(holds.attributes?.future_rows).toBe('1');
+    expect(holds.conditions).toEqual(['clock_skew']);
+    const ungrouped = findSample(samples, '(null)');
+    expect(ungrouped.depth).toBe(1);
+    expect(ungrouped.lagSeconds).toBeGreaterThanOrEqual(30);
   });
 
   it('keeps a drained group at zero', async () => {

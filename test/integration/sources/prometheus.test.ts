@@ -96,6 +96,7 @@ describe('prometheus source', () => {
     expect(orders.inflowPerSecond).toBeUndefined();
     expect(orders.attributes?.queue).toBe('mes.orders');
     expect(orders.attributes?.no_consumers).toBe('true');
+    expect(orders.conditions).toEqual(['no_consumers']);
     expect(orders.workflow).toBe('material_consumption');
     const moves = findSample(first.samples, 'wms.moves');
     expect(moves.depth).toBe(0);
@@ -194,6 +195,7 @@ describe('prometheus source', () => {
     const orders = findSample(samples, 'mes.orders');
     expect(orders.lagSeconds).toBe(0);
     expect(orders.attributes?.clock_ahead).toBe('true');
+    expect(orders.conditions).toEqual(['clock_skew']);
   });
 
   it('reports a disappeared series as down', async () => {
@@ -212,6 +214,7 @@ describe('prometheus source', () => {
     const orders = findSample(samples, 'mes.orders');
     expect(orders.status).toBe('source_down');
     expect(orders.detail).toContain('series disappeared');
+    expect(orders.conditions).toEqual(['series_disappeared']);
     expect(orders.depth).toBeUndefined();
     expect(orders.lagSeconds).toBeUndefined();
     expect(orders.attributes?.queue).toBe('mes.orders');
