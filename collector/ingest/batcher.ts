@@ -92,12 +92,13 @@ export function createBatcher(options: BatcherOptions): Batcher {
       rowCount: sealed.lines.length,
       body: Buffer.from(sealed.lines.join('\n'), 'utf8'),
     };
-    const delivery = settleDelivery(options.deliver, batch, sealed.waiters).finally(() => {
+    const release = () => {
       queuedRows -= batch.rowCount;
       metrics?.setQueueDepth(table, queuedRows);
-      deliveries.delete(delivery);
-    });
+    };
+    const delivery = settleDelivery(options.deliver, batch, sealed.waiters, release);
     deliveries.add(delivery);
+    void delivery.then(() => deliveries.delete(delivery));
   };
 
   const add = (rows: readonly object[]): Promise<void> => {
@@ -148,15 +149,24 @@ export function createBatcher(options: BatcherOptions): Batcher {
   };
 }
 
-/** Delivers a batch and settles its waiters; never rejects. */
-async function settleDelivery(deliver: DeliverBatch, batch: EncodedBatch, waiters: Waiter[]): Promise<void> {
+/** Delivers a batch, calls `release` and then settles its waiters. Never rejects. */
+async function settleDelivery(
+  deliver: DeliverBatch,
+  batch: EncodedBatch,
+  waiters: Waiter[],
+  release: () => void,
+): Promise<void> {
+  let failure: { error: unknown } | undefined;
   try {
     await deliver(batch);
   } catch (error) {
-    for (const waiter of waiters) waiter.reject(error);
-    return;
+    failure = { error };
   }
-  for (const waiter of waiters) waiter.resolve();
+  release();
+  for (const waiter of waiters) {
+    if (failure) waiter.reject(failure.error);
+    else waiter.resolve();
+  }
 }
 
 function createOpenBatch(): OpenBatch {

@@ -8,6 +8,7 @@ import {
   measureEncodedRecord,
   readDeclaredRowCount,
   readSpoolRecord,
+  RECORD_HEADER_BYTES,
   type SpoolRecord,
 } from './spool-record.js';
 
@@ -214,7 +215,8 @@ class FileSpool implements Spool {
     const appended = new Promise<void>((resolve, reject) => {
       this.#queue.push({ record, buffers, byteLength, resolve, reject });
     });
-    this.#writing ??= this.#writeQueued();
+    // Starting after the current task lets appends made in the same task share one write and sync.
+    this.#writing ??= Promise.resolve().then(() => this.#writeQueued());
     return appended;
   }
 
@@ -373,9 +375,11 @@ class FileSpool implements Spool {
 }
 
 /**
- * Reads the records of one segment from `startOffset` into `entries`. The
- * first record that is cut short or fails its checks ends the segment: the
- * file is truncated there, because bytes after a bad record cannot be framed.
+ * Reads the records of one segment from `startOffset` into `entries`. A
+ * record that fails its CRC but whose length leads to a valid record or to
+ * the end of the file is skipped alone. Any other bad record ends the
+ * segment: the file is truncated there, because the bytes after it cannot be
+ * framed. A crash in the middle of a write leaves such a torn tail.
  */
 async function scanSegment(
   options: SpoolOptions,
@@ -391,24 +395,39 @@ async function scanSegment(
   let records = 0;
   while (offset < data.length) {
     const result = readSpoolRecord(data, offset);
-    if (result.kind !== 'record') {
-      const discardedBytes = data.length - offset;
-      const reason = result.kind === 'corrupt' ? result.reason : 'the last record ends early';
-      options.logger?.warn(
-        { table: options.table, segment: path, offset, discardedBytes, reason },
-        'spool segment truncated',
-      );
-      report.discardedBytes += discardedBytes;
-      report.discardedRows += readDeclaredRowCount(data, offset);
+    if (result.kind === 'record') {
+      const { record, byteLength } = result;
+      entries.push({ batchId: record.batchId, rowCount: record.rowCount, segment: sequence, offset, byteLength, body: undefined });
+      offset += byteLength;
+      records++;
+      continue;
+    }
+
+    const reason = result.kind === 'corrupt' ? result.reason : 'the last record ends early';
+    const skipTo = result.kind === 'corrupt' ? findNextRecordOffset(data, offset) : undefined;
+    const discardedBytes = (skipTo ?? data.length) - offset;
+    report.discardedBytes += discardedBytes;
+    report.discardedRows += readDeclaredRowCount(data, offset);
+    options.logger?.warn({ table: options.table, segment: path, offset, discardedBytes, reason }, 'spool record discarded');
+    if (skipTo === undefined) {
       await truncateFile(openFile, path, offset);
       break;
     }
-    const { record, byteLength } = result;
-    entries.push({ batchId: record.batchId, rowCount: record.rowCount, segment: sequence, offset, byteLength, body: undefined });
-    offset += byteLength;
-    records++;
+    offset = skipTo;
   }
   if (records === 0) await unlink(path);
+}
+
+/**
+ * Returns where the record after a corrupt one at `offset` starts, when the
+ * corrupt record's declared length leads exactly to the end of the data or to
+ * a record that passes its checks; undefined otherwise.
+ */
+function findNextRecordOffset(data: Buffer, offset: number): number | undefined {
+  const next = offset + RECORD_HEADER_BYTES + data.readUInt32LE(offset);
+  if (next === data.length) return next;
+  if (next > data.length) return undefined;
+  return readSpoolRecord(data, next).kind === 'record' ? next : undefined;
 }
 
 async function truncateFile(openFile: OpenSpoolFile, path: string, length: number): Promise<void> {
@@ -422,7 +441,7 @@ async function truncateFile(openFile: OpenSpoolFile, path: string, length: numbe
 }
 
 async function createSegment(directory: string, openFile: OpenSpoolFile, sequence: number): Promise<ActiveSegment> {
-  const handle = await openFile(join(directory, formatSegmentName(sequence)), 'wx');
+  const handle = await openFile(join(directory, formatSegmentName(sequence)), 'wx+');
   await syncDirectory(directory);
   return { sequence, handle, size: 0 };
 }

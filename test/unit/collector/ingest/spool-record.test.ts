@@ -1,0 +1,83 @@
+import zlib from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { computeCrc32, computeCrc32WithTable } from '../../../../collector/ingest/crc32.js';
+import {
+  encodeSpoolRecord,
+  readDeclaredRowCount,
+  readSpoolRecord,
+  RECORD_HEADER_BYTES,
+} from '../../../../collector/ingest/spool-record.js';
+
+const RECORD = { batchId: 'lx3k-0a1b2c-7', rowCount: 2, body: Buffer.from('{"a":1}\n{"a":2}') };
+
+describe('computeCrc32', () => {
+  it('matches the check value', () => {
+    // The standard CRC-32 check value of the ASCII string "123456789".
+    expect(computeCrc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+    expect(computeCrc32WithTable(Buffer.from('123456789'))).toBe(0xcbf43926);
+  });
+
+  it('continues from a previous value', () => {
+    const whole = computeCrc32WithTable(Buffer.from('hello world'));
+    const continued = computeCrc32WithTable(Buffer.from('world'), computeCrc32WithTable(Buffer.from('hello ')));
+    expect(continued).toBe(whole);
+    expect(computeCrc32(Buffer.from('world'), computeCrc32(Buffer.from('hello ')))).toBe(whole);
+  });
+
+  it('agrees with zlib on random data', () => {
+    const data = Buffer.from(Array.from({ length: 4096 }, (_, index) => (index * 7919) % 256));
+    expect(computeCrc32WithTable(data)).toBe(zlib.crc32(data));
+  });
+});
+
+describe('readSpoolRecord', () => {
+  it('reads an encoded record back', () => {
+    const data = Buffer.concat(encodeSpoolRecord(RECORD));
+    const result = readSpoolRecord(data, 0);
+    expect(result.kind).toBe('record');
+    if (result.kind !== 'record') return;
+    expect(result.record.batchId).toBe(RECORD.batchId);
+    expect(result.record.rowCount).toBe(2);
+    expect(result.record.body.toString()).toBe(RECORD.body.toString());
+    expect(result.byteLength).toBe(data.length);
+  });
+
+  it('reads consecutive records', () => {
+    const second = { batchId: 'second', rowCount: 1, body: Buffer.from('{"b":1}') };
+    const data = Buffer.concat([...encodeSpoolRecord(RECORD), ...encodeSpoolRecord(second)]);
+    const first = readSpoolRecord(data, 0);
+    if (first.kind !== 'record') throw new Error(`expected a record, read ${first.kind}`);
+    const next = readSpoolRecord(data, first.byteLength);
+    expect(next.kind === 'record' && next.record.batchId).toBe('second');
+  });
+
+  it('reports a cut header as truncated', () => {
+    const data = Buffer.concat(encodeSpoolRecord(RECORD)).subarray(0, RECORD_HEADER_BYTES - 1);
+    expect(readSpoolRecord(data, 0)).toEqual({ kind: 'truncated' });
+  });
+
+  it('reports a cut payload as truncated', () => {
+    const data = Buffer.concat(encodeSpoolRecord(RECORD));
+    expect(readSpoolRecord(data.subarray(0, data.length - 1), 0)).toEqual({ kind: 'truncated' });
+  });
+
+  it('reports a flipped bit as corrupt', () => {
+    const data = Buffer.concat(encodeSpoolRecord(RECORD));
+    data[data.length - 3]! ^= 0x01;
+    const result = readSpoolRecord(data, 0);
+    expect(result.kind).toBe('corrupt');
+    expect(result.kind === 'corrupt' && result.reason).toMatch(/^CRC-32 mismatch/);
+  });
+
+  it('reports zero bytes as corrupt', () => {
+    const result = readSpoolRecord(Buffer.alloc(64), 0);
+    expect(result).toEqual({ kind: 'corrupt', reason: 'invalid payload length 0' });
+  });
+
+  it('reads the declared row count', () => {
+    const data = Buffer.concat(encodeSpoolRecord(RECORD));
+    data[data.length - 1]! ^= 0xff;
+    expect(readDeclaredRowCount(data, 0)).toBe(2);
+    expect(readDeclaredRowCount(data.subarray(0, 10), 0)).toBe(0);
+  });
+});
