@@ -111,6 +111,9 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigProblem | ConfigProblem[]
         key,
         message: `expected one of: ${issue.values.map((value) => JSON.stringify(value)).join(', ')}; received ${describeValue(issue.input)}`,
       };
+    case 'custom':
+      // Cross-reference checks write complete messages; their input is the whole document.
+      return { key, message: issue.message };
     default:
       return {
         key,

@@ -83,3 +83,10 @@ export {
   SPAN_EXPORT_INTERVAL_MS,
   TRANSACTIONS_PER_MINUTE,
 } from './tunables.js';
+export {
+  SIMULATED_JOB_MODEL,
+  SIMULATED_UID,
+  startOdooRpcServer,
+  type OdooRpcServer,
+  type OdooRpcServerOptions,
+} from './odoo-rpc-server.js';

@@ -138,7 +138,16 @@ describe('syncwatch.example.yaml', () => {
   it('is a valid configuration', async () => {
     const { loadConfigFile } = await import('../../../config/index.js');
     const config = loadConfigFile(new URL('../../../syncwatch.example.yaml', import.meta.url).pathname, {});
-    expect(config.sources.map((source) => source.kind)).toEqual(['rabbitmq', 'queue_job']);
-    expect(config.workflows).toHaveLength(4);
+    expect(config.sources.map((source) => source.kind)).toEqual([
+      'rabbitmq',
+      'queue_job',
+      'odoo_api',
+      'nats_jetstream',
+      'redis_streams',
+      'outbox',
+      'prometheus',
+      'http_probe',
+    ]);
+    expect(config.workflows).toHaveLength(5);
   });
 });
