@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { TableRowWriter } from './ingest/ingest.js';
 import type { LagBatch, LagSink, PollRecord } from './sources/scheduler.js';
 import type { FailureRecord, LagSample } from './sources/types.js';
 
@@ -102,6 +103,11 @@ export interface LagWriterOptions {
   maxBatchRows?: number;
   /** Default `MAX_PENDING_LAG_ROWS`. */
   maxPendingRows?: number;
+  /**
+   * Batched, spooled ingest that takes the rows in place of direct inserts
+   * with `client`, so they survive a store outage. Default: direct inserts.
+   */
+  rowWriter?: TableRowWriter;
 }
 
 /** Writes the results of source polls to ClickHouse. */
@@ -157,7 +163,7 @@ export function createLagWriter(client: ClickHouseClient, options: LagWriterOpti
     pendingRows = 0;
     const insert = lastInsert
       .catch(() => undefined)
-      .then(() => insertRows(client, rows));
+      .then(() => insertRows(client, rows, options.rowWriter));
     lastInsert = insert.then(
       () => {
         for (const waiter of rows.waiters) waiter.resolve();
@@ -218,15 +224,27 @@ function createPendingRows(): PendingRows {
   return { samples: [], failures: [], polls: [], waiters: [] };
 }
 
-async function insertRows(client: ClickHouseClient, rows: PendingRows): Promise<void> {
+async function insertRows(client: ClickHouseClient, rows: PendingRows, rowWriter?: TableRowWriter): Promise<void> {
+  if (rowWriter) {
+    // Each table has its own batch in the ingest, so the three wait for their flushes together.
+    await Promise.all([
+      rowWriter.writeRows(LAG_TABLE, rows.samples),
+      rowWriter.writeRows(FAILURES_TABLE, rows.failures),
+      rowWriter.writeRows(SOURCE_POLLS_TABLE, rows.polls),
+    ]);
+    return;
+  }
+  const insert = async (table: string, values: object[]): Promise<void> => {
+    await client.insert({ table, values, format: 'JSONEachRow' });
+  };
   if (rows.samples.length > 0) {
-    await client.insert({ table: LAG_TABLE, values: rows.samples, format: 'JSONEachRow' });
+    await insert(LAG_TABLE, rows.samples);
   }
   if (rows.failures.length > 0) {
-    await client.insert({ table: FAILURES_TABLE, values: rows.failures, format: 'JSONEachRow' });
+    await insert(FAILURES_TABLE, rows.failures);
   }
   if (rows.polls.length > 0) {
-    await client.insert({ table: SOURCE_POLLS_TABLE, values: rows.polls, format: 'JSONEachRow' });
+    await insert(SOURCE_POLLS_TABLE, rows.polls);
   }
 }
 

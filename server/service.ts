@@ -77,7 +77,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const api = buildApiServer({ client, tokens, logger, storeDescription, metrics });
 
   const sources = [...config.sources.map((source) => createSource(source, { logger })), ...(options.extraSources ?? [])];
-  const polling = startSourcePolling(sources, createLagWriter(client), { logger: logger.child({ component: 'sources' }) });
+  const lagWriter = createLagWriter(client, { rowWriter: ingest });
+  const polling = startSourcePolling(sources, lagWriter, { logger: logger.child({ component: 'sources' }) });
 
   const otlpUrl = await listen(otlp, config.collector.otlp.host, config.collector.otlp.port);
   warnIfReceiverOpen(config, logger);
