@@ -51,6 +51,9 @@ const TRACE_ID_BYTES = 16;
 const SPAN_ID_BYTES = 8;
 const NANOSECONDS_PER_SECOND = 1_000_000_000n;
 
+/** Digits of the seconds part of the largest DateTime64(9) instant, 9223372036. */
+const DATETIME64_SECONDS_DIGITS = 10;
+
 /** Largest instant a DateTime64(9) column holds: 2^63 - 1 ns after the epoch. */
 const MAX_DATETIME64_NANOS = (1n << 63n) - 1n;
 
@@ -161,11 +164,17 @@ function readServiceName(attributes: readonly OtlpKeyValue[]): string {
   return serviceName;
 }
 
-/** Formats nanoseconds since the epoch as `seconds.nanoseconds` for DateTime64(9). */
+/**
+ * Formats nanoseconds since the epoch as `seconds.nanoseconds` for
+ * DateTime64(9), with the seconds zero-padded to 10 digits. ClickHouse
+ * (checked with chDB 26.7) reads a seconds part of fewer than 9 digits as a
+ * date and fails the whole insert, so an instant before March 1973 would
+ * otherwise be rejected. 10 digits hold every instant up to the year 2262.
+ */
 export function formatDateTime64(unixNanos: bigint): string {
   const seconds = unixNanos / NANOSECONDS_PER_SECOND;
   const nanos = unixNanos % NANOSECONDS_PER_SECOND;
-  return `${seconds}.${nanos.toString().padStart(9, '0')}`;
+  return `${seconds.toString().padStart(DATETIME64_SECONDS_DIGITS, '0')}.${nanos.toString().padStart(9, '0')}`;
 }
 
 /** Lowercase hex of an id, '' for an empty or all-zero id (as the exporter does). */

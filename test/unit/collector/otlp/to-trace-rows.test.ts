@@ -131,7 +131,12 @@ describe('toTraceRows', () => {
 
 describe('formatDateTime64', () => {
   it('pads nanoseconds', () => {
-    expect(formatDateTime64(0n)).toBe('0.000000000');
     expect(formatDateTime64(1_700_000_000_000_000_001n)).toBe('1700000000.000000001');
+  });
+
+  it('pads seconds to ten digits', () => {
+    expect(formatDateTime64(0n)).toBe('0000000000.000000000');
+    expect(formatDateTime64(5_000_000_007n)).toBe('0000000005.000000007');
+    expect(formatDateTime64((1n << 63n) - 1n)).toBe('9223372036.854775807');
   });
 });
