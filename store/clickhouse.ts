@@ -1,9 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
-
-type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
+import { openSerializedChdbConnection } from './chdb-connection.js';
 
 /** Location of the ClickHouse store: an embedded chDB directory or a server. */
 export type StoreOptions =
@@ -55,10 +53,7 @@ export function openClickHouse(options: StoreOptions): ClickHouseClient {
   }
   const path = resolve(options.dataDir);
   mkdirSync(path, { recursive: true });
-  // chdb types its connection against the deprecated @clickhouse/client-common
-  // package, while @clickhouse/client now bundles its own copy of the same types.
-  const connection = createChdbConnection({ path }) as unknown as ClientConnection;
-  return createClient({ connection });
+  return createClient({ connection: openSerializedChdbConnection(path) });
 }
 
 /** Describes a store without credentials, for logs and `syncwatch status`. */

@@ -51,3 +51,27 @@ describe('migrate', () => {
     expect(table?.partition_key).toBe('toDate(Timestamp)');
   });
 });
+
+describe('embedded connection', () => {
+  it('returns a clean result after a failed query', async () => {
+    await expect(client.query({ query: 'SELECT throwIf(1)', format: 'JSON' }).then((result) => result.json())).rejects.toThrow(
+      /throwIf/,
+    );
+    const result = await client.query({ query: 'SELECT 42 AS answer', format: 'JSONEachRow' });
+    expect(await result.json()).toEqual([{ answer: 42 }]);
+  });
+
+  it('keeps concurrent queries apart', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, index) =>
+        client
+          .query({ query: index % 3 === 0 ? 'SELECT throwIf(1)' : `SELECT ${index} AS value`, format: 'JSONEachRow' })
+          .then((result) => result.json<{ value: number }>()),
+      ),
+    );
+    results.forEach((result, index) => {
+      if (index % 3 === 0) expect(result.status).toBe('rejected');
+      else expect(result).toEqual({ status: 'fulfilled', value: [{ value: index }] });
+    });
+  });
+});
