@@ -1,28 +1,13 @@
 import { z } from 'zod';
+// Imported from the module itself because config/index.js imports the sources, which would be a cycle.
+import { durationSchema } from '../../config/duration.js';
 import { SOURCE_ERROR_CODES, SourceError } from './errors.js';
 import type { LagSample, LagStatus } from './types.js';
-
-const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
-const DURATION_UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
 
 /** Shortest poll interval a source accepts, in milliseconds. */
 export const MIN_POLL_INTERVAL_MS = 100;
 
-/**
- * Parses a duration such as `500ms`, `15s`, `2m` or `1h` into milliseconds.
- * Throws a `SourceError` naming the value when it does not match.
- */
-export function parseDurationMs(text: string): number {
-  const match = DURATION_PATTERN.exec(text.trim());
-  if (!match) {
-    throw new SourceError(
-      SOURCE_ERROR_CODES.invalidDuration,
-      `invalid duration "${text}": expected a number followed by ms, s, m or h, such as "15s"`,
-    );
-  }
-  const unit = match[2] as keyof typeof DURATION_UNIT_MS;
-  return Math.round(Number(match[1]) * DURATION_UNIT_MS[unit]);
-}
+const MIN_POLL_INTERVAL_MESSAGE = `expected a poll interval of at least ${MIN_POLL_INTERVAL_MS}ms`;
 
 /** Config fields every pull source has. */
 export const baseSourceFields = {
@@ -33,27 +18,22 @@ export const baseSourceFields = {
   /** Workflow of the source's entities; stored as an empty string when unset. */
   workflow: z.string().min(1).optional(),
   /** Poll interval in milliseconds; `interval` sets the same as a duration string. */
-  intervalMs: z.number().int().min(MIN_POLL_INTERVAL_MS).optional(),
-  /** Poll interval as a duration such as `15s`. */
-  interval: z
-    .string()
-    .regex(DURATION_PATTERN, 'expected a duration such as "500ms", "15s", "2m" or "1h"')
-    .optional(),
+  intervalMs: z.number().int().min(MIN_POLL_INTERVAL_MS, MIN_POLL_INTERVAL_MESSAGE).optional(),
+  /** Poll interval as a duration such as `15s` or a number of milliseconds, parsed to milliseconds. */
+  interval: durationSchema.refine((ms) => ms >= MIN_POLL_INTERVAL_MS, MIN_POLL_INTERVAL_MESSAGE).optional(),
   /** Time limit of one request to the watched system, in milliseconds. */
   timeoutMs: z.number().int().positive().optional(),
 };
 
 /**
- * Resolves the poll interval from `intervalMs` or `interval`, in that order,
- * and falls back to `defaultMs`.
+ * Resolves the poll interval from `intervalMs` or the parsed `interval`, in
+ * that order, and falls back to `defaultMs`.
  */
 export function resolveIntervalMs(
-  config: { intervalMs?: number | undefined; interval?: string | undefined },
+  config: { intervalMs?: number | undefined; interval?: number | undefined },
   defaultMs: number,
 ): number {
-  if (config.intervalMs !== undefined) return config.intervalMs;
-  if (config.interval !== undefined) return Math.max(MIN_POLL_INTERVAL_MS, parseDurationMs(config.interval));
-  return defaultMs;
+  return config.intervalMs ?? config.interval ?? defaultMs;
 }
 
 /**

@@ -1,7 +1,6 @@
 /** Stable codes of the errors the pull sources raise. */
 export const SOURCE_ERROR_CODES = {
   invalidConfig: 'COLLECTOR_ERR_SOURCE_CONFIG',
-  invalidDuration: 'COLLECTOR_ERR_SOURCE_DURATION',
   timedOut: 'COLLECTOR_ERR_SOURCE_TIMEOUT',
 } as const;
 

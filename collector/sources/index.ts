@@ -1,7 +1,6 @@
 export {
   baseSourceFields,
   MIN_POLL_INTERVAL_MS,
-  parseDurationMs,
   resolveIntervalMs,
 } from './common.js';
 export { createSource, type SourceConfigInput } from './create-source.js';

@@ -5,7 +5,7 @@ import {
   DEFAULT_ENQUEUED_STUCK_AFTER_SECONDS,
   DEFAULT_RABBITMQ_POLL_INTERVAL_MS,
   DEFAULT_STARTED_STUCK_AFTER_SECONDS,
-  parseDurationMs,
+  MIN_POLL_INTERVAL_MS,
   parseExceptionInfo,
   queueJobSourceConfigSchema,
   rabbitmqSourceConfigSchema,
@@ -40,7 +40,7 @@ describe('rabbitmqSourceConfigSchema', () => {
     });
 
     expect(config.queues).toHaveLength(2);
-    expect(config.interval).toBe('10s');
+    expect(config.interval).toBe(10_000);
   });
 
   it('rejects unknown keys', () => {
@@ -149,18 +149,57 @@ describe('createSource', () => {
   });
 });
 
-describe('parseDurationMs', () => {
+describe('poll interval config', () => {
   it.each([
     ['500ms', 500],
     ['15s', 15_000],
     ['1.5m', 90_000],
     ['1h', 3_600_000],
-  ])('parses %s', (text, expected) => {
-    expect(parseDurationMs(text)).toBe(expected);
+    ['1d', 86_400_000],
+  ])('parses interval %s', async (interval, expected) => {
+    const source = createSource({ ...queueJobBase, interval });
+
+    expect(source.intervalMs).toBe(expected);
+    await source.close();
   });
 
-  it('rejects a bare number', () => {
-    expect(() => parseDurationMs('15')).toThrow(SOURCE_ERROR_CODES.invalidDuration);
+  it('takes intervalMs in milliseconds', async () => {
+    const source = createSource({ ...queueJobBase, intervalMs: 2_500 });
+
+    expect(source.intervalMs).toBe(2_500);
+    await source.close();
+  });
+
+  it('prefers intervalMs over interval', async () => {
+    const source = createSource({ ...queueJobBase, intervalMs: 2_500, interval: '1m' });
+
+    expect(source.intervalMs).toBe(2_500);
+    await source.close();
+  });
+
+  it.each([
+    ['interval', '5ms'],
+    ['interval', 5],
+    ['intervalMs', 5],
+  ])('rejects %s of %s below minimum', (key, value) => {
+    const create = () => createSource({ ...queueJobBase, [key]: value });
+
+    expect(create).toThrow(SOURCE_ERROR_CODES.invalidConfig);
+    expect(create).toThrow(`${key}: expected a poll interval of at least ${MIN_POLL_INTERVAL_MS}ms`);
+  });
+
+  it('accepts exactly the minimum', async () => {
+    const source = createSource({ ...queueJobBase, interval: `${MIN_POLL_INTERVAL_MS}ms` });
+
+    expect(source.intervalMs).toBe(MIN_POLL_INTERVAL_MS);
+    await source.close();
+  });
+
+  it.each(['15', 'soon', '15 s', '-1s'])('rejects malformed interval %s', (interval) => {
+    const create = () => createSource({ ...queueJobBase, interval });
+
+    expect(create).toThrow(SOURCE_ERROR_CODES.invalidConfig);
+    expect(create).toThrow('interval: expected a duration such as 500ms, 30s, 5m, 2h or 1d');
   });
 });
 
