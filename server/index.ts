@@ -23,5 +23,16 @@ export {
   type ServiceRecord,
 } from './runtime-files.js';
 export { startService, type RunningService, type ServiceOptions } from './service.js';
+export {
+  isLoopbackHost,
+  SELF_OTLP_ENDPOINT_ENV,
+  SELF_SERVICE_NAME,
+  startSelfTelemetry,
+  traceBatchInserter,
+  traceLagSource,
+  withSpan,
+  type SelfTelemetry,
+  type SelfTelemetryOptions,
+} from './telemetry.js';
 export { assertReadOnlyQuery, RejectedQueryError, type CheckedQuery } from './sql-guard.js';
 export { MAX_RESULT_ROWS, registerSqlRoute, runReadOnlyQuery, type SqlRequest, type SqlResponse } from './sql-route.js';

@@ -13,7 +13,13 @@ import type { ApiToken } from './auth.js';
 import type { Logger } from './logger.js';
 import { createMetricsRegistry, type SyncwatchMetrics } from './metrics.js';
 import { ensureLocalApiToken, removeServiceRecord, writeServiceRecord } from './runtime-files.js';
-import { isLoopbackHost, SELF_OTLP_ENDPOINT_ENV, startSelfTelemetry } from './telemetry.js';
+import {
+  isLoopbackHost,
+  SELF_OTLP_ENDPOINT_ENV,
+  startSelfTelemetry,
+  traceBatchInserter,
+  traceLagSource,
+} from './telemetry.js';
 
 export interface ServiceOptions {
   config: SyncwatchConfig;
@@ -60,7 +66,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   const metrics = createMetricsRegistry();
   const ingest = await openIngest({
-    inserter: createClientBatchInserter(client),
+    inserter: traceBatchInserter(createClientBatchInserter(client)),
     dataDir: config.store.dataDir,
     logger: logger.child({ component: 'ingest' }),
     metrics,
@@ -76,7 +82,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   tokens.push({ name: 'local', token: ensureLocalApiToken(config.store.dataDir), scopes: ['sql'] });
   const api = buildApiServer({ client, tokens, logger, storeDescription, metrics });
 
-  const sources = [...config.sources.map((source) => createSource(source, { logger })), ...(options.extraSources ?? [])];
+  const sources = [...config.sources.map((source) => createSource(source, { logger })), ...(options.extraSources ?? [])].map(
+    traceLagSource,
+  );
   const lagWriter = createLagWriter(client, { rowWriter: ingest });
   const polling = startSourcePolling(sources, lagWriter, { logger: logger.child({ component: 'sources' }) });
 

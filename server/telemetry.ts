@@ -1,7 +1,9 @@
 import { isIP } from 'node:net';
-import { context, propagation, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { BatchInserter } from '../collector/ingest/index.js';
+import type { LagSource } from '../collector/sources/index.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -17,8 +19,8 @@ export const SELF_SERVICE_NAME = 'syncwatch';
 
 const TRACES_PATH = '/v1/traces';
 
-/** Tracer for syncwatch's own work. Its spans are dropped until `startSelfTelemetry` registers an SDK. */
-const tracer = trace.getTracer('syncwatch');
+/** Instrumentation scope of syncwatch's own spans. */
+const TRACER_NAME = 'syncwatch';
 
 export interface SelfTelemetryOptions {
   logger: Logger;
@@ -96,10 +98,17 @@ export function startSelfTelemetry(options: SelfTelemetryOptions): SelfTelemetry
 /**
  * Runs `work` inside an active span named `name`, for syncwatch's own work
  * such as an insert or a poll. A rejection marks the span as an error and is
- * rethrown. Without a started SDK the span is a no-op.
+ * rethrown. Without a started SDK the span is a no-op and is dropped.
  */
-export async function withSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> {
-  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+export async function withSpan<T>(
+  name: string,
+  attributes: Attributes,
+  work: (span: Span) => Promise<T>,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Promise<T> {
+  // The tracer is looked up per span, because `shutdown` replaces the global
+  // provider and a tracer kept from before would go on using the old one.
+  return trace.getTracer(TRACER_NAME).startActiveSpan(name, { attributes, kind }, async (span) => {
     try {
       return await work(span);
     } catch (error) {
@@ -110,6 +119,51 @@ export async function withSpan<T>(name: string, attributes: Attributes, work: (s
     } finally {
       span.end();
     }
+  });
+}
+
+/** Wraps `inserter` so each batch insert is a client span named after its table. */
+export function traceBatchInserter(inserter: BatchInserter): BatchInserter {
+  return {
+    insert: (table, batch) =>
+      withSpan(
+        `INSERT ${table}`,
+        {
+          'db.system.name': 'clickhouse',
+          'db.operation.name': 'INSERT',
+          'db.collection.name': table,
+          'syncwatch.batch.id': batch.batchId,
+          'syncwatch.batch.rows': batch.rowCount,
+          'syncwatch.batch.bytes': batch.body.length,
+        },
+        () => inserter.insert(table, batch),
+        SpanKind.CLIENT,
+      ),
+  };
+}
+
+/**
+ * Wraps `source` so each poll is a span named after the source kind, with
+ * the source name and the sample counts as attributes. Every other property
+ * and method reaches the source itself, so class-private state keeps working.
+ */
+export function traceLagSource(source: LagSource): LagSource {
+  const poll: LagSource['poll'] = (now) =>
+    withSpan(`poll ${source.kind}`, { 'syncwatch.source.name': source.name, 'syncwatch.source.kind': source.kind }, async (span) => {
+      const result = await source.poll(now);
+      span.setAttributes({
+        'syncwatch.poll.samples': result.samples.length,
+        'syncwatch.poll.down_samples': result.samples.filter((sample) => sample.status === 'source_down').length,
+        'syncwatch.poll.failures': result.failures.length,
+      });
+      return result;
+    });
+  return new Proxy(source, {
+    get(target, property) {
+      if (property === 'poll') return poll;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
   });
 }
 

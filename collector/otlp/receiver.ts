@@ -36,8 +36,8 @@ export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export const OTLP_TRACES_PATH = '/v1/traces';
 
-/** Spans of the receiver's own work, recorded when self-tracing is on and dropped otherwise. */
-const tracer = trace.getTracer('syncwatch.collector');
+/** Instrumentation scope of the receiver's spans, recorded when self-tracing is on and dropped otherwise. */
+const TRACER_NAME = 'syncwatch.collector';
 
 export interface OtlpReceiverOptions {
   /** Store for accepted rows. The response is sent once `write` resolves. */
@@ -103,7 +103,8 @@ export function registerOtlpReceiver<Logger extends FastifyBaseLogger>(
       }
     });
     scope.post(OTLP_TRACES_PATH, (request, reply) =>
-      tracer.startActiveSpan(`POST ${OTLP_TRACES_PATH}`, { kind: SpanKind.SERVER }, async (span) => {
+      // Looked up per request, so a tracer provider registered after startup is used.
+      trace.getTracer(TRACER_NAME).startActiveSpan(`POST ${OTLP_TRACES_PATH}`, { kind: SpanKind.SERVER }, async (span) => {
         try {
           return await handleExport(request, reply, options);
         } catch (error) {

@@ -3,7 +3,15 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registerOtlpReceiver } from '../../../collector/otlp/receiver.js';
 import type { OtelTraceRow } from '../../../collector/otlp/to-trace-rows.js';
-import { isLoopbackHost, startSelfTelemetry, withSpan, type SelfTelemetry } from '../../../server/telemetry.js';
+import type { LagSource, PollResult } from '../../../collector/sources/index.js';
+import {
+  isLoopbackHost,
+  startSelfTelemetry,
+  traceBatchInserter,
+  traceLagSource,
+  withSpan,
+  type SelfTelemetry,
+} from '../../../server/telemetry.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -92,6 +100,97 @@ describe('startSelfTelemetry', () => {
     telemetry = startSelfTelemetry({ logger, endpoint: 'grpc://127.0.0.1:4317' });
 
     expect(telemetry.tracesUrl).toBeUndefined();
+  });
+});
+
+/** A source with class-private state, to check that the tracing wrapper keeps `this` intact. */
+class CountingSource implements LagSource {
+  readonly name = 'plant-a-broker';
+  readonly kind = 'rabbitmq';
+  readonly intervalMs = 60_000;
+  #polls = 0;
+  #closed = false;
+
+  async poll(now: Date): Promise<PollResult> {
+    this.#polls++;
+    const base = { observedAt: now, integration: 'odoo-mes', workflow: '', source: this.name, sourceKind: this.kind };
+    return {
+      samples: [
+        { ...base, entity: 'orders', status: 'ok', depth: this.#polls },
+        { ...base, entity: 'holds', status: 'source_down' },
+      ],
+      failures: [],
+    };
+  }
+
+  get polls(): number {
+    return this.#polls;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}
+
+describe('traced components', () => {
+  it('record inserts and polls as spans', async () => {
+    const target = await startCollector();
+    telemetry = startSelfTelemetry({ logger, endpoint: target.url });
+    const inserted: string[] = [];
+    const inserter = traceBatchInserter({
+      async insert(table, batch) {
+        inserted.push(`${table}:${batch.batchId}`);
+      },
+    });
+    const source = new CountingSource();
+    const traced = traceLagSource(source);
+
+    await inserter.insert('otel_traces', { batchId: 'batch-1', rowCount: 3, body: Buffer.from('{}\n{}\n{}\n') });
+    const result = await traced.poll(new Date());
+    await traced.close();
+    await telemetry.shutdown();
+    telemetry = undefined;
+
+    expect(inserted).toEqual(['otel_traces:batch-1']);
+    expect(result.samples).toHaveLength(2);
+    expect(source.polls).toBe(1);
+    expect(source.closed).toBe(true);
+    expect(traced.name).toBe('plant-a-broker');
+    const insertRow = target.rows.find((row) => row.SpanName === 'INSERT otel_traces');
+    expect(insertRow?.SpanKind).toBe('Client');
+    expect(insertRow?.SpanAttributes['syncwatch.batch.rows']).toBe('3');
+    const pollRow = target.rows.find((row) => row.SpanName === 'poll rabbitmq');
+    expect(pollRow?.SpanAttributes['syncwatch.source.name']).toBe('plant-a-broker');
+    expect(pollRow?.SpanAttributes['syncwatch.poll.down_samples']).toBe('1');
+  });
+});
+
+describe('traced receiver', () => {
+  it('records each export as a server span', async () => {
+    const target = await startCollector();
+    telemetry = startSelfTelemetry({ logger, endpoint: target.url });
+    const traced = Fastify();
+    await registerOtlpReceiver(traced, { writer: { write: async () => {} } });
+    try {
+      await traced.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json' }, payload: '{}' });
+      await traced.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json' }, payload: '{' });
+    } finally {
+      await traced.close();
+    }
+    await telemetry.shutdown();
+    telemetry = undefined;
+
+    // The collector receiving the export is traced too, so it may add spans of its own.
+    const spans = target.rows.filter((row) => row.SpanName === 'POST /v1/traces');
+    expect(new Set(spans.map((row) => row.SpanKind))).toEqual(new Set(['Server']));
+    const statusCodes = spans.map((row) => row.SpanAttributes['http.response.status_code']);
+    expect(statusCodes).toContain('200');
+    expect(statusCodes).toContain('400');
+    expect(spans.find((row) => row.SpanAttributes['error.type'])?.SpanAttributes['error.type']).toBe('COLLECTOR_ERR_INVALID_JSON');
   });
 });
 
