@@ -24,12 +24,12 @@ export {
 } from './runtime-files.js';
 export { startService, type RunningService, type ServiceOptions } from './service.js';
 export {
+  instrumentLagSource,
   isLoopbackHost,
   SELF_OTLP_ENDPOINT_ENV,
   SELF_SERVICE_NAME,
   startSelfTelemetry,
   traceBatchInserter,
-  traceLagSource,
   withSpan,
   type SelfTelemetry,
   type SelfTelemetryOptions,

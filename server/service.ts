@@ -17,8 +17,8 @@ import {
   isLoopbackHost,
   SELF_OTLP_ENDPOINT_ENV,
   startSelfTelemetry,
+  instrumentLagSource,
   traceBatchInserter,
-  traceLagSource,
 } from './telemetry.js';
 
 export interface ServiceOptions {
@@ -83,7 +83,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const api = buildApiServer({ client, tokens, logger, storeDescription, metrics });
 
   const sources = [...config.sources.map((source) => createSource(source, { logger })), ...(options.extraSources ?? [])].map(
-    traceLagSource,
+    (source) => instrumentLagSource(source, metrics),
   );
   const lagWriter = createLagWriter(client, { rowWriter: ingest });
   const polling = startSourcePolling(sources, lagWriter, { logger: logger.child({ component: 'sources' }) });

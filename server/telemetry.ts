@@ -5,6 +5,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { BatchInserter } from '../collector/ingest/index.js';
 import type { LagSource } from '../collector/sources/index.js';
 import type { Logger } from './logger.js';
+import type { SourcePollOutcome, SyncwatchMetrics } from './metrics.js';
 
 /**
  * Environment variable with the OTLP/HTTP endpoint that receives syncwatch's
@@ -144,19 +145,31 @@ export function traceBatchInserter(inserter: BatchInserter): BatchInserter {
 
 /**
  * Wraps `source` so each poll is a span named after the source kind, with
- * the source name and the sample counts as attributes. Every other property
- * and method reaches the source itself, so class-private state keeps working.
+ * the source name and the sample counts as attributes, and is counted in
+ * `metrics` as `ok`, `down` or `error`. Every other property and method
+ * reaches the source itself, so class-private state keeps working.
+ *
+ * NOTE: a poll that the scheduler abandons at its time limit is counted with
+ * the outcome it settles with later, never as `timeout`.
  */
-export function traceLagSource(source: LagSource): LagSource {
+export function instrumentLagSource(source: LagSource, metrics: SyncwatchMetrics): LagSource {
+  const attributes = { 'syncwatch.source.name': source.name, 'syncwatch.source.kind': source.kind };
   const poll: LagSource['poll'] = (now) =>
-    withSpan(`poll ${source.kind}`, { 'syncwatch.source.name': source.name, 'syncwatch.source.kind': source.kind }, async (span) => {
-      const result = await source.poll(now);
-      span.setAttributes({
-        'syncwatch.poll.samples': result.samples.length,
-        'syncwatch.poll.down_samples': result.samples.filter((sample) => sample.status === 'source_down').length,
-        'syncwatch.poll.failures': result.failures.length,
-      });
-      return result;
+    withSpan(`poll ${source.kind}`, attributes, async (span) => {
+      let outcome: SourcePollOutcome = 'error';
+      try {
+        const result = await source.poll(now);
+        const downSamples = result.samples.filter((sample) => sample.status === 'source_down').length;
+        outcome = downSamples > 0 ? 'down' : 'ok';
+        span.setAttributes({
+          'syncwatch.poll.samples': result.samples.length,
+          'syncwatch.poll.down_samples': downSamples,
+          'syncwatch.poll.failures': result.failures.length,
+        });
+        return result;
+      } finally {
+        metrics.countSourcePoll(source.name, outcome);
+      }
     });
   return new Proxy(source, {
     get(target, property) {

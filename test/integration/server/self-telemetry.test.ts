@@ -4,11 +4,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { registerOtlpReceiver } from '../../../collector/otlp/receiver.js';
 import type { OtelTraceRow } from '../../../collector/otlp/to-trace-rows.js';
 import type { LagSource, PollResult } from '../../../collector/sources/index.js';
+import { createMetricsRegistry } from '../../../server/metrics.js';
 import {
   isLoopbackHost,
   startSelfTelemetry,
+  instrumentLagSource,
   traceBatchInserter,
-  traceLagSource,
   withSpan,
   type SelfTelemetry,
 } from '../../../server/telemetry.js';
@@ -147,7 +148,8 @@ describe('traced components', () => {
       },
     });
     const source = new CountingSource();
-    const traced = traceLagSource(source);
+    const metrics = createMetricsRegistry({ includeProcessMetrics: false });
+    const traced = instrumentLagSource(source, metrics);
 
     await inserter.insert('otel_traces', { batchId: 'batch-1', rowCount: 3, body: Buffer.from('{}\n{}\n{}\n') });
     const result = await traced.poll(new Date());
@@ -166,6 +168,7 @@ describe('traced components', () => {
     const pollRow = target.rows.find((row) => row.SpanName === 'poll rabbitmq');
     expect(pollRow?.SpanAttributes['syncwatch.source.name']).toBe('plant-a-broker');
     expect(pollRow?.SpanAttributes['syncwatch.poll.down_samples']).toBe('1');
+    expect(await metrics.serialize()).toContain('syncwatch_source_polls_total{source="plant-a-broker",outcome="down"} 1');
   });
 });
 
