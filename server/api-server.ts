@@ -43,7 +43,9 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
     reply.status(404).send(new ApiError('API_ERR_NOT_FOUND', `${request.method} ${request.url}`).toBody());
   });
 
-  app.get('/healthz', async () => ({ status: 'ok', store: options.storeDescription }));
+  // The health check is unauthenticated, so it names the kind of store, not its path or host.
+  const storeKind = options.storeDescription.startsWith('embedded') ? 'embedded' : 'server';
+  app.get('/healthz', async () => ({ status: 'ok', store: storeKind }));
   const { metrics } = options;
   if (metrics) {
     app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.serialize()));

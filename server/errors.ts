@@ -7,6 +7,8 @@ export const API_ERRORS = {
   API_ERR_INVALID_BODY: { status: 400, message: 'invalid request body' },
   API_ERR_QUERY_REJECTED: { status: 400, message: 'query rejected' },
   API_ERR_QUERY_FAILED: { status: 400, message: 'query failed' },
+  API_ERR_QUERY_TIMEOUT: { status: 400, message: 'query timed out' },
+  API_ERR_RESULT_TOO_LARGE: { status: 400, message: 'result too large' },
   API_ERR_STORE_UNAVAILABLE: { status: 503, message: 'the ClickHouse store is unavailable; retry later' },
   API_ERR_NOT_FOUND: { status: 404, message: 'no such route' },
 } as const satisfies Record<string, { status: number; message: string }>;

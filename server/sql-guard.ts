@@ -63,12 +63,11 @@ interface AstLine {
  * the query with `readonly`, so this guard is a second layer, not the only one.
  */
 export async function assertReadOnlyQuery(client: ClickHouseClient, query: string): Promise<CheckedQuery> {
-  const statement = stripTrailingSemicolon(query);
-  if (statement.length === 0) throw new RejectedQueryError('query is empty; expected one SELECT statement');
-  const code = stripLiteralsAndComments(statement);
-  if (code.includes(';')) {
-    throw new RejectedQueryError('query contains more than one statement; send one statement per request');
+  const statement = cutAtStatementEnd(query);
+  if (maskLiteralsAndComments(statement).trim().length === 0) {
+    throw new RejectedQueryError('query is empty; expected one SELECT statement');
   }
+  const code = maskLiteralsAndComments(statement);
   if (/\breadonly\b/i.test(code)) {
     throw new RejectedQueryError('the readonly setting cannot be changed by a query');
   }
@@ -145,16 +144,68 @@ function parentOf(lines: AstLine[], index: number): AstLine | undefined {
   return undefined;
 }
 
-function stripTrailingSemicolon(query: string): string {
-  return query.trim().replace(/;\s*$/, '').trim();
+/**
+ * Returns the query up to its terminating semicolon, if any. Throws when a
+ * second statement follows it; comments and white space after the semicolon
+ * are fine.
+ */
+function cutAtStatementEnd(query: string): string {
+  const masked = maskLiteralsAndComments(query);
+  const end = masked.indexOf(';');
+  if (end === -1) return query.trim();
+  if (masked.slice(end + 1).trim().length > 0) {
+    throw new RejectedQueryError('query contains more than one statement; send one statement per request');
+  }
+  return query.slice(0, end).trim();
 }
 
-/** Returns `sql` with string literals and quoted identifiers emptied and comments removed. */
-function stripLiteralsAndComments(sql: string): string {
-  return sql
-    .replace(/'(?:[^'\\]|\\.|'')*'/g, "''")
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/`(?:[^`\\]|\\.)*`/g, '``')
-    .replace(/--[^\n]*/g, '')
-    .replace(/\/\*[\s\S]*?\*\//g, '');
+/**
+ * Returns `sql` with the same length, where the contents of string literals
+ * and quoted identifiers become `x` and comments become spaces, so that
+ * keywords and semicolons can be searched for in code only.
+ */
+export function maskLiteralsAndComments(sql: string): string {
+  const output: string[] = [];
+  let index = 0;
+  while (index < sql.length) {
+    const char = sql[index]!;
+    const next = sql[index + 1];
+    if (char === '-' && next === '-') {
+      const end = sql.indexOf('\n', index);
+      const stop = end === -1 ? sql.length : end;
+      output.push(' '.repeat(stop - index));
+      index = stop;
+    } else if (char === '/' && next === '*') {
+      const end = sql.indexOf('*/', index + 2);
+      const stop = end === -1 ? sql.length : end + 2;
+      output.push(' '.repeat(stop - index));
+      index = stop;
+    } else if (char === "'" || char === '"' || char === '`') {
+      const stop = findQuoteEnd(sql, index, char);
+      output.push(char, 'x'.repeat(Math.max(0, stop - index - 2)), stop - index >= 2 ? char : '');
+      index = stop;
+    } else {
+      output.push(char);
+      index += 1;
+    }
+  }
+  return output.join('');
+}
+
+/** Returns the index just past the quote that closes the one at `start`, or the end of `sql`. */
+function findQuoteEnd(sql: string, start: number, quote: string): number {
+  let index = start + 1;
+  while (index < sql.length) {
+    const char = sql[index];
+    if (char === '\\') {
+      index += 2;
+    } else if (char === quote && sql[index + 1] === quote) {
+      index += 2;
+    } else if (char === quote) {
+      return index + 1;
+    } else {
+      index += 1;
+    }
+  }
+  return sql.length;
 }

@@ -6,8 +6,16 @@ import { assertReadOnlyQuery, RejectedQueryError, type CheckedQuery } from './sq
 
 /** Maximum rows returned by one analyst query; more are cut and `truncated` is set. */
 export const MAX_RESULT_ROWS = 10_000;
-/** Server-side time limit of one analyst query, in seconds. */
-export const MAX_EXECUTION_SECONDS = 30;
+/**
+ * Server-side time limit of one analyst query, in seconds. The embedded
+ * engine runs one statement at a time, so a long query delays inserts.
+ */
+export const MAX_EXECUTION_SECONDS = 15;
+/**
+ * Memory one analyst query may use, results included, in bytes: 512 MiB.
+ * `max_result_bytes` is not used because chDB 26.7 checks it per block only.
+ */
+export const MAX_QUERY_MEMORY_BYTES = 512 * 1024 * 1024;
 /** Maximum length of the query text, in characters. */
 export const MAX_QUERY_LENGTH = 64 * 1024;
 
@@ -36,7 +44,8 @@ interface ClickHouseJsonResult {
  * `readonly` setting after {@link assertReadOnlyQuery} has checked it.
  */
 export function registerSqlRoute(app: FastifyInstance, client: ClickHouseClient, tokens: readonly ApiToken[]): void {
-  app.post('/api/sql', async (request) => {
+  // The token is checked before the body is read, so an unauthenticated client learns nothing from parse errors.
+  app.post('/api/sql', { onRequest: async (request) => void authorize(request, tokens, 'sql') }, async (request) => {
     const tokenName = authorize(request, tokens, 'sql');
     const query = readQuery(request.body);
     return runReadOnlyQuery(client, query, (elapsedMs, rowCount) =>
@@ -89,7 +98,8 @@ function limitQuery(checked: CheckedQuery): string {
     checked.statement,
     `) LIMIT ${MAX_RESULT_ROWS + 1}`,
     // 64-bit integers as strings, so no value loses precision in JSON.
-    `SETTINGS readonly = 2, max_execution_time = ${MAX_EXECUTION_SECONDS}, output_format_json_quote_64bit_integers = 1`,
+    `SETTINGS readonly = 2, max_execution_time = ${MAX_EXECUTION_SECONDS}, max_memory_usage = ${MAX_QUERY_MEMORY_BYTES},`,
+    '  output_format_json_quote_64bit_integers = 1',
   ].join('\n');
 }
 
@@ -110,7 +120,20 @@ function readQuery(body: unknown): string {
 function classifyQueryError(error: unknown): ApiError {
   const message = error instanceof Error ? error.message.trim() : String(error);
   const code = (error as { code?: string }).code;
-  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || /timeout|socket hang up/i.test(message)) {
+  const type = (error as { type?: string }).type ?? '';
+  if (type === 'TIMEOUT_EXCEEDED' || /\(TIMEOUT_EXCEEDED\)/.test(message)) {
+    return new ApiError(
+      'API_ERR_QUERY_TIMEOUT',
+      `the query ran past its ${MAX_EXECUTION_SECONDS} s limit; narrow the time range or aggregate more`,
+    );
+  }
+  if (type === 'MEMORY_LIMIT_EXCEEDED' || /memory limit exceeded/i.test(message)) {
+    return new ApiError(
+      'API_ERR_RESULT_TOO_LARGE',
+      `the query needs more than ${MAX_QUERY_MEMORY_BYTES / 1024 / 1024} MiB; select fewer columns, add LIMIT or aggregate more`,
+    );
+  }
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || /socket hang up/i.test(message)) {
     return new ApiError('API_ERR_STORE_UNAVAILABLE', message);
   }
   return new ApiError('API_ERR_QUERY_FAILED', message);

@@ -141,6 +141,43 @@ describe('POST /api/sql', () => {
     expect(response.json().rows.map((row: { name: string }) => row.name)).toContain('otel_traces');
   });
 
+  it('reports a timeout by its own code', async () => {
+    const response = await postSql({ query: 'SELECT sleepEachRow(1) FROM numbers(20) SETTINGS max_block_size = 1' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('API_ERR_QUERY_TIMEOUT');
+    expect(response.json().error.message).toMatch(/15 s limit/);
+  }, 40_000);
+
+  it('rejects a result over the memory cap', async () => {
+    const response = await postSql({ query: "SELECT repeat('x', 1000000) FROM numbers(600)" });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('API_ERR_RESULT_TOO_LARGE');
+  });
+
+  it('accepts a comment after the semicolon', async () => {
+    const response = await postSql({ query: "SELECT ';' AS s; -- trailing note" });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().rows).toEqual([{ s: ';' }]);
+  });
+
+  it('checks the token before the body', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/sql',
+      headers: { 'content-type': 'application/json' },
+      payload: '{not json',
+    });
+    expect(response.statusCode).toBe(401);
+  });
+
+  it('runs a query after a failed one', async () => {
+    const failed = await postSql({ query: 'SELECT throwIf(1)' });
+    expect(failed.statusCode).toBe(400);
+    const response = await postSql({ query: 'SELECT 1 AS one SETTINGS max_threads = 1' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().rows).toEqual([{ one: 1 }]);
+  });
+
   it('reports invalid SQL as rejected', async () => {
     const response = await postSql({ query: 'SELEC 1' });
     expect(response.statusCode).toBe(400);
