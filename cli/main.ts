@@ -45,6 +45,10 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
 
+  if (command !== 'sql' && rest.length > 0) {
+    throw new UsageError(`unexpected argument "${rest[0]}" after ${command}; run syncwatch --help for its options`);
+  }
+
   switch (command) {
     case 'serve': {
       const config = readConfig(values.config);

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { SqlResponse } from '../server/index.js';
 import { ApiError, readLiveServiceRecord, readLocalApiToken, runReadOnlyQuery } from '../server/index.js';
 import { openClickHouse, storeOptionsFromEnv } from '../store/index.js';
@@ -35,17 +37,33 @@ async function queryService(apiUrl: string, query: string, dataDir: string): Pro
     body: JSON.stringify({ query }),
   });
   const body = (await response.json()) as SqlResponse | { error: { code: string; message: string } };
-  if ('error' in body) throw new Error(`${body.error.code}: ${body.error.message}`);
+  if ('error' in body) {
+    const hint =
+      response.status === 401 && process.env.SYNCWATCH_API_TOKEN
+        ? `; SYNCWATCH_API_TOKEN was rejected, so unset it to use the local token in ${dataDir}/api-token`
+        : '';
+    throw new Error(`${body.error.code}: ${body.error.message}${hint}`);
+  }
   return body;
 }
 
 async function queryStoreDirectly(query: string, dataDir: string): Promise<SqlResponse> {
   const fromEnv = storeOptionsFromEnv();
+  if (fromEnv.kind === 'embedded' && !existsSync(dataDir)) {
+    throw new Error(
+      `no syncwatch service runs for ${resolve(dataDir)} and there is no store there; run the command in the folder where syncwatch runs, or pass --config`,
+    );
+  }
   const client = openClickHouse(fromEnv.kind === 'server' ? fromEnv : { kind: 'embedded', dataDir });
   try {
     return await runReadOnlyQuery(client, query);
   } catch (error) {
     if (error instanceof ApiError) throw new Error(`${error.code}: ${error.message}`);
+    if (/Cannot lock file/i.test((error as Error).message)) {
+      throw new Error(
+        `the store at ${resolve(dataDir)} is open in another process that did not record an API; stop that process or query through its API`,
+      );
+    }
     throw error;
   } finally {
     await client.close();
@@ -56,8 +74,16 @@ function formatResponse(response: SqlResponse, format: SqlOutputFormat): string 
   const columns = response.columns.map((column) => column.name);
   if (format === 'json') return response.rows.map((row) => JSON.stringify(row)).join('\n');
   if (format === 'tsv') {
-    return [columns.join('\t'), ...response.rows.map((row) => columns.map((column) => String(row[column] ?? '')).join('\t'))].join('\n');
+    const lines = response.rows.map((row) => columns.map((column) => formatTsvField(row[column])).join('\t'));
+    return [columns.map(formatTsvField).join('\t'), ...lines].join('\n');
   }
   const footer = `(${response.rowCount} row${response.rowCount === 1 ? '' : 's'}${response.truncated ? ', truncated' : ''}, ${response.elapsedMs} ms)`;
   return `${formatTable(columns, response.rows)}\n${footer}`;
+}
+
+/** Formats one TSV field as ClickHouse's TabSeparated does: `\N` for NULL, escaped tabs, newlines and backslashes. */
+function formatTsvField(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }

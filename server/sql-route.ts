@@ -99,7 +99,7 @@ function limitQuery(checked: CheckedQuery): string {
     `) LIMIT ${MAX_RESULT_ROWS + 1}`,
     // 64-bit integers as strings, so no value loses precision in JSON.
     `SETTINGS readonly = 2, max_execution_time = ${MAX_EXECUTION_SECONDS}, max_memory_usage = ${MAX_QUERY_MEMORY_BYTES},`,
-    '  output_format_json_quote_64bit_integers = 1',
+    '  output_format_json_quote_64bit_integers = 1, output_format_json_quote_denormals = 1',
   ].join('\n');
 }
 

@@ -74,6 +74,21 @@ describe('startService', () => {
     expect(output.split('\n')).toEqual(['one', '---', '1', expect.stringMatching(/^\(1 row, \d+ ms\)$/)]);
   });
 
+  it('escapes tsv output', async () => {
+    const output = await runSqlCommand({
+      query: `SELECT concat('a', char(9), 'b', char(10), 'c') AS text, map('k', 1) AS tags, NULL AS missing`,
+      format: 'tsv',
+      dataDir,
+    });
+    expect(output.split('\n')).toEqual(['text\ttags\tmissing', 'a\\tb\\nc\t{"k":1}\t\\N']);
+  });
+
+  it('rejects a missing store directory', async () => {
+    await expect(runSqlCommand({ query: 'SELECT 1', format: 'table', dataDir: join(dataDir, 'absent') })).rejects.toThrow(
+      /no syncwatch service runs for .*absent and there is no store there/,
+    );
+  });
+
   it('reports a rejected query by code', async () => {
     await expect(runSqlCommand({ query: 'DROP TABLE otel_traces', format: 'table', dataDir })).rejects.toThrow(
       /^API_ERR_QUERY_REJECTED: query rejected: statement DropQuery is not allowed/,
