@@ -9,11 +9,23 @@ export const MAX_BATCH_ROWS = 10_000;
 /** Encoded bytes at which a batch is sealed without waiting for the flush interval: 16 MiB. */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
-/** Time the first row of a batch waits for more rows before the batch is sealed. */
+/**
+ * Time the first row of a batch waits for more rows before the batch is
+ * sealed, about one insert per second and table while the input is light.
+ *
+ * NOTE: the response to a request is sent only once its batch is durable.
+ * A client that sends one request at a time and waits for the response, as
+ * the OpenTelemetry SDKs' batch span processors do, therefore gets about one
+ * batch through per interval: 512 spans a second at their default batch size.
+ */
 export const FLUSH_INTERVAL_MS = 1_000;
 
-/** Rows accepted but not yet durable, per table, past which `add` rejects. */
-export const MAX_QUEUED_ROWS = 200_000;
+/**
+ * Rows accepted but not yet durable, per table, past which `add` rejects.
+ * For trace rows with eight attributes, about 800 bytes each as JSON, that
+ * is about 80 MB of encoded rows.
+ */
+export const MAX_QUEUED_ROWS = 100_000;
 
 /** `Retry-After` sent when the queue is full. */
 export const QUEUE_FULL_RETRY_AFTER_SECONDS = 1;
@@ -102,9 +114,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
   };
 
   const add = (rows: readonly object[]): Promise<void> => {
-    if (closed) {
-      return Promise.reject(createCollectorError('ingestClosed', { table, retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS }, { retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS }));
-    }
+    if (closed) return Promise.reject(createClosedError(table));
     if (rows.length === 0) return Promise.resolve();
     if (queuedRows + rows.length > maxQueuedRows) {
       const params = { table, queuedRows, rows: rows.length, maxQueuedRows, retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS };
@@ -167,6 +177,12 @@ async function settleDelivery(
     if (failure) waiter.reject(failure.error);
     else waiter.resolve();
   }
+}
+
+/** Creates the error for rows that arrive while the ingest shuts down; a restarted service takes them. */
+export function createClosedError(table: string) {
+  const retryAfterSeconds = QUEUE_FULL_RETRY_AFTER_SECONDS;
+  return createCollectorError('ingestClosed', { table, retryAfterSeconds }, { retryAfterSeconds });
 }
 
 function createOpenBatch(): OpenBatch {

@@ -6,7 +6,7 @@ import type { Spool } from './spool.js';
 /** First wait before the replay tries the store again after a failed insert. */
 export const REPLAY_RETRY_INITIAL_MS = 500;
 
-/** Longest wait between two replay attempts while the store stays down. */
+/** Maximum wait between two replay attempts while the store stays down. */
 export const REPLAY_RETRY_MAX_MS = 30_000;
 
 /** Each failed attempt multiplies the wait by this factor, up to `REPLAY_RETRY_MAX_MS`. */
@@ -37,7 +37,7 @@ export interface BatchDelivery {
   /**
    * Resolves once `batch` is in ClickHouse or synced to the spool. The batch
    * goes straight to ClickHouse when the lane is idle, the store available
-   * and the spool empty; otherwise, or when that insert fails, it is
+   * and the spool empty. Otherwise, or when that insert fails, it is
    * appended to the spool and replayed later under the same batch id.
    * Rejects with the spool's error when the spool cannot take it.
    */

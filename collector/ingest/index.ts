@@ -1,5 +1,6 @@
 export {
   createBatcher,
+  createClosedError,
   FLUSH_INTERVAL_MS,
   MAX_BATCH_BYTES,
   MAX_BATCH_ROWS,

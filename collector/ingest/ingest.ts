@@ -2,13 +2,12 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SyncwatchMetrics } from '../../server/metrics.js';
-import { createCollectorError } from '../errors.js';
-import { createBatcher, QUEUE_FULL_RETRY_AFTER_SECONDS, type Batcher } from './batcher.js';
+import { createBatcher, createClosedError, type Batcher } from './batcher.js';
 import { createBatchDelivery, type BatchDelivery } from './delivery.js';
 import type { BatchInserter } from './insert-batch.js';
 import { openSpool, type OpenSpoolFile, type Spool } from './spool.js';
 
-/** Sub-directory of the data directory that holds one spool directory per table. */
+/** Sub-directory of the data directory that contains one spool directory per table. */
 export const SPOOL_DIRECTORY_NAME = 'spool';
 
 /** Table names the ingest accepts; each becomes a directory name. */
@@ -112,9 +111,7 @@ class TableIngests implements Ingest {
 
   async writeRows(table: string, rows: readonly object[]): Promise<void> {
     if (rows.length === 0) return;
-    if (this.#closed) {
-      throw createCollectorError('ingestClosed', { table, retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS }, { retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS });
-    }
+    if (this.#closed) throw createClosedError(table);
     const tableIngest = await this.openTable(table);
     await tableIngest.batcher.add(rows);
   }

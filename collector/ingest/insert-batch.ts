@@ -12,8 +12,8 @@ export interface EncodedBatch {
 export interface BatchInserter {
   /**
    * Inserts `batch` into `table` and resolves once ClickHouse has stored it.
-   * Inserting the same batch again stores nothing, as long as the table's
-   * deduplication window still holds the first insert.
+   * Inserting the same batch again stores nothing, as long as the first
+   * insert is still within the table's deduplication window.
    */
   insert(table: string, batch: EncodedBatch): Promise<void>;
 }

@@ -16,7 +16,7 @@ export interface SpoolRecord {
  */
 export const RECORD_HEADER_BYTES = 8;
 
-/** Version byte at the start of each payload, so a later layout can be told apart. */
+/** Version byte at the start of each payload, so that a later layout can be recognised. */
 const PAYLOAD_VERSION = 1;
 
 /** Payload bytes before the batch id: version (1), batch id length (2). */

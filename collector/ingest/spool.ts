@@ -79,7 +79,7 @@ export interface Spool {
   /** Bytes of records not yet replayed. */
   readonly pendingBytes: number;
   readonly pendingBatches: number;
-  /** What `openSpool` dropped as torn or corrupt. */
+  /** Bytes and rows that `openSpool` dropped as torn or corrupt. */
   readonly openReport: SpoolOpenReport;
   /**
    * Appends `record` and resolves once it is synced to disk. Rejects with
@@ -251,10 +251,13 @@ class FileSpool implements Spool {
     if (entry.body) this.#cacheBytes -= entry.body.length;
 
     const next = this.#entries[0];
-    await writeCheckpoint(this.#options.directory, {
-      segment: next?.segment ?? entry.segment,
-      offset: next?.offset ?? entry.offset + entry.byteLength,
-    });
+    const checkpoint = { segment: next?.segment ?? entry.segment, offset: next?.offset ?? entry.offset + entry.byteLength };
+    try {
+      await writeCheckpoint(this.#options.directory, checkpoint);
+    } catch (error) {
+      // An old checkpoint only makes the next start replay records again, which their tokens make harmless.
+      this.#options.logger?.warn({ err: error, table: this.#options.table }, 'spool checkpoint write failed');
+    }
     const segmentDone = next === undefined || next.segment !== entry.segment;
     if (segmentDone && entry.segment !== this.#active.sequence) {
       await unlink(join(this.#options.directory, formatSegmentName(entry.segment))).catch(() => undefined);
@@ -287,11 +290,7 @@ class FileSpool implements Spool {
     try {
       await this.#ensureWritableSegment(groupBytes);
       startOffset = this.#active.size;
-      const buffers = group.flatMap((item) => item.buffers);
-      const { bytesWritten } = await this.#active.handle.writev(buffers, startOffset);
-      if (bytesWritten !== groupBytes) {
-        throw new Error(`short write: ${bytesWritten} of ${groupBytes} bytes`);
-      }
+      await writeFully(this.#active.handle, group.flatMap((item) => item.buffers), startOffset);
       await this.#active.handle.datasync();
     } catch (error) {
       await this.#abandonFailedWrite(startOffset, error);
@@ -419,15 +418,45 @@ async function scanSegment(
 }
 
 /**
- * Returns where the record after a corrupt one at `offset` starts, when the
- * corrupt record's declared length leads exactly to the end of the data or to
- * a record that passes its checks; undefined otherwise.
+ * Returns the offset of the record after a corrupt one at `offset`. This is
+ * known only when the corrupt record's declared length leads exactly to the
+ * end of the data or to a record that passes its checks, so otherwise the
+ * result is undefined.
  */
 function findNextRecordOffset(data: Buffer, offset: number): number | undefined {
   const next = offset + RECORD_HEADER_BYTES + data.readUInt32LE(offset);
   if (next === data.length) return next;
   if (next > data.length) return undefined;
   return readSpoolRecord(data, next).kind === 'record' ? next : undefined;
+}
+
+/**
+ * Writes every byte of `buffers` at `position`. One `writev` can write less
+ * than asked, for example past the system's limit on buffers per call, so
+ * the rest is written by further calls.
+ */
+async function writeFully(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let remaining = buffers;
+  let offset = position;
+  while (remaining.length > 0) {
+    const { bytesWritten } = await handle.writev(remaining, offset);
+    if (bytesWritten === 0) throw new Error(`writev wrote no bytes at offset ${offset}`);
+    offset += bytesWritten;
+    remaining = dropWrittenBytes(remaining, bytesWritten);
+  }
+}
+
+/** Returns the buffers left after the first `count` bytes, cutting the buffer they end in. */
+function dropWrittenBytes(buffers: Buffer[], count: number): Buffer[] {
+  let left = count;
+  let index = 0;
+  while (index < buffers.length && left >= (buffers[index] as Buffer).length) {
+    left -= (buffers[index] as Buffer).length;
+    index++;
+  }
+  const rest = buffers.slice(index);
+  if (left > 0 && rest.length > 0) rest[0] = (rest[0] as Buffer).subarray(left);
+  return rest;
 }
 
 async function truncateFile(openFile: OpenSpoolFile, path: string, length: number): Promise<void> {

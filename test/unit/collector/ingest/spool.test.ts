@@ -190,6 +190,30 @@ describe('openSpool', () => {
     expect(await readPendingIds(reopened)).toEqual(['batch-2']);
   });
 
+  it('completes a short write', async () => {
+    const openFile: OpenSpoolFile = async (path, flags) => {
+      const handle = await open(path, flags);
+      return new Proxy(handle, {
+        get(target, property, receiver) {
+          if (property === 'writev') {
+            // Writes only the first buffer, as a writev past the buffer limit would.
+            return (buffers: Buffer[], position: number) => target.writev(buffers.slice(0, 1), position);
+          }
+          const value = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    };
+    const spool = await openTestSpool({ openFile });
+    await Promise.all([spool.append(makeRecord(1, 2)), spool.append(makeRecord(2, 3))]);
+    await spool.close();
+
+    const reopened = await openTestSpool({ cacheMaxBytes: 0 });
+    expect(reopened.openReport.discardedBytes).toBe(0);
+    expect((await reopened.readBody(reopened.peek()!)).toString()).toBe('{"row":1}');
+    expect(await readPendingIds(reopened)).toEqual(['batch-1', 'batch-2']);
+  });
+
   it('deletes replayed segments', async () => {
     const spool = await openTestSpool({ segmentMaxBytes: 1 });
     for (const index of [1, 2, 3]) await spool.append(makeRecord(index));
