@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { isNode, LineCounter, parse as parseYaml, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type SyncwatchConfig } from './schema.js';
 
@@ -63,15 +63,19 @@ export function parseConfigText(text: string, file = DEFAULT_CONFIG_PATH, env: N
   }
 
   const raw: unknown = document.toJS() ?? {};
-  const problems: ConfigProblem[] = [];
-  const substituted = substituteEnv(raw, [], env, problems);
-  if (problems.length > 0) throw new ConfigError(file, locate(problems, document, lineCounter));
-
+  const envProblems: ConfigProblem[] = [];
+  const substituted = substituteEnv(raw, [], env, envProblems);
   const result = configSchema.safeParse(substituted, { reportInput: true });
-  if (!result.success) {
-    throw new ConfigError(file, locate(result.error.issues.flatMap(describeIssue), document, lineCounter));
-  }
-  return result.data;
+  if (result.success && envProblems.length === 0) return result.data;
+
+  // A value still holding an unset ${VAR} fails the schema too; report the variable alone.
+  const envKeys = new Set(envProblems.map((problem) => problem.key));
+  const schemaProblems = result.success
+    ? []
+    : result.error.issues.flatMap(describeIssue).filter((problem) => !envKeys.has(problem.key));
+  const problems = locate([...envProblems, ...schemaProblems], document, lineCounter);
+  problems.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
+  throw new ConfigError(file, problems);
 }
 
 /** Validates an already built configuration object, as the demo does. */
@@ -95,7 +99,7 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigProblem | ConfigProblem[]
         message:
           issue.input === undefined
             ? `missing required value; expected ${issue.expected}`
-            : `expected ${issue.expected}, received ${describeValue(issue.input)}`,
+            : `expected ${issue.expected}, received ${describeValue(issue.input, key)}`,
       };
     case 'invalid_union':
       if ('discriminator' in issue && issue.discriminator) {
@@ -105,11 +109,11 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigProblem | ConfigProblem[]
           message: `unknown ${String(issue.discriminator)} ${describeValue((issue.input as Record<string, unknown> | undefined)?.[String(issue.discriminator)])}; expected one of: ${options.join(', ')}`,
         };
       }
-      return { key, message: `${issue.message}, received ${describeValue(issue.input)}` };
+      return { key, message: `${issue.message}, received ${describeValue(issue.input, key)}` };
     case 'invalid_value':
       return {
         key,
-        message: `expected one of: ${issue.values.map((value) => JSON.stringify(value)).join(', ')}; received ${describeValue(issue.input)}`,
+        message: `expected one of: ${issue.values.map((value) => JSON.stringify(value)).join(', ')}; received ${describeValue(issue.input, key)}`,
       };
     case 'custom':
       // Cross-reference checks write complete messages; their input is the whole document.
@@ -117,20 +121,22 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigProblem | ConfigProblem[]
     default:
       return {
         key,
-        message: issue.input === undefined ? issue.message : `${issue.message}; received ${describeValue(issue.input)}`,
+        message: issue.input === undefined ? issue.message : `${issue.message}; received ${describeValue(issue.input, key)}`,
       };
   }
 }
 
+const WHOLE_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
+
 function substituteEnv(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, problems: ConfigProblem[]): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name: string, fallback?: string) => {
-      const found = env[name];
-      if (found !== undefined && found !== '') return found;
-      if (fallback !== undefined) return fallback;
-      problems.push({ key: formatPath(path), message: `environment variable ${name} is not set; set it or write \${${name}:-default}` });
-      return match;
-    });
+    const text = substituteEnvInString(value, path, env, problems);
+    // A value that is one reference takes the type its text has, so `port: ${PORT:-4318}` is a number.
+    if (WHOLE_REFERENCE.test(value) && text !== value) {
+      const typed: unknown = parseYaml(text);
+      if (typeof typed === 'number' || typeof typed === 'boolean') return typed;
+    }
+    return text;
   }
   if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, [...path, index], env, problems));
   if (value !== null && typeof value === 'object') {
@@ -139,6 +145,16 @@ function substituteEnv(value: unknown, path: PropertyKey[], env: NodeJS.ProcessE
     );
   }
   return value;
+}
+
+function substituteEnvInString(value: string, path: PropertyKey[], env: NodeJS.ProcessEnv, problems: ConfigProblem[]): string {
+  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name: string, fallback?: string) => {
+    const found = env[name];
+    if (found !== undefined && found !== '') return found;
+    if (fallback !== undefined) return fallback;
+    problems.push({ key: formatPath(path), message: `environment variable ${name} is not set; set it or write \${${name}:-default}` });
+    return match;
+  });
 }
 
 function locate(problems: ConfigProblem[], document: Document, lineCounter: LineCounter): ConfigProblem[] {
@@ -164,10 +180,18 @@ function parsePath(key: string): Array<string | number> {
     .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
 }
 
-function describeValue(value: unknown): string {
+const SECRET_KEY = /(token|password|secret|apikey|api_key|credentials)$/i;
+
+/** Describes a received value for an error message, hiding secrets and the passwords in URLs. */
+function describeValue(value: unknown, key = ''): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
-  if (Array.isArray(value)) return `a list (${JSON.stringify(value).slice(0, 60)})`;
+  if (Array.isArray(value)) return `a list (${hideUrlPasswords(JSON.stringify(value)).slice(0, 60)})`;
   if (typeof value === 'object') return 'a mapping';
-  return `${typeof value} ${JSON.stringify(value).slice(0, 60)}`;
+  if (SECRET_KEY.test(key)) return `a ${typeof value} (hidden)`;
+  return `${typeof value} ${hideUrlPasswords(JSON.stringify(value)).slice(0, 60)}`;
+}
+
+function hideUrlPasswords(text: string): string {
+  return text.replace(/(\/\/[^:/@\s"]+:)[^@\s"]*@/g, '$1***@');
 }

@@ -142,12 +142,15 @@ export const configSchema = z
           message: `unknown integration "${source.integration}"; expected one of the names under integrations: ${listOrNone(integrations)}`,
         });
       }
-      if (source.workflow !== undefined && !workflows.has(source.workflow)) {
-        context.addIssue({
-          code: 'custom',
-          path: ['sources', index, 'workflow'],
-          message: `unknown workflow "${source.workflow}"; expected one of the names under workflows: ${listOrNone(workflows)}`,
-        });
+      // Sources name workflows at their top level and per queue, stream or target.
+      for (const reference of findWorkflowReferences(source, ['sources', index])) {
+        if (!workflows.has(reference.name)) {
+          context.addIssue({
+            code: 'custom',
+            path: reference.path,
+            message: `unknown workflow "${reference.name}"; expected one of the names under workflows: ${listOrNone(workflows)}`,
+          });
+        }
       }
     });
   });
@@ -186,6 +189,17 @@ function checkSeparateTokens(config: TokenLists, context: z.RefinementCtx): void
       });
     }
   });
+}
+
+/** Returns every string-valued `workflow` key inside `value`, with its path. */
+function findWorkflowReferences(value: unknown, path: PropertyKey[]): Array<{ name: string; path: PropertyKey[] }> {
+  if (Array.isArray(value)) return value.flatMap((item, index) => findWorkflowReferences(item, [...path, index]));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, item]) =>
+    key === 'workflow' && typeof item === 'string'
+      ? [{ name: item, path: [...path, key] }]
+      : findWorkflowReferences(item, [...path, key]),
+  );
 }
 
 function listOrNone(names: Set<string>): string {

@@ -83,6 +83,67 @@ sources:
     expect(problems[0]).toMatch(/workflows\[0\]\.integrations\[0\]: unknown integration "odoo-qms"/);
   });
 
+  it('checks workflows named per queue', () => {
+    const problems = problemsOf(`integrations: [{ name: odoo-mes, systems: [odoo, mes] }]
+workflows:
+  - { name: material_consumption, criticality: critical, syncMode: real_time }
+sources:
+  - kind: rabbitmq
+    name: broker
+    integration: odoo-mes
+    url: amqp://127.0.0.1:5672
+    queues:
+      - name: q1
+        workflow: nonexistent_flow
+`);
+    expect(problems).toEqual([expect.stringMatching(/^11 sources\[0\]\.queues\[0\]\.workflow: unknown workflow "nonexistent_flow"/)]);
+  });
+
+  it('hides secrets in messages', () => {
+    const problems = problemsOf(
+      `api:
+  tokens:
+    - name: grafana
+      token: 12345
+sources:
+  - kind: queue_job
+    name: jobs
+    integration: odoo
+    url: 5
+    table: \${TABLE}
+  - kind: rabbitmq
+    name: broker
+    integration: odoo
+    url: http://user:\${PASSWORD}@127.0.0.1
+    queues: [q]
+`,
+      { PASSWORD: 'S3cr3t-Passw0rd' },
+    );
+    const text = problems.join('\n');
+    expect(text).not.toMatch(/12345/);
+    expect(text).not.toMatch(/S3cr3t/);
+    expect(text).toMatch(/api\.tokens\[0\]\.token: .*hidden/);
+    expect(text).toMatch(/http:\/\/user:\*\*\*@127\.0\.0\.1/);
+  });
+
+  it('reads numbers from environment variables', () => {
+    const config = parseConfigText('collector:\n  otlp:\n    port: ${OTLP_PORT:-4318}\n', 'syncwatch.yaml', { OTLP_PORT: '14318' });
+    expect(config.collector.otlp.port).toBe(14318);
+  });
+
+  it('reports unset variables with schema problems', () => {
+    const problems = problemsOf(`api:
+  port: "x"
+  tokens:
+    - name: grafana
+      token: \${GRAFANA_TOKEN}
+`);
+    expect(problems).toEqual([
+      expect.stringMatching(/^2 api\.port: expected number/),
+      expect.stringMatching(/^5 api\.tokens\[0\]\.token: environment variable GRAFANA_TOKEN is not set/),
+    ]);
+  });
+
   it('rejects duplicate names', () => {
     const problems = problemsOf(`integrations:
   - { name: odoo, systems: [odoo] }
