@@ -14,6 +14,8 @@ export interface CollectorErrorDefinition {
 /** `google.rpc.Code` values used by the catalogue. */
 export const RPC_CODE = {
   invalidArgument: 3,
+  notFound: 5,
+  unimplemented: 12,
   unauthenticated: 16,
   resourceExhausted: 8,
   internal: 13,
@@ -77,6 +79,24 @@ export const COLLECTOR_ERRORS = {
     messageTemplate: 'request nests too deep at {field}: expected at most {maxDepth} {levels}',
     httpStatus: 400,
     rpcCode: RPC_CODE.invalidArgument,
+  },
+  requestAborted: {
+    code: 'COLLECTOR_ERR_REQUEST_ABORTED',
+    messageTemplate: 'the client closed the connection before the body was complete',
+    httpStatus: 400,
+    rpcCode: RPC_CODE.invalidArgument,
+  },
+  signalNotSupported: {
+    code: 'COLLECTOR_ERR_SIGNAL_NOT_SUPPORTED',
+    messageTemplate: '{path} is not served: syncwatch receives traces only, at /v1/traces',
+    httpStatus: 404,
+    rpcCode: RPC_CODE.unimplemented,
+  },
+  routeNotFound: {
+    code: 'COLLECTOR_ERR_ROUTE_NOT_FOUND',
+    messageTemplate: 'no route {method} {path}: OTLP traces are sent with POST /v1/traces',
+    httpStatus: 404,
+    rpcCode: RPC_CODE.notFound,
   },
   invalidRequest: {
     code: 'COLLECTOR_ERR_INVALID_REQUEST',

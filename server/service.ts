@@ -21,6 +21,9 @@ import {
   traceBatchInserter,
 } from './telemetry.js';
 
+/** Time a client has to send one whole OTLP request, in milliseconds. */
+const OTLP_REQUEST_TIMEOUT_MS = 30_000;
+
 export interface ServiceOptions {
   config: SyncwatchConfig;
   logger: Logger;
@@ -63,6 +66,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const otlp = Fastify({
     loggerInstance: logger.child({ component: 'otlp' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // A client that announces more body than it sends is cut off, instead of holding a socket.
+    requestTimeout: OTLP_REQUEST_TIMEOUT_MS,
   });
   const metrics = createMetricsRegistry();
   const ingest = await openIngest({

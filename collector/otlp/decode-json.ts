@@ -49,8 +49,9 @@ const ANY_VALUE_MEMBERS = [
  * the protobuf decoder does for `string` fields. An empty body is an empty
  * request, as in protobuf.
  *
- * NOTE: JSON numbers above 2^53 lose precision in `JSON.parse`, so clients
- * should send 64-bit values as strings, as the proto3 JSON mapping does.
+ * 64-bit integers sent as JSON numbers are kept exact: before parsing, the
+ * digits of the int64 fields are turned into strings, because `JSON.parse`
+ * rounds numbers above 2^53.
  */
 export function decodeJsonTraceRequest(body: Uint8Array | string): OtlpTraceRequest {
   const text = typeof body === 'string' ? body : decodeUtf8(body);
@@ -58,7 +59,7 @@ export function decodeJsonTraceRequest(body: Uint8Array | string): OtlpTraceRequ
 
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(quoteLargeInt64Numbers(text));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw createCollectorError('invalidJson', { reason }, { cause: error, field: '' });
@@ -69,6 +70,18 @@ export function decodeJsonTraceRequest(body: Uint8Array | string): OtlpTraceRequ
       toResourceSpans(item, `resourceSpans[${index}]`),
     ),
   };
+}
+
+/**
+ * Matches an int64 member whose value is an integer literal too long for a
+ * double to hold exactly. Inside a JSON string every `"` is escaped, so an
+ * unescaped `"intValue":` can only be a member name.
+ */
+const LARGE_INT64_MEMBER = /("(?:startTimeUnixNano|endTimeUnixNano|timeUnixNano|intValue)"\s*:\s*)(-?\d{16,})(?=\s*[,}\]])/g;
+
+/** Rewrites the values {@link LARGE_INT64_MEMBER} matches as decimal strings, which the decoder accepts too. */
+function quoteLargeInt64Numbers(text: string): string {
+  return text.replace(LARGE_INT64_MEMBER, '$1"$2"');
 }
 
 function toResourceSpans(value: unknown, path: string): OtlpResourceSpans {

@@ -36,6 +36,9 @@ export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export const OTLP_TRACES_PATH = '/v1/traces';
 
+/** Paths of the other OTLP/HTTP signals, which syncwatch does not receive. */
+const OTHER_SIGNAL_PATHS = new Set(['/v1/metrics', '/v1/logs', '/v1development/profiles']);
+
 /** Instrumentation scope of the receiver's spans, recorded when self-tracing is on and dropped otherwise. */
 const TRACER_NAME = 'syncwatch.collector';
 
@@ -101,6 +104,14 @@ export function registerOtlpReceiver<Logger extends FastifyBaseLogger>(
         reply.header('www-authenticate', 'Bearer realm="otlp"');
         throw error;
       }
+    });
+    // OTLP clients of other signals get a Status body that says what is served, not fastify's default.
+    scope.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0] ?? request.url;
+      const error = OTHER_SIGNAL_PATHS.has(path)
+        ? createCollectorError('signalNotSupported', { path })
+        : createCollectorError('routeNotFound', { method: request.method, path });
+      return sendError(reply, options, request, error, parseOtlpContentType(request.headers['content-type']) ?? 'json');
     });
     scope.post(OTLP_TRACES_PATH, (request, reply) =>
       // Looked up per request, so a tracer provider registered after startup is used.
@@ -192,6 +203,10 @@ async function readExportRequest(
 function toCollectorError(error: unknown, request: FastifyRequest): CollectorError {
   if (isCollectorError(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
+  const errorCode = (error as { code?: unknown } | undefined)?.code;
+  if (errorCode === 'ECONNRESET' || reason === 'aborted' || request.raw.aborted) {
+    return createCollectorError('requestAborted', {}, { cause: error });
+  }
   const statusCode = (error as { statusCode?: unknown } | undefined)?.statusCode;
   if (statusCode === 415) {
     const contentType = request.headers['content-type'] ?? '(none)';

@@ -47,6 +47,21 @@ describe('decodeJsonTraceRequest', () => {
     ]);
   });
 
+  it('keeps 64-bit JSON numbers exact', () => {
+    const text = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",
+      "spanId":"eee19b7ec3c1b174","name":"n","startTimeUnixNano":1796402000123456789,"endTimeUnixNano" : 1796402000123456999,
+      "attributes":[{"key":"big","value":{"intValue":9007199254740993}},{"key":"note","value":{"stringValue":"\\"intValue\\":9007199254740993"}}],
+      "events":[{"timeUnixNano":1796402000123456790,"name":"e"}]}]}]}]}`;
+    const span = decodeJsonTraceRequest(text).resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    expect(span.startTimeUnixNano).toBe(1796402000123456789n);
+    expect(span.endTimeUnixNano - span.startTimeUnixNano).toBe(210n);
+    expect(span.events[0]!.timeUnixNano).toBe(1796402000123456790n);
+    expect(span.attributes).toEqual([
+      { key: 'big', value: { type: 'int', value: 9007199254740993n } },
+      { key: 'note', value: { type: 'string', value: '"intValue":9007199254740993' } },
+    ]);
+  });
+
   it('reads every AnyValue member', () => {
     const span = decodeSpan({
       attributes: [

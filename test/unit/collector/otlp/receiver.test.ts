@@ -107,6 +107,23 @@ describe('registerOtlpReceiver', () => {
     expect(writer.batches[0]![0]!.SpanId).toBe('0102030405060708');
   });
 
+  it.each([
+    ['/v1/metrics', 404, 'COLLECTOR_ERR_SIGNAL_NOT_SUPPORTED', /syncwatch receives traces only/],
+    ['/v1/logs', 404, 'COLLECTOR_ERR_SIGNAL_NOT_SUPPORTED', /syncwatch receives traces only/],
+    ['/nothing', 404, 'COLLECTOR_ERR_ROUTE_NOT_FOUND', /no route POST \/nothing/],
+  ])('answers %s with a Status', async (url, status, code, message) => {
+    const server = await startApp(createRecordingWriter());
+    const response = await server.inject({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/json' },
+      payload: '{}',
+    });
+    expect(response.statusCode).toBe(status);
+    expect(response.json().message).toMatch(message);
+    expect(JSON.stringify(response.json().details)).toContain(code);
+  });
+
   it('reports partial success in protobuf', async () => {
     const server = await startApp(createRecordingWriter());
     const response = await server.inject({
