@@ -146,6 +146,7 @@ export {
   type QueueReading,
 } from './queue-lag-estimate.js';
 export {
+  AMQP_UNACKED_NOT_VISIBLE_DETAIL,
   createRabbitmqSource,
   DEFAULT_RABBITMQ_POLL_INTERVAL_MS,
   DEFAULT_RABBITMQ_TIMEOUT_MS,
@@ -199,3 +200,9 @@ export {
   type RandomFunction,
 } from './poll-timing.js';
 export type { FailureRecord, LagCondition, LagSample, LagSource, LagStatus, PollResult } from './types.js';
+export {
+  detectUnackedStall,
+  type UnackedHistory,
+  type UnackedReading,
+  type UnackedStall,
+} from './unacked-stall.js';

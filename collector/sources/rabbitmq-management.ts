@@ -12,6 +12,11 @@ export interface ManagementQueue {
   headTimestampMs?: number;
   publishPerSecond?: number;
   deliverPerSecond?: number;
+  ackPerSecond?: number;
+  /** Acknowledgements since the queue's statistics began; undefined when the broker collects no message statistics. */
+  ackTotal?: number;
+  /** Deliveries in acknowledgement mode (`deliver` plus `get`) since the queue's statistics began. */
+  deliveredTotal?: number;
 }
 
 interface RawQueue {
@@ -25,6 +30,10 @@ interface RawQueue {
   message_stats?: {
     publish_details?: { rate?: unknown };
     deliver_get_details?: { rate?: unknown };
+    ack_details?: { rate?: unknown };
+    ack?: unknown;
+    deliver?: unknown;
+    get?: unknown;
   };
 }
 
@@ -38,6 +47,10 @@ const QUEUE_COLUMNS = [
   'head_message_timestamp',
   'message_stats.publish_details.rate',
   'message_stats.deliver_get_details.rate',
+  'message_stats.ack_details.rate',
+  'message_stats.ack',
+  'message_stats.deliver',
+  'message_stats.get',
 ].join(',');
 
 /** Reads queue statistics of one virtual host from the RabbitMQ management HTTP API. */
@@ -96,6 +109,13 @@ export class ManagementClient {
       // were reset has no rate entry, which means a rate of zero.
       queue.publishPerSecond = readRate(entry.message_stats?.publish_details?.rate);
       queue.deliverPerSecond = readRate(entry.message_stats?.deliver_get_details?.rate);
+      queue.ackPerSecond = readRate(entry.message_stats?.ack_details?.rate);
+    }
+    const stats = entry.message_stats;
+    if (stats !== undefined) {
+      // A queue with no traffic yet may lack a counter, which then reads as zero.
+      queue.ackTotal = readCount(stats.ack);
+      queue.deliveredTotal = readCount(stats.deliver) + readCount(stats.get);
     }
     return queue;
   }

@@ -9,14 +9,19 @@ import {
   resolveIntervalMs,
   type SampleOrigin,
 } from './common.js';
+import { addCondition } from './lag-conditions.js';
 import { estimateQueueLag, type QueueLagHistory } from './queue-lag-estimate.js';
 import { AmqpQueueChecker } from './rabbitmq-amqp.js';
 import { ManagementClient, type ManagementQueue } from './rabbitmq-management.js';
 import type { LagSample, LagSource, PollResult } from './types.js';
+import { detectUnackedStall, type UnackedHistory } from './unacked-stall.js';
 
 export const RABBITMQ_SOURCE_KIND = 'rabbitmq';
 export const DEFAULT_RABBITMQ_POLL_INTERVAL_MS = 15_000;
 export const DEFAULT_RABBITMQ_TIMEOUT_MS = 5_000;
+/** Context of every sample read over AMQP, whose passive declare does not count delivered, unacknowledged messages. */
+export const AMQP_UNACKED_NOT_VISIBLE_DETAIL =
+  'unacknowledged messages are not visible over AMQP, so a consumer that stopped acknowledging shows no lag. Set managementUrl to detect it';
 
 const queueEntrySchema = z.union([
   z.string().min(1),
@@ -104,6 +109,7 @@ export class RabbitmqSource implements LagSource {
   readonly #amqp: AmqpQueueChecker;
   readonly #management: ManagementClient | undefined;
   readonly #history = new Map<string, QueueLagHistory>();
+  readonly #unackedHistory = new Map<string, UnackedHistory>();
   /** Queues that matched `queuePattern` at the last management read, checked over AMQP when the API is down. */
   #matchedQueues: QueueTarget[] = [];
   #managementDown = false;
@@ -178,6 +184,7 @@ export class RabbitmqSource implements LagSource {
       const queue = queues.get(target.name);
       if (!queue) {
         this.#history.delete(target.name);
+        this.#unackedHistory.delete(target.name);
         return this.#downSample(now, target, `queue "${target.name}" not found in vhost "${this.#vhost}"`);
       }
       const counts: QueueCounts = {
@@ -191,8 +198,41 @@ export class RabbitmqSource implements LagSource {
       if (queue.headTimestampMs !== undefined) counts.headTimestampMs = queue.headTimestampMs;
       if (queue.type !== undefined) counts.attributes.queue_type = queue.type;
       if (queue.state !== undefined) counts.attributes.queue_state = queue.state;
-      return this.#okSample(now, target, counts);
+      const sample = this.#okSample(now, target, counts);
+      this.#applyUnackedStall(sample, queue, now);
+      return sample;
     });
+  }
+
+  /**
+   * Sets `stuck`, the `unacked_stalled` condition and a lag of at least the
+   * stall's length when the queue's consumers hold messages without
+   * acknowledging any. `stuck` stays undefined while one poll cannot tell.
+   */
+  #applyUnackedStall(sample: LagSample, queue: ManagementQueue, now: Date): void {
+    const reading = {
+      observedAtMs: now.getTime(),
+      unacknowledged: queue.messagesUnacknowledged,
+      depth: queue.messagesReady,
+      ackPerSecond: queue.ackPerSecond,
+      ackTotal: queue.ackTotal,
+      deliveredTotal: queue.deliveredTotal,
+    };
+    const stall = detectUnackedStall(reading, this.#unackedHistory.get(queue.name));
+    this.#unackedHistory.set(queue.name, stall.history);
+    if (stall.state === 'clear') sample.stuck = 0;
+    if (stall.state !== 'stalled') return;
+
+    sample.stuck = queue.messagesUnacknowledged;
+    addCondition(sample, 'unacked_stalled');
+    const since = new Date(stall.stalledSinceMs).toISOString();
+    sample.attributes = { ...sample.attributes, unacked_stalled_since: since };
+    if (sample.lagSeconds === undefined || sample.lagSeconds < stall.stalledSeconds) {
+      // NOTE: the stall is measured from the first poll that saw it, so one that began earlier reads shorter than it is.
+      sample.lagSeconds = stall.stalledSeconds;
+      sample.lagEstimated = true;
+    }
+    sample.detail = `${queue.messagesUnacknowledged} messages unacknowledged with no acknowledgement since ${since}`;
   }
 
   async #samplesFromAmqp(now: Date, managementError: string | undefined): Promise<LagSample[]> {
@@ -216,7 +256,7 @@ export class RabbitmqSource implements LagSource {
         const counts: QueueCounts = {
           depth: check.messagesReady,
           consumers: check.consumers,
-          attributes: { via: 'amqp', vhost: this.#vhost },
+          attributes: { via: 'amqp', vhost: this.#vhost, unacked_visible: 'false' },
         };
         const previous = this.#history.get(target.name);
         if (previous !== undefined && now.getTime() > previous.observedAtMs) {
@@ -226,9 +266,8 @@ export class RabbitmqSource implements LagSource {
           counts.attributes.net_rate_per_second = netPerSecond.toFixed(3);
         }
         const sample = this.#okSample(now, target, counts);
-        if (managementError !== undefined) {
-          sample.detail = sample.detail ? `${prefix}${sample.detail}` : prefix.replace(/; $/, '');
-        }
+        const details = [sample.detail, AMQP_UNACKED_NOT_VISIBLE_DETAIL].filter((text) => text !== undefined);
+        sample.detail = `${prefix}${details.join('; ')}`;
         samples.push(sample);
       } catch (error) {
         // The broker cannot be reached: every remaining queue is down for the same reason.

@@ -12,8 +12,10 @@ export type LagStatus = 'ok' | 'source_down';
  *   item runs ahead of ours, so it was clamped to zero.
  * - `series_disappeared`: a successful poll no longer returns an entity that
  *   earlier polls reported.
+ * - `unacked_stalled`: consumers hold delivered messages and no
+ *   acknowledgement has arrived across polls.
  */
-export type LagCondition = 'no_consumers' | 'clock_skew' | 'series_disappeared';
+export type LagCondition = 'no_consumers' | 'clock_skew' | 'series_disappeared' | 'unacked_stalled';
 
 /**
  * One observation of one entity (a queue, a job channel and function) taken
@@ -39,7 +41,7 @@ export interface LagSample {
   consumers?: number;
   inflowPerSecond?: number;
   outflowPerSecond?: number;
-  /** Items in progress for longer than the source's stuck threshold. */
+  /** Items in progress for longer than the source's stuck threshold, or held unacknowledged by a stalled consumer. */
   stuck?: number;
   failed?: number;
   stateCounts?: Record<string, number>;
