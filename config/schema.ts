@@ -48,6 +48,18 @@ const otlpSchema = listenSchema(DEFAULT_OTLP_PORT).extend({
   tokens: z.array(ingestTokenSchema).default([]),
 });
 
+/** How the collector polls its sources; unset values keep the scheduler's defaults. */
+const pollingSchema = z.strictObject({
+  /** Time limit of one poll, for sources that set none. */
+  timeout: durationSchema.optional(),
+  /** Polls allowed at once across all sources. */
+  maxConcurrentPolls: z.number().int().positive().optional(),
+  /** Longest delay between polls of a failing source. */
+  maxBackoff: durationSchema.optional(),
+  /** How long an entity that stopped being reported keeps its `series_disappeared` samples. */
+  seriesRetention: durationSchema.optional(),
+});
+
 const apiTokenSchema = z.strictObject({
   name: nameSchema,
   token: z.string().min(16, 'expected a token of at least 16 characters'),
@@ -108,8 +120,8 @@ export const configSchema = z
     version: z.literal(1).default(1),
     store: storeSchema.default(storeSchema.parse({})),
     collector: z
-      .strictObject({ otlp: otlpSchema.default(otlpSchema.parse({})) })
-      .default({ otlp: otlpSchema.parse({}) }),
+      .strictObject({ otlp: otlpSchema.default(otlpSchema.parse({})), polling: pollingSchema.default({}) })
+      .default({ otlp: otlpSchema.parse({}), polling: {} }),
     api: apiSchema.default(apiSchema.parse({})),
     integrations: z.array(integrationSchema).default([]),
     workflows: z.array(workflowSchema).default([]),

@@ -91,7 +91,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     (source) => instrumentLagSource(source, metrics),
   );
   const lagWriter = createLagWriter(client, { rowWriter: ingest });
-  const polling = startSourcePolling(sources, lagWriter, { logger: logger.child({ component: 'sources' }) });
+  const pollingConfig = config.collector.polling;
+  const polling = startSourcePolling(sources, lagWriter, {
+    logger: logger.child({ component: 'sources' }),
+    pollTimeoutMs: pollingConfig.timeout,
+    maxConcurrentPolls: pollingConfig.maxConcurrentPolls,
+    maxBackoffMs: pollingConfig.maxBackoff,
+    seriesRetentionMs: pollingConfig.seriesRetention,
+  });
 
   const otlpUrl = await listen(otlp, config.collector.otlp.host, config.collector.otlp.port);
   warnIfReceiverOpen(config, logger);
