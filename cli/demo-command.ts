@@ -47,6 +47,11 @@ export async function runDemoCommand(options: DemoCommandOptions): Promise<numbe
     rabbitmqUrl: process.env.SYNCWATCH_DEMO_RABBITMQ_URL,
     postgresUrl: process.env.SYNCWATCH_DEMO_PG_URL,
     logger: logger.child({ component: 'demo' }),
+    // Each run declares queues and a schema named after its random run id, so
+    // it removes them again instead of leaving them behind on every run.
+    // NOTE: a demo ended by SIGKILL or a crash leaves its `demo.<run id>.*`
+    // queues and its `syncwatch_demo_<run id>` schema behind.
+    removeResourcesOnStop: true,
   });
 
   let service: RunningService;
@@ -117,14 +122,14 @@ export function buildDemoConfig(base: SyncwatchConfig, network: DemoNetwork): Sy
 
 function printWelcome(service: RunningService, network: DemoNetwork): void {
   const lagSources = [
-    network.rabbitmqUrl ? 'RabbitMQ queues' : undefined,
+    network.rabbitmqUrl ? `RabbitMQ queues ${network.queues.map((queue) => queue.name).join(', ')}` : undefined,
     network.queueJob ? `queue_job table ${network.queueJob.schema}.${network.queueJob.table} in PostgreSQL` : undefined,
     network.inProcessSources.length > 0 ? `${network.inProcessSources.length} in-process queues` : undefined,
   ].filter(Boolean);
   process.stdout.write(
     [
       '',
-      'syncwatch demo is running.',
+      `syncwatch demo ${network.runId} is running.`,
       `  OTLP/HTTP traces:  ${service.otlpUrl}/v1/traces`,
       `  query API:         ${service.apiUrl}/api/sql`,
       `  lag sources:       ${lagSources.join(', ')}`,

@@ -13,6 +13,12 @@ export {
 } from './in-process-queue.js';
 export { InProcessBroker } from './in-process-broker.js';
 export {
+  OutputTail,
+  ProcessStartError,
+  waitForReady,
+  type ProcessStartFailure,
+} from './process-start.js';
+export {
   dropQueueJobSchema,
   deleteRabbitMqQueues,
   prepareQueueJob,
@@ -39,8 +45,10 @@ export {
 } from './process-protocol.js';
 export {
   buildQueueNames,
+  createRunId,
   DEMO_WORKFLOWS,
   describeMessageQueues,
+  RUN_ID_PATTERN,
   type DemoQueue,
   type DemoQueueNames,
   type DemoSystem,
@@ -57,8 +65,6 @@ export {
   CONSUMER_PAUSE_PROBABILITY,
   CONSUMER_PREFETCH,
   DEFAULT_PG_URL,
-  DEFAULT_QUEUE_JOB_SCHEMA,
-  DEFAULT_QUEUE_PREFIX,
   DEFAULT_RABBITMQ_URL,
   DEMO_PLANTS,
   DUPLICATE_PROBABILITY,
@@ -76,10 +82,15 @@ export {
   JOB_RUNNER_BATCH_SIZE,
   JOB_RUNNER_INTERVAL_MS,
   JOB_STUCK_PROBABILITY,
+  MESSAGE_DRAIN_TIMEOUT_MS,
   MESSAGE_PROCESSING_MAX_MS,
   MESSAGE_PROCESSING_MIN_MS,
   PROCESS_START_TIMEOUT_MS,
+  PROCESS_STDERR_TAIL_BYTES,
   PROCESS_STOP_TIMEOUT_MS,
+  QUEUE_JOB_SCHEMA_BASE,
+  QUEUE_PREFIX_BASE,
+  RUN_ID_BYTES,
   SPAN_EXPORT_INTERVAL_MS,
   TRANSACTIONS_PER_MINUTE,
 } from './tunables.js';

@@ -9,6 +9,7 @@ import {
 } from './demo-backends.js';
 import { InProcessBroker } from './in-process-broker.js';
 import { InProcessQueue } from './in-process-queue.js';
+import { OutputTail, waitForReady } from './process-start.js';
 import {
   buildPeerKey,
   SYSTEM_CONFIG_ENV,
@@ -19,20 +20,23 @@ import {
 import {
   CONNECT_TIMEOUT_MS,
   DEFAULT_PG_URL,
-  DEFAULT_QUEUE_JOB_SCHEMA,
-  DEFAULT_QUEUE_PREFIX,
   DEFAULT_RABBITMQ_URL,
   DEMO_PLANTS,
   FAILURE_PROBABILITY,
   IN_PROCESS_POLL_INTERVAL_MS,
   PROCESS_START_TIMEOUT_MS,
+  PROCESS_STDERR_TAIL_BYTES,
   PROCESS_STOP_TIMEOUT_MS,
+  QUEUE_JOB_SCHEMA_BASE,
+  QUEUE_PREFIX_BASE,
   SPAN_EXPORT_INTERVAL_MS,
   TRANSACTIONS_PER_MINUTE,
 } from './tunables.js';
 import {
   buildQueueNames,
+  createRunId,
   describeMessageQueues,
+  RUN_ID_PATTERN,
   type DemoQueue,
   type DemoQueueNames,
   type DemoSystem,
@@ -48,9 +52,14 @@ export interface DemoNetworkOptions {
   rabbitmqUrl?: string;
   /** PostgreSQL of the `queue_job` table. Default: `SYNCWATCH_DEMO_PG_URL`, else `DEFAULT_PG_URL`. */
   postgresUrl?: string;
-  /** Schema of the `queue_job` table. Default `DEFAULT_QUEUE_JOB_SCHEMA`. */
+  /**
+   * Id that keeps this run's queues and schema apart from those of other runs
+   * on the same RabbitMQ and PostgreSQL. Default: random, from `createRunId`.
+   */
+  runId?: string;
+  /** Schema of the `queue_job` table. Default `syncwatch_demo_<run id>`. */
   queueJobSchema?: string;
-  /** Prefix of the queue names. Default `DEFAULT_QUEUE_PREFIX`. */
+  /** Prefix of the queue names. Default `demo.<run id>`. */
   queuePrefix?: string;
   /** Default `DEMO_PLANTS`. */
   plants?: readonly string[];
@@ -64,6 +73,8 @@ export interface DemoNetworkOptions {
   connectTimeoutMs?: number;
   /** Poll interval of the in-process lag sources. Default `IN_PROCESS_POLL_INTERVAL_MS`. */
   inProcessPollIntervalMs?: number;
+  /** How long each system process gets to report ready. Default `PROCESS_START_TIMEOUT_MS`. */
+  processStartTimeoutMs?: number;
   /** Deletes the RabbitMQ queues and drops the `queue_job` schema on stop. Default false. */
   removeResourcesOnStop?: boolean;
 }
@@ -79,6 +90,8 @@ export interface DemoSystemProcess {
 
 /** A running demo network and the lag sources it keeps busy. */
 export interface DemoNetwork {
+  /** Id of this run, part of its queue names and schema name. */
+  runId: string;
   /** Set when the message queues are on RabbitMQ. */
   rabbitmqUrl?: string;
   /** Set when the Odoo job queue is a `queue_job` table in PostgreSQL. */
@@ -94,6 +107,7 @@ export interface DemoNetwork {
 interface ResolvedOptions {
   otlpEndpoint: string;
   logger: Logger;
+  runId: string;
   rabbitmqUrl: string;
   postgresUrl: string;
   queueJobSchema: string;
@@ -104,6 +118,7 @@ interface ResolvedOptions {
   spanExportIntervalMs: number;
   connectTimeoutMs: number;
   inProcessPollIntervalMs: number;
+  processStartTimeoutMs: number;
   removeResourcesOnStop: boolean;
 }
 
@@ -112,19 +127,27 @@ function resolveOptions(options: DemoNetworkOptions): ResolvedOptions {
   const transactionsPerMinute = Object.fromEntries(
     Object.entries(TRANSACTIONS_PER_MINUTE).map(([workflow, rate]) => [workflow, rate * multiplier]),
   ) as Record<DemoWorkflow, number>;
+  const runId = options.runId ?? createRunId();
+  if (!RUN_ID_PATTERN.test(runId)) {
+    throw new Error(
+      `SIMULATOR_ERR_RUN_ID: invalid run id "${runId}"; expected 1 to 32 lowercase letters, digits or underscores`,
+    );
+  }
   return {
     otlpEndpoint: options.otlpEndpoint,
     logger: options.logger,
+    runId,
     rabbitmqUrl: options.rabbitmqUrl ?? process.env.SYNCWATCH_DEMO_RABBITMQ_URL ?? DEFAULT_RABBITMQ_URL,
     postgresUrl: options.postgresUrl ?? process.env.SYNCWATCH_DEMO_PG_URL ?? DEFAULT_PG_URL,
-    queueJobSchema: options.queueJobSchema ?? DEFAULT_QUEUE_JOB_SCHEMA,
-    queueNames: buildQueueNames(options.queuePrefix ?? DEFAULT_QUEUE_PREFIX),
+    queueJobSchema: options.queueJobSchema ?? `${QUEUE_JOB_SCHEMA_BASE}_${runId}`,
+    queueNames: buildQueueNames(options.queuePrefix ?? `${QUEUE_PREFIX_BASE}.${runId}`),
     plants: [...(options.plants ?? DEMO_PLANTS)],
     transactionsPerMinute,
     failureProbability: options.failureProbability ?? FAILURE_PROBABILITY,
     spanExportIntervalMs: options.spanExportIntervalMs ?? SPAN_EXPORT_INTERVAL_MS,
     connectTimeoutMs: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     inProcessPollIntervalMs: options.inProcessPollIntervalMs ?? IN_PROCESS_POLL_INTERVAL_MS,
+    processStartTimeoutMs: options.processStartTimeoutMs ?? PROCESS_START_TIMEOUT_MS,
     removeResourcesOnStop: options.removeResourcesOnStop ?? false,
   };
 }
@@ -194,7 +217,9 @@ function createInProcessQueues(
  * instrumented fastify server on a loopback port exporting spans to
  * `otlpEndpoint`. Queues go to RabbitMQ and Odoo jobs to a `queue_job` table
  * in PostgreSQL where those are reachable, otherwise to in-process queues
- * that the returned network exposes as lag sources.
+ * that the returned network exposes as lag sources. The queues and the schema
+ * carry the run id, so networks running side by side on the same RabbitMQ and
+ * PostgreSQL do not share them.
  */
 export async function startDemoNetwork(options: DemoNetworkOptions): Promise<DemoNetwork> {
   const resolved = resolveOptions(options);
@@ -211,7 +236,7 @@ export async function startDemoNetwork(options: DemoNetworkOptions): Promise<Dem
   const broker = new InProcessBroker();
   for (const queue of createInProcessQueues(resolved, useRabbitMq, queueJob !== undefined)) broker.addQueue(queue);
 
-  const children = new ProcessGroup(logger, broker);
+  const children = new ProcessGroup(logger, broker, resolved.processStartTimeoutMs);
   try {
     await children.start(buildSystemConfigs(resolved, rabbitmqUrl, queueJob));
   } catch (error) {
@@ -220,7 +245,14 @@ export async function startDemoNetwork(options: DemoNetworkOptions): Promise<Dem
     throw error;
   }
   logger.info(
-    { systems: children.systems.length, rabbitmq: useRabbitMq, queueJob: queueJob !== undefined },
+    {
+      runId: resolved.runId,
+      systems: children.systems.length,
+      rabbitmq: useRabbitMq,
+      queues: queueNames,
+      queueJobSchema: queueJob?.schema,
+      removeResourcesOnStop: resolved.removeResourcesOnStop,
+    },
     'demo network started',
   );
 
@@ -232,10 +264,11 @@ export async function startDemoNetwork(options: DemoNetworkOptions): Promise<Dem
       if (rabbitmqUrl) await deleteRabbitMqQueues(rabbitmqUrl, queueNames, logger);
       if (queueJob) await dropQueueJobSchema(queueJob, logger);
     }
-    logger.info({}, 'demo network stopped');
+    logger.info({ runId: resolved.runId }, 'demo network stopped');
   };
 
   return {
+    runId: resolved.runId,
     rabbitmqUrl,
     queueJob,
     inProcessSources: broker.queues,
@@ -251,11 +284,13 @@ class ProcessGroup {
   readonly #children: ChildProcess[] = [];
   readonly #logger: Logger;
   readonly #broker: InProcessBroker;
+  readonly #startTimeoutMs: number;
   #stopping = false;
 
-  constructor(logger: Logger, broker: InProcessBroker) {
+  constructor(logger: Logger, broker: InProcessBroker, startTimeoutMs: number) {
     this.#logger = logger;
     this.#broker = broker;
+    this.#startTimeoutMs = startTimeoutMs;
   }
 
   async start(configs: SystemProcessConfig[]): Promise<void> {
@@ -268,48 +303,49 @@ class ProcessGroup {
     this.systems.push(...started);
   }
 
-  /** Sends SIGTERM to every process, then SIGKILL to those still running after the stop timeout. */
+  /**
+   * Sends SIGTERM to every process, then SIGKILL to those still running after
+   * the stop timeout, and resolves once all of them have exited.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
     await Promise.all(this.#children.map((child) => stopChild(child)));
   }
 
-  #startOne(entry: URL, execArgv: string[], config: SystemProcessConfig): Promise<DemoSystemProcess> {
+  async #startOne(entry: URL, execArgv: string[], config: SystemProcessConfig): Promise<DemoSystemProcess> {
     const child = fork(entry, [], {
       execArgv,
       env: { ...process.env, [SYSTEM_CONFIG_ENV]: JSON.stringify(config) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
     this.#children.push(child);
     const log = this.#logger.child({ system: config.instanceId });
+
+    // stderr still reaches the terminal, and its tail goes into a start error.
+    const stderr = new OutputTail(PROCESS_STDERR_TAIL_BYTES);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr.append(chunk);
+      process.stderr.write(chunk);
+    });
     child.on('message', (message: ChildMessage) => this.#onMessage(child, log, message));
-    child.on('exit', (code, signal) => {
-      this.#broker.releaseProcess(child);
-      if (!this.#stopping) log.error({ code, signal }, 'system process exited');
+    child.on('exit', () => this.#broker.releaseProcess(child));
+    // 'close' follows 'exit' once the stderr pipe has ended, so the tail is complete.
+    child.on('close', (code, signal) => {
+      if (!this.#stopping) {
+        log.error({ code, signal, stderrTail: stderr.read() }, 'system process exited');
+      } else if (code !== 0 && signal !== 'SIGTERM') {
+        log.warn({ code, signal, stderrTail: stderr.read() }, 'system process did not stop cleanly');
+      }
     });
 
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`SIMULATOR_ERR_PROCESS_START: system ${config.instanceId} timed out after ${PROCESS_START_TIMEOUT_MS} ms before it was ready; see its stderr output`));
-      }, PROCESS_START_TIMEOUT_MS);
-      const onExit = (code: number | null) => {
-        clearTimeout(timer);
-        reject(new Error(`SIMULATOR_ERR_PROCESS_START: system ${config.instanceId} exited with code ${code} before it was ready; see its stderr output`));
-      };
-      child.once('exit', onExit);
-      child.on('message', (message: ChildMessage) => {
-        if (message.type !== 'ready') return;
-        clearTimeout(timer);
-        child.off('exit', onExit);
-        resolve({
-          system: config.system,
-          instanceId: config.instanceId,
-          plant: config.plant,
-          url: `http://127.0.0.1:${message.port}`,
-          pid: child.pid ?? 0,
-        });
-      });
-    });
+    const port = await waitForReady(child, config.instanceId, this.#startTimeoutMs, stderr);
+    return {
+      system: config.system,
+      instanceId: config.instanceId,
+      plant: config.plant,
+      url: `http://127.0.0.1:${port}`,
+      pid: child.pid ?? 0,
+    };
   }
 
   #onMessage(child: ChildProcess, log: Logger, message: ChildMessage): void {
@@ -326,7 +362,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_STOP_TIMEOUT_MS);
-    child.once('exit', () => {
+    child.once('close', () => {
       clearTimeout(timer);
       resolve();
     });

@@ -76,9 +76,26 @@ export const SPAN_EXPORT_INTERVAL_MS = 2_000;
 /** How long the network waits for RabbitMQ and PostgreSQL before using in-process queues. */
 export const CONNECT_TIMEOUT_MS = 2_000;
 
-/** How long a system process gets to start, and to stop after SIGTERM before SIGKILL. */
-export const PROCESS_START_TIMEOUT_MS = 20_000;
+/**
+ * How long a system process gets to report that it is ready. Each process
+ * loads the OpenTelemetry SDK and fastify, and all of them start at once, so
+ * on a loaded machine the start takes far longer than the second or two it
+ * takes on an idle one.
+ */
+export const PROCESS_START_TIMEOUT_MS = 60_000;
+
+/** How long a system process gets to stop after SIGTERM before SIGKILL. */
 export const PROCESS_STOP_TIMEOUT_MS = 5_000;
+
+/** Last bytes of a system process's stderr output kept for a start error. */
+export const PROCESS_STDERR_TAIL_BYTES = 4_096;
+
+/**
+ * How long a stopping message bus waits for the handlers of delivered messages
+ * to finish before it closes the connection. It stays below
+ * `PROCESS_STOP_TIMEOUT_MS`, so the process can still flush its spans.
+ */
+export const MESSAGE_DRAIN_TIMEOUT_MS = 2_500;
 
 /** Poll interval of the in-process lag sources. */
 export const IN_PROCESS_POLL_INTERVAL_MS = 5_000;
@@ -86,5 +103,14 @@ export const IN_PROCESS_POLL_INTERVAL_MS = 5_000;
 /** Default RabbitMQ and PostgreSQL of the demo, overridable by environment variables. */
 export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
-export const DEFAULT_QUEUE_JOB_SCHEMA = 'syncwatch_demo';
-export const DEFAULT_QUEUE_PREFIX = 'demo';
+
+/**
+ * Base names of one run's resources. A run appends its run id, so its queues
+ * are `demo.<run id>.mes.material_consumption` and so on, and its schema is
+ * `syncwatch_demo_<run id>`.
+ */
+export const QUEUE_PREFIX_BASE = 'demo';
+export const QUEUE_JOB_SCHEMA_BASE = 'syncwatch_demo';
+
+/** Random bytes of a run id, which is written as twice as many hex digits. */
+export const RUN_ID_BYTES = 3;

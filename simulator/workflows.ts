@@ -1,4 +1,5 @@
-import type { TRANSACTIONS_PER_MINUTE } from './tunables.js';
+import { randomBytes } from 'node:crypto';
+import { RUN_ID_BYTES, type TRANSACTIONS_PER_MINUTE } from './tunables.js';
 
 /** Systems of the demo network, each running as its own process. */
 export type DemoSystem = 'odoo' | 'mes' | 'wms' | 'qms' | 'supplier-portal';
@@ -46,7 +47,23 @@ export interface DemoQueueNames {
   queueJob: string;
 }
 
-/** Builds the queue names from a prefix such as `demo`. */
+/**
+ * Run ids are part of queue names and of a PostgreSQL schema name, so they
+ * are limited to characters that need no quoting in either.
+ */
+export const RUN_ID_PATTERN = /^[a-z0-9_]{1,32}$/;
+
+/**
+ * Creates a random run id such as `3f9a1c`. A second demo on the same ports
+ * starts its network before it fails to bind those ports. With names derived
+ * from a port it would empty and then remove the first demo's queues and
+ * schema, so the id is random.
+ */
+export function createRunId(): string {
+  return randomBytes(RUN_ID_BYTES).toString('hex');
+}
+
+/** Builds the queue names from a prefix such as `demo.3f9a1c`. */
 export function buildQueueNames(prefix: string): DemoQueueNames {
   return {
     materialConsumption: `${prefix}.mes.material_consumption`,

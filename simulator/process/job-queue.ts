@@ -252,6 +252,7 @@ export class BusJobQueue implements JobQueue {
   readonly #bus: MessageBus;
   readonly #queue: string;
   readonly #retryTimers = new Set<NodeJS.Timeout>();
+  #stopped = false;
 
   constructor(bus: MessageBus, queue: string) {
     this.#bus = bus;
@@ -266,7 +267,8 @@ export class BusJobQueue implements JobQueue {
     void this.#bus.consume(this.#queue, JOB_RUNNER_BATCH_SIZE, async (message) => {
       const job = message.body as OdooJob;
       const outcome = settleRetry(job, await executor(job));
-      if (outcome.state !== 'retry') return;
+      // A job that finishes after stop is not retried, because the bus closes next.
+      if (outcome.state !== 'retry' || this.#stopped) return;
 
       const timer = setTimeout(() => {
         this.#retryTimers.delete(timer);
@@ -277,6 +279,7 @@ export class BusJobQueue implements JobQueue {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();
   }

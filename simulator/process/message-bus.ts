@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import type { InProcessMessage } from '../in-process-queue.js';
 import type { ParentMessage } from '../process-protocol.js';
-import { sendToParent } from './ipc-logger.js';
+import { MESSAGE_DRAIN_TIMEOUT_MS } from '../tunables.js';
+import { describeError, sendToParent, type ProcessLogger } from './ipc-logger.js';
 
 /** One message on a demo queue. */
 export type BusMessage = InProcessMessage;
@@ -23,12 +24,59 @@ export interface MessageBus {
   readonly system: string;
   publish(queue: string, message: BusMessage): Promise<void>;
   consume(queue: string, prefetch: number, handler: MessageHandler): Promise<ConsumerHandle>;
-  close(): Promise<void>;
+  /**
+   * Cancels every consumer, then waits up to `drainTimeoutMs` (default
+   * `MESSAGE_DRAIN_TIMEOUT_MS`) for the handlers of delivered messages to
+   * finish. Consumers cannot be resumed afterwards.
+   */
+  stopConsuming(drainTimeoutMs?: number): Promise<void>;
+  /** Stops consuming as `stopConsuming` does, then closes the connection. */
+  close(drainTimeoutMs?: number): Promise<void>;
+}
+
+/** The handlers of delivered messages that are still running. */
+class RunningHandlers {
+  #count = 0;
+  #onIdle: Array<() => void> = [];
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Counts `work` as running until it settles. */
+  track(work: Promise<void>): void {
+    this.#count += 1;
+    void work.finally(() => {
+      this.#count -= 1;
+      if (this.#count > 0) return;
+      for (const resolve of this.#onIdle.splice(0)) resolve();
+    });
+  }
+
+  /** Resolves once no handler is running, or after `timeoutMs`. */
+  async waitForIdle(timeoutMs: number): Promise<void> {
+    if (this.#count === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.#onIdle.push(resolve)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
 }
 
 /** Creates a message with a new id, published now. */
 export function createBusMessage(body: unknown, headers: Record<string, string>): BusMessage {
   return { id: randomUUID(), publishedAtMs: Date.now(), headers, body };
+}
+
+/** A consumer of the AMQP bus and the tag RabbitMQ gave it while it consumes. */
+interface AmqpConsumer {
+  queue: string;
+  channel: Channel;
+  consumerTag: string | undefined;
 }
 
 /**
@@ -40,25 +88,37 @@ export class AmqpMessageBus implements MessageBus {
   readonly system = 'rabbitmq';
   readonly #connection: ChannelModel;
   readonly #publishChannel: ConfirmChannel;
-  readonly #consumerChannels: Channel[] = [];
+  readonly #onError: (error: unknown) => void;
+  readonly #logger: ProcessLogger;
+  readonly #consumers: AmqpConsumer[] = [];
+  readonly #runningHandlers = new RunningHandlers();
+  #stopping = false;
 
-  private constructor(connection: ChannelModel, publishChannel: ConfirmChannel) {
+  private constructor(
+    connection: ChannelModel,
+    publishChannel: ConfirmChannel,
+    onError: (error: unknown) => void,
+    logger: ProcessLogger,
+  ) {
     this.#connection = connection;
     this.#publishChannel = publishChannel;
+    this.#onError = onError;
+    this.#logger = logger;
   }
 
   /** Connects to RabbitMQ and declares the queues (durable, as the network declared them). */
   static async connect(
     url: string,
     queues: string[],
-    onError: (error: Error) => void,
+    onError: (error: unknown) => void,
+    logger: ProcessLogger,
   ): Promise<AmqpMessageBus> {
     const connection = await amqp.connect(url);
     connection.on('error', onError);
     const channel = await connection.createConfirmChannel();
     channel.on('error', onError);
     for (const queue of queues) await channel.assertQueue(queue, { durable: true });
-    return new AmqpMessageBus(connection, channel);
+    return new AmqpMessageBus(connection, channel, onError, logger);
   }
 
   async publish(queue: string, message: BusMessage): Promise<void> {
@@ -78,38 +138,84 @@ export class AmqpMessageBus implements MessageBus {
   async consume(queue: string, prefetch: number, handler: MessageHandler): Promise<ConsumerHandle> {
     const channel = await this.#connection.createChannel();
     channel.on('error', () => undefined);
-    this.#consumerChannels.push(channel);
     await channel.prefetch(prefetch);
 
     const onMessage = (delivery: ConsumeMessage | null) => {
       if (!delivery) return;
-      handler(toBusMessage(delivery)).then(
-        () => channel.ack(delivery),
+      const work = handler(toBusMessage(delivery)).then(
+        () => this.#settle(queue, 'ack', () => channel.ack(delivery)),
         // A message that failed is dropped, as a consumer without a dead-letter queue does.
-        () => channel.nack(delivery, false, false),
+        () => this.#settle(queue, 'nack', () => channel.nack(delivery, false, false)),
       );
+      this.#runningHandlers.track(work);
     };
 
-    let consumerTag: string | undefined = (await channel.consume(queue, onMessage)).consumerTag;
+    const consumer: AmqpConsumer = { queue, channel, consumerTag: undefined };
+    consumer.consumerTag = (await channel.consume(queue, onMessage)).consumerTag;
+    this.#consumers.push(consumer);
     return {
       get paused() {
-        return consumerTag === undefined;
+        return consumer.consumerTag === undefined;
       },
-      async pause() {
-        if (consumerTag === undefined) return;
-        const tag = consumerTag;
-        consumerTag = undefined;
-        await channel.cancel(tag);
-      },
-      async resume() {
-        if (consumerTag !== undefined) return;
-        consumerTag = (await channel.consume(queue, onMessage)).consumerTag;
+      pause: () => this.#cancel(consumer),
+      resume: async () => {
+        if (consumer.consumerTag !== undefined || this.#stopping) return;
+        try {
+          consumer.consumerTag = (await channel.consume(queue, onMessage)).consumerTag;
+        } catch (error) {
+          this.#reportChannelError(queue, 'resume', error);
+        }
       },
     };
   }
 
-  async close(): Promise<void> {
+  async stopConsuming(drainTimeoutMs = MESSAGE_DRAIN_TIMEOUT_MS): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(this.#consumers.map((consumer) => this.#cancel(consumer)));
+    await this.#runningHandlers.waitForIdle(drainTimeoutMs);
+    if (this.#runningHandlers.count > 0) {
+      this.#logger.info(
+        { handlers: this.#runningHandlers.count, drainTimeoutMs },
+        'closing with message handlers still running, so RabbitMQ redelivers their messages',
+      );
+    }
+  }
+
+  async close(drainTimeoutMs = MESSAGE_DRAIN_TIMEOUT_MS): Promise<void> {
+    await this.stopConsuming(drainTimeoutMs);
+    // Closing a channel waits for RabbitMQ to confirm it, so the acks sent on it
+    // are applied. A connection closed right after an ack can lose that ack.
+    const channels = [this.#publishChannel, ...this.#consumers.map((consumer) => consumer.channel)];
+    await Promise.all(channels.map((channel) => channel.close().catch(() => undefined)));
     await this.#connection.close().catch(() => undefined);
+  }
+
+  async #cancel(consumer: AmqpConsumer): Promise<void> {
+    const tag = consumer.consumerTag;
+    if (tag === undefined) return;
+    consumer.consumerTag = undefined;
+    try {
+      await consumer.channel.cancel(tag);
+    } catch (error) {
+      this.#reportChannelError(consumer.queue, 'cancel', error);
+    }
+  }
+
+  /** Runs an ack or nack. A closed channel throws, which is expected once the bus stops. */
+  #settle(queue: string, operation: 'ack' | 'nack', settle: () => void): void {
+    try {
+      settle();
+    } catch (error) {
+      this.#reportChannelError(queue, operation, error);
+    }
+  }
+
+  #reportChannelError(queue: string, operation: string, error: unknown): void {
+    if (this.#stopping) {
+      this.#logger.debug({ queue, operation, ...describeError(error) }, 'channel operation skipped while stopping');
+      return;
+    }
+    this.#onError(error);
   }
 }
 
@@ -134,7 +240,11 @@ function toBusMessage(delivery: ConsumeMessage): BusMessage {
 export class IpcMessageBus implements MessageBus {
   readonly system = 'in_process';
   readonly #handlers = new Map<string, MessageHandler>();
+  /** Queue of each consumer that currently takes messages, by consumer id. */
+  readonly #consuming = new Map<string, string>();
+  readonly #runningHandlers = new RunningHandlers();
   readonly #onParentMessage = (message: ParentMessage) => this.#deliver(message);
+  #stopping = false;
 
   constructor() {
     process.on('message', this.#onParentMessage);
@@ -147,27 +257,41 @@ export class IpcMessageBus implements MessageBus {
   async consume(queue: string, prefetch: number, handler: MessageHandler): Promise<ConsumerHandle> {
     const consumerId = `${process.pid}:${queue}:${randomUUID()}`;
     this.#handlers.set(consumerId, handler);
-    let paused = false;
-    sendToParent({ type: 'consume', queue, consumerId, prefetch });
+    const consuming = this.#consuming;
+    const start = () => {
+      consuming.set(consumerId, queue);
+      sendToParent({ type: 'consume', queue, consumerId, prefetch });
+    };
+    start();
     return {
       get paused() {
-        return paused;
+        return !consuming.has(consumerId);
       },
-      async pause() {
-        paused = true;
-        sendToParent({ type: 'cancel', queue, consumerId });
-      },
-      async resume() {
-        if (!paused) return;
-        paused = false;
-        sendToParent({ type: 'consume', queue, consumerId, prefetch });
+      pause: async () => this.#cancel(consumerId),
+      resume: async () => {
+        if (consuming.has(consumerId) || this.#stopping) return;
+        start();
       },
     };
   }
 
-  async close(): Promise<void> {
+  async stopConsuming(drainTimeoutMs = MESSAGE_DRAIN_TIMEOUT_MS): Promise<void> {
+    this.#stopping = true;
+    for (const consumerId of [...this.#consuming.keys()]) this.#cancel(consumerId);
+    await this.#runningHandlers.waitForIdle(drainTimeoutMs);
+  }
+
+  async close(drainTimeoutMs = MESSAGE_DRAIN_TIMEOUT_MS): Promise<void> {
+    await this.stopConsuming(drainTimeoutMs);
     process.off('message', this.#onParentMessage);
     this.#handlers.clear();
+  }
+
+  #cancel(consumerId: string): void {
+    const queue = this.#consuming.get(consumerId);
+    if (queue === undefined) return;
+    this.#consuming.delete(consumerId);
+    sendToParent({ type: 'cancel', queue, consumerId });
   }
 
   #deliver(message: ParentMessage): void {
@@ -176,6 +300,6 @@ export class IpcMessageBus implements MessageBus {
     if (!handler) return;
 
     const ack = () => sendToParent({ type: 'ack', queue: message.queue, deliveryTag: message.deliveryTag });
-    handler(message.message).then(ack, ack);
+    this.#runningHandlers.track(handler(message.message).then(ack, ack));
   }
 }

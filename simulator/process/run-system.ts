@@ -25,10 +25,14 @@ const SYSTEM_MODULES: Record<DemoSystem, SystemModule> = {
   'supplier-portal': supplierPortalSystem,
 };
 
-async function connectBus(config: SystemProcessConfig, onError: (error: unknown) => void): Promise<MessageBus> {
+async function connectBus(
+  config: SystemProcessConfig,
+  onError: (error: unknown) => void,
+  logger: ProcessLogger,
+): Promise<MessageBus> {
   if (!config.rabbitmqUrl) return new IpcMessageBus();
   const queues = [config.queues.materialConsumption, config.queues.qualityHold];
-  return AmqpMessageBus.connect(config.rabbitmqUrl, queues, onError);
+  return AmqpMessageBus.connect(config.rabbitmqUrl, queues, onError, logger);
 }
 
 /**
@@ -70,7 +74,7 @@ export async function runSystemProcess(config: SystemProcessConfig, sdk: NodeSDK
   const onError = createErrorLog(logger);
   const stopSteps: Array<() => Promise<void> | void> = [];
 
-  const bus = await connectBus(config, onError);
+  const bus = await connectBus(config, onError, logger);
   let jobQueue: JobQueue | undefined;
   if (config.system === 'odoo') {
     jobQueue = config.queueJob ? new PgJobQueue(config.queueJob, onError) : new BusJobQueue(bus, config.queues.queueJob);
@@ -99,7 +103,9 @@ export async function runSystemProcess(config: SystemProcessConfig, sdk: NodeSDK
     logger.info({ reason }, 'system stopping');
     for (const step of stopSteps) await step();
     await jobQueue?.stop();
-    await app.close();
+    // Consumers stop taking messages while the server finishes its requests,
+    // and the bus closes only once the running message handlers are done.
+    await Promise.all([bus.stopConsuming(), app.close()]);
     await bus.close();
     await Promise.race([sdk.shutdown(), new Promise((resolve) => setTimeout(resolve, SPAN_FLUSH_TIMEOUT_MS))]);
     process.exit(0);

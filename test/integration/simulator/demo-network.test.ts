@@ -3,6 +3,8 @@ import amqp from 'amqplib';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDemoConfig } from '../../../cli/demo-command.js';
+import { parseConfigObject } from '../../../config/index.js';
 import { startDemoNetwork, type DemoNetwork } from '../../../simulator/index.js';
 import { startOtlpSink, waitFor, type OtlpSink } from './otlp-sink.js';
 
@@ -17,6 +19,7 @@ const WORKFLOW_PATTERN =
   /^(production_order_release|material_consumption|quality_hold|shipment_milestone|supplier_confirmation)$/;
 
 const suffix = randomBytes(4).toString('hex');
+const LEVEL_WARN = 40;
 const logRecords: Array<{ level: number; msg: string }> = [];
 const logger = pino({ level: 'info' }, { write: (line: string) => void logRecords.push(JSON.parse(line)) });
 
@@ -57,6 +60,19 @@ describe('startDemoNetwork with RabbitMQ and PostgreSQL', () => {
       `test-${suffix}.mes.material_consumption`,
       `test-${suffix}.odoo.quality_hold`,
     ]);
+  });
+
+  it('feeds its queues to demo sources', () => {
+    const config = buildDemoConfig(parseConfigObject({}), network);
+
+    const rabbitmqQueues = config.sources
+      .flatMap((source) => (source.kind === 'rabbitmq' ? (source.queues ?? []) : []))
+      .map((queue) => (typeof queue === 'string' ? queue : queue.name));
+    expect(rabbitmqQueues.sort()).toEqual(network.queues.map((queue) => queue.name).sort());
+
+    const queueJob = config.sources.find((source) => source.kind === 'queue_job');
+    expect(queueJob).toBeDefined();
+    expect(queueJob && 'table' in queueJob ? queueJob.table : undefined).toBe(`syncwatch_demo_${suffix}.queue_job`);
   });
 
   it('starts one process per system', () => {
@@ -192,7 +208,11 @@ describe('startDemoNetwork with RabbitMQ and PostgreSQL', () => {
   });
 
   it('stops processes and removes resources', async () => {
+    const firstStopRecord = logRecords.length;
     await network.stop();
+
+    const stopWarnings = logRecords.slice(firstStopRecord).filter((record) => record.level >= LEVEL_WARN);
+    expect(stopWarnings).toEqual([]);
 
     for (const system of network.systems) {
       expect(() => process.kill(system.pid, 0), `${system.instanceId} process`).toThrow();

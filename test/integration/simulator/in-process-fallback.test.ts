@@ -48,11 +48,21 @@ describe('startDemoNetwork without RabbitMQ and PostgreSQL', () => {
     expect(network.rabbitmqUrl).toBeUndefined();
     expect(network.queueJob).toBeUndefined();
     expect(network.inProcessSources.map((source) => source.name)).toEqual([
-      'demo.mes.material_consumption',
-      'demo.odoo.quality_hold',
-      'demo.odoo.queue_job',
+      `demo.${network.runId}.mes.material_consumption`,
+      `demo.${network.runId}.odoo.quality_hold`,
+      `demo.${network.runId}.odoo.queue_job`,
     ]);
     for (const source of network.inProcessSources) expect(source.kind).toBe('in_process');
+  });
+
+  it('names queues after a random run id', () => {
+    expect(network.runId).toMatch(/^[0-9a-f]{6}$/);
+
+    const started = logRecords.find((record) => record.msg === 'demo network started') as
+      | { runId?: string; queues?: string[] }
+      | undefined;
+    expect(started?.runId).toBe(network.runId);
+    expect(started?.queues).toEqual(network.queues.map((queue) => queue.name));
   });
 
   it('logs why it fell back', () => {
@@ -83,8 +93,8 @@ describe('startDemoNetwork without RabbitMQ and PostgreSQL', () => {
       expect(sample.consumers, name).toBeGreaterThanOrEqual(1);
       expect(sample.lagSeconds, name).toBeGreaterThanOrEqual(0);
     }
-    expect(latest.get('demo.mes.material_consumption')?.workflow).toBe('material_consumption');
-    expect(latest.get('demo.odoo.queue_job')?.integration).toBe('odoo-supplier-portal');
+    expect(latest.get(`demo.${network.runId}.mes.material_consumption`)?.workflow).toBe('material_consumption');
+    expect(latest.get(`demo.${network.runId}.odoo.queue_job`)?.integration).toBe('odoo-supplier-portal');
   });
 
   it('still exports spans from every system', async () => {
