@@ -122,16 +122,24 @@ export {
   type ProbeRequest,
 } from './http-probe-request.js';
 export {
+  buildJobGroupKey,
   COUNTED_JOB_STATES,
+  JobQueueSampleBuilder,
+  MAX_EXCEPTION_MESSAGE_CHARS,
+  parseExceptionInfo,
+  type CountedJobState,
+  type FailedJob,
+  type JobGroup,
+  type JobGroupStats,
+} from './job-queue-samples.js';
+export {
   createQueueJobSource,
   DEFAULT_ENQUEUED_STUCK_AFTER_SECONDS,
   DEFAULT_MAX_FAILURES_PER_POLL,
   DEFAULT_QUEUE_JOB_POLL_INTERVAL_MS,
   DEFAULT_QUEUE_JOB_TIMEOUT_MS,
   DEFAULT_STARTED_STUCK_AFTER_SECONDS,
-  MAX_EXCEPTION_MESSAGE_CHARS,
   openReadOnlyPool,
-  parseExceptionInfo,
   QUEUE_JOB_SOURCE_KIND,
   QueueJobSource,
   queueJobSourceConfigSchema,

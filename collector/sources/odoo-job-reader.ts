@@ -1,6 +1,6 @@
 import type { OdooModelClient } from './odoo-rpc-client.js';
 import { ODOO_ERROR_CODES, OdooRpcError } from './odoo-rpc-client.js';
-import { COUNTED_JOB_STATES } from './queue-job.js';
+import { COUNTED_JOB_STATES, type FailedJob, type JobGroupStats } from './job-queue-samples.js';
 
 /** Rows read per `search_read` page while looking for the oldest waiting job that has an `eta`. */
 export const ETA_SCAN_PAGE_ROWS = 200;
@@ -43,32 +43,13 @@ type GroupValues = Record<(typeof GROUP_FIELDS)[number], unknown>;
 export type OdooClockSource = 'server' | 'host';
 
 /** Counts and ages of one channel and job function, the same figures the queue_job source reads with SQL. */
-export interface OdooJobGroupStats {
-  channel: string;
-  jobFunction: string;
-  counts: Record<(typeof COUNTED_JOB_STATES)[number], number>;
-  scheduled: number;
-  stuckStarted: number;
-  stuckEnqueued: number;
-  oldestWaitingSeconds: number | null;
-  oldestPendingSeconds: number | null;
+export interface OdooJobGroupStats extends JobGroupStats {
   /** True when the search for the oldest waiting job stopped at `ETA_SCAN_MAX_ROWS`. */
   oldestTruncated: boolean;
 }
 
 /** One failed job. */
-export interface OdooFailedJob {
-  uuid: string;
-  channel: string;
-  jobFunction: string;
-  name: string | undefined;
-  excName: string | undefined;
-  excMessage: string | undefined;
-  excInfo: string | undefined;
-  failedAtMs: number | undefined;
-  retry: number;
-  maxRetries: number | undefined;
-}
+export type OdooFailedJob = FailedJob;
 
 export interface OdooJobQueueSnapshot {
   groups: OdooJobGroupStats[];

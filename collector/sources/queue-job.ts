@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
   baseSourceFields,
-  buildSample,
   describeError,
   isQualifiedSqlName,
   parseSourceConfig,
@@ -12,7 +11,8 @@ import {
   resolveIntervalMs,
   type SampleOrigin,
 } from './common.js';
-import type { FailureRecord, LagSample, LagSource, PollResult } from './types.js';
+import { COUNTED_JOB_STATES, JobQueueSampleBuilder, type FailedJob, type JobGroupStats } from './job-queue-samples.js';
+import type { LagSource, PollResult } from './types.js';
 
 export const QUEUE_JOB_SOURCE_KIND = 'queue_job';
 export const DEFAULT_QUEUE_JOB_POLL_INTERVAL_MS = 30_000;
@@ -26,19 +26,6 @@ export const DEFAULT_ENQUEUED_STUCK_AFTER_SECONDS = 60;
 export const DEFAULT_STARTED_STUCK_AFTER_SECONDS = 3_600;
 /** Failed jobs read per poll, newest first, to bound the poll on a table with a long failure history. */
 export const DEFAULT_MAX_FAILURES_PER_POLL = 1_000;
-/** Maximum length of a stored exception message, in characters. */
-export const MAX_EXCEPTION_MESSAGE_CHARS = 4_000;
-
-/**
- * States counted per channel and job function. `done` and `cancelled` are
- * left out because the table keeps finished jobs for weeks and counting them
- * would scan that history on every poll.
- */
-export const COUNTED_JOB_STATES = ['wait_dependencies', 'pending', 'enqueued', 'started', 'failed'] as const;
-
-/** Entity of the sample a source reports before it has seen any channel. */
-const WHOLE_TABLE_ENTITY = '*';
-
 /** Config of one Odoo database whose queue_job table is watched as a lag source. */
 export const queueJobSourceConfigSchema = z.strictObject({
   kind: z.literal(QUEUE_JOB_SOURCE_KIND),
@@ -90,11 +77,6 @@ export function openReadOnlyPool(url: string, timeoutMs: number): pg.Pool {
 /** Creates a queue_job lag source; throws `COLLECTOR_ERR_SOURCE_CONFIG` on an invalid config. */
 export function createQueueJobSource(config: QueueJobSourceConfigInput, deps: QueueJobSourceDeps = {}): LagSource {
   return new QueueJobSource(parseSourceConfig(queueJobSourceConfigSchema, config, QUEUE_JOB_SOURCE_KIND), deps);
-}
-
-interface JobGroup {
-  channel: string;
-  jobFunction: string;
 }
 
 interface GroupRow {
@@ -151,11 +133,9 @@ export class QueueJobSource implements LagSource {
   readonly workflow: string;
 
   readonly #config: QueueJobSourceConfig;
-  readonly #origin: SampleOrigin;
   readonly #pool: pg.Pool;
   readonly #table: string;
-  /** Groups seen so far; a group with no jobs left reports zeros instead of vanishing. */
-  readonly #knownGroups = new Map<string, JobGroup>();
+  readonly #samples: JobQueueSampleBuilder;
   #shape: TableShape | undefined;
   #closed = false;
 
@@ -165,7 +145,8 @@ export class QueueJobSource implements LagSource {
     this.integration = config.integration;
     this.workflow = config.workflow ?? '';
     this.intervalMs = resolveIntervalMs(config, DEFAULT_QUEUE_JOB_POLL_INTERVAL_MS);
-    this.#origin = { integration: config.integration, source: config.name, sourceKind: QUEUE_JOB_SOURCE_KIND };
+    const origin: SampleOrigin = { integration: config.integration, source: config.name, sourceKind: QUEUE_JOB_SOURCE_KIND };
+    this.#samples = new JobQueueSampleBuilder(origin, this.workflow);
     this.#pool = openReadOnlyPool(config.url, config.timeoutMs ?? DEFAULT_QUEUE_JOB_TIMEOUT_MS);
     this.#table = quoteQualifiedSqlName(config.table);
   }
@@ -195,11 +176,11 @@ export class QueueJobSource implements LagSource {
       }
     } catch (error) {
       const detail = `cannot read ${this.#config.table} at ${redactUrl(this.#config.url)}: ${describeError(error)}`;
-      return { samples: this.#downSamples(now, detail), failures: [] };
+      return { samples: this.#samples.buildDownSamples(now, detail), failures: [] };
     }
 
-    const samples = this.#samplesFromRows(groupRows, now);
-    const failures = failureRows.map((row) => this.#toFailure(row, now));
+    const samples = this.#samples.buildSamples(now, groupRows.map(toGroupStats));
+    const failures = failureRows.map((row) => this.#samples.buildFailure(now, toFailedJob(row)));
     return { samples, failures };
   }
 
@@ -276,103 +257,6 @@ export class QueueJobSource implements LagSource {
        ORDER BY coalesce(date_done, date_started, date_enqueued, date_created) DESC NULLS LAST
        LIMIT $1`;
   }
-
-  #samplesFromRows(rows: GroupRow[], now: Date): LagSample[] {
-    const samples: LagSample[] = [];
-    const seen = new Set<string>();
-    for (const row of rows) {
-      const group = { channel: row.channel, jobFunction: row.job_function };
-      const key = groupKey(group);
-      seen.add(key);
-      this.#knownGroups.set(key, group);
-      samples.push(this.#groupSample(now, group, row));
-    }
-    for (const [key, group] of this.#knownGroups) {
-      if (!seen.has(key)) samples.push(this.#groupSample(now, group, undefined));
-    }
-    if (samples.length === 0) {
-      // An empty table is healthy: report it so the source's series does not vanish.
-      const sample = buildSample(this.#origin, now, WHOLE_TABLE_ENTITY, this.workflow, 'ok');
-      sample.depth = 0;
-      sample.inFlight = 0;
-      sample.lagSeconds = 0;
-      sample.lagEstimated = false;
-      sample.stuck = 0;
-      sample.failed = 0;
-      sample.stateCounts = Object.fromEntries(COUNTED_JOB_STATES.map((state) => [state, 0]));
-      samples.push(sample);
-    }
-    return samples;
-  }
-
-  #groupSample(now: Date, group: JobGroup, row: GroupRow | undefined): LagSample {
-    const sample = buildSample(this.#origin, now, groupKey(group), this.workflow, 'ok');
-    const counts = {
-      wait_dependencies: row?.wait_dependencies ?? 0,
-      pending: row?.pending ?? 0,
-      enqueued: row?.enqueued ?? 0,
-      started: row?.started ?? 0,
-      failed: row?.failed ?? 0,
-    };
-    sample.stateCounts = counts;
-    sample.depth = counts.pending + counts.enqueued;
-    sample.inFlight = counts.started;
-    sample.failed = counts.failed;
-    sample.stuck = (row?.stuck_started ?? 0) + (row?.stuck_enqueued ?? 0);
-    sample.lagEstimated = false;
-
-    const attributes: Record<string, string> = { channel: group.channel, job_function: group.jobFunction };
-    if (sample.depth === 0) {
-      sample.lagSeconds = 0;
-    } else if (row?.oldest_waiting_seconds !== null && row?.oldest_waiting_seconds !== undefined) {
-      // A future eta gives a negative age: that job is scheduled, not late.
-      sample.lagSeconds = Math.max(0, row.oldest_waiting_seconds);
-      if (row.oldest_pending_seconds !== null) {
-        attributes.oldest_pending_seconds = Math.max(0, row.oldest_pending_seconds).toFixed(3);
-      }
-    } else {
-      sample.detail = 'waiting jobs have neither eta nor date_created';
-    }
-    if (row !== undefined) {
-      attributes.scheduled = String(row.scheduled);
-      attributes.stuck_started = String(row.stuck_started);
-      attributes.stuck_enqueued = String(row.stuck_enqueued);
-    }
-    sample.attributes = attributes;
-    return sample;
-  }
-
-  #toFailure(row: FailureRow, now: Date): FailureRecord {
-    const parsed = row.exc_info ? parseExceptionInfo(row.exc_info) : undefined;
-    const attributes: Record<string, string> = { channel: row.channel, job_function: row.job_function };
-    if (row.name) attributes.job_name = row.name;
-    if (row.max_retries !== null) attributes.max_retries = String(row.max_retries);
-    if (row.failed_at_ms === null) attributes.failed_at_unknown = 'true';
-    return {
-      observedAt: now,
-      failedAt: new Date(row.failed_at_ms ?? now.getTime()),
-      integration: this.integration,
-      workflow: this.workflow,
-      source: this.name,
-      sourceKind: QUEUE_JOB_SOURCE_KIND,
-      entity: groupKey({ channel: row.channel, jobFunction: row.job_function }),
-      failureId: row.uuid,
-      exceptionName: row.exc_name ?? parsed?.name ?? '',
-      exceptionMessage: truncate(row.exc_message ?? parsed?.message ?? '', MAX_EXCEPTION_MESSAGE_CHARS),
-      retryCount: row.retry ?? 0,
-      attributes,
-    };
-  }
-
-  #downSamples(now: Date, detail: string): LagSample[] {
-    const groups = [...this.#knownGroups.values()];
-    const entities = groups.length > 0 ? groups.map(groupKey) : [WHOLE_TABLE_ENTITY];
-    return entities.map((entity) => {
-      const sample = buildSample(this.#origin, now, entity, this.workflow, 'source_down');
-      sample.detail = detail;
-      return sample;
-    });
-  }
 }
 
 function channelExpression(): string {
@@ -387,23 +271,36 @@ function functionExpression(shape: TableShape): string {
     : `coalesce(${fromParts}, '')`;
 }
 
-function groupKey(group: JobGroup): string {
-  return `${group.channel}/${group.jobFunction}`;
+function toGroupStats(row: GroupRow): JobGroupStats {
+  return {
+    channel: row.channel,
+    jobFunction: row.job_function,
+    counts: {
+      wait_dependencies: row.wait_dependencies,
+      pending: row.pending,
+      enqueued: row.enqueued,
+      started: row.started,
+      failed: row.failed,
+    },
+    scheduled: row.scheduled,
+    stuckStarted: row.stuck_started,
+    stuckEnqueued: row.stuck_enqueued,
+    oldestWaitingSeconds: row.oldest_waiting_seconds,
+    oldestPendingSeconds: row.oldest_pending_seconds,
+  };
 }
 
-/**
- * Reads the exception name and message from the last line of a Python
- * traceback (`module.Error: message`), for tables without `exc_name`.
- */
-export function parseExceptionInfo(excInfo: string): { name: string; message: string } | undefined {
-  const lines = excInfo.split('\n').map((line) => line.trim()).filter((line) => line.length > 0);
-  const last = lines.at(-1);
-  if (last === undefined) return undefined;
-  const match = /^([A-Za-z_][\w.]*):\s?(.*)$/.exec(last);
-  if (!match) return { name: last, message: '' };
-  return { name: match[1] ?? '', message: match[2] ?? '' };
-}
-
-function truncate(text: string, maxChars: number): string {
-  return text.length <= maxChars ? text : `${text.slice(0, maxChars - 1)}…`;
+function toFailedJob(row: FailureRow): FailedJob {
+  return {
+    uuid: row.uuid,
+    channel: row.channel,
+    jobFunction: row.job_function,
+    name: row.name ?? undefined,
+    excName: row.exc_name ?? undefined,
+    excMessage: row.exc_message ?? undefined,
+    excInfo: row.exc_info ?? undefined,
+    failedAtMs: row.failed_at_ms ?? undefined,
+    retry: row.retry ?? 0,
+    maxRetries: row.max_retries ?? undefined,
+  };
 }
