@@ -189,6 +189,29 @@ function readUint64(message: DecodedMessage, field: string): bigint {
 function toBigInt(value: unknown): bigint {
   if (typeof value === 'bigint') return value;
   if (typeof value === 'number') return BigInt(Math.trunc(value));
+  if (isLong(value)) {
+    // Joining the two 32-bit halves skips Long's decimal toString, a hot spot of the receiver.
+    const bits = (BigInt(value.high >>> 0) << 32n) | BigInt(value.low >>> 0);
+    return value.unsigned ? bits : BigInt.asIntN(64, bits);
+  }
   if (value && typeof value === 'object') return BigInt(String(value));
   return 0n;
+}
+
+/** A long.js `Long`, which protobufjs returns for 64-bit fields. */
+interface LongBits {
+  low: number;
+  high: number;
+  unsigned: boolean;
+}
+
+function isLong(value: unknown): value is LongBits {
+  const candidate = value as Partial<LongBits> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.low === 'number' &&
+    typeof candidate.high === 'number' &&
+    typeof candidate.unsigned === 'boolean'
+  );
 }
