@@ -19,6 +19,11 @@ export interface TableRowWriter {
    * Resolves once `rows` are durable: stored in ClickHouse or synced to the
    * disk spool, from which they are replayed. Rejects with a catalogue error
    * carrying `retryAfterSeconds` when the rows cannot be taken.
+   *
+   * NOTE: deduplication covers replays of a batch, not a client's retry of a
+   * request. When the process dies after the rows became durable but before
+   * the response went out, or an insert's reply is lost and the spool then
+   * rejects the batch, a retried request stores its rows a second time.
    */
   writeRows(table: string, rows: readonly object[]): Promise<void>;
 }
