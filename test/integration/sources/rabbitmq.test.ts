@@ -232,7 +232,12 @@ describe('rabbitmq source over the management API', () => {
     const consumer = await startConsumer(queue);
     const publisher = startPublisher(queue);
     try {
-      const consuming = await pollUntil(source, queue, (sample) => (sample.outflowPerSecond ?? 0) > 0);
+      // Rates and queue counts refresh separately, so both are awaited.
+      const consuming = await pollUntil(
+        source,
+        queue,
+        (sample) => (sample.outflowPerSecond ?? 0) > 0 && sample.consumers === 1,
+      );
       expect(consuming.consumers).toBe(1);
       expect(consuming.inflowPerSecond).toBeGreaterThan(0);
       expect(consuming.lagSeconds).toBeLessThan(3);
@@ -278,7 +283,13 @@ describe('rabbitmq source over the management API', () => {
     }
     const source = openSource({ queues: [queue], managementUrl: MANAGEMENT_URL });
 
-    const sample = await pollUntil(source, queue, (candidate) => candidate.depth === 3);
+    // The head timestamp can arrive one statistics refresh after the count,
+    // and only a lag read from it is defined and not estimated.
+    const sample = await pollUntil(
+      source,
+      queue,
+      (candidate) => candidate.depth === 3 && candidate.lagSeconds !== undefined && candidate.lagEstimated === false,
+    );
 
     expect(sample.consumers).toBe(0);
     expect(sample.attributes?.no_consumers).toBe('true');
