@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { SyncwatchMetrics } from '../../server/metrics.js';
 import type { BatchInserter, EncodedBatch } from './insert-batch.js';
+import { classifyInsertError, type InsertFailure } from './insert-error.js';
 import type { Spool } from './spool.js';
 
 /** First wait before the replay tries the store again after a failed insert. */
@@ -40,6 +41,11 @@ export interface BatchDelivery {
    * and the spool empty. Otherwise, or when that insert fails, it is
    * appended to the spool and replayed later under the same batch id.
    * Rejects with the spool's error when the spool cannot take it.
+   *
+   * A batch whose data ClickHouse rejects (see `classifyInsertError`) is
+   * split once into two halves, each inserted under its own id. A half that
+   * is rejected again is dropped and counted, and the lane goes on with the
+   * next batch.
    */
   deliver(batch: EncodedBatch): Promise<void>;
   /** Resolves once the spool is empty and no insert runs. */
@@ -87,7 +93,7 @@ class TableDelivery implements BatchDelivery {
 
     this.#laneBusy = true;
     try {
-      await this.#insert(batch);
+      await this.#insertOrDrop(batch);
     } catch {
       // #insert logged the failure; the spool keeps the batch for the replay.
       await this.#appendToSpool(batch);
@@ -137,7 +143,7 @@ class TableDelivery implements BatchDelivery {
     try {
       const body = await this.#readSpooledBody(spooled);
       if (body) {
-        await this.#insert({ batchId: spooled.batchId, rowCount: spooled.rowCount, body });
+        await this.#insertOrDrop({ batchId: spooled.batchId, rowCount: spooled.rowCount, body });
       }
       await spool.removeOldest();
       this.#options.onSpoolChange?.();
@@ -161,6 +167,38 @@ class TableDelivery implements BatchDelivery {
     }
   }
 
+  /**
+   * Inserts a batch; when ClickHouse rejects its data, inserts its two halves
+   * and drops a half rejected again. Resolves once every row is stored or
+   * dropped. Rethrows a transient failure. Inserting the same batch again is
+   * then safe because each half keeps its own deduplication token.
+   */
+  async #insertOrDrop(batch: EncodedBatch): Promise<void> {
+    let halves: EncodedBatch[];
+    try {
+      await this.#insert(batch);
+      return;
+    } catch (error) {
+      const failure = classifyInsertError(error);
+      if (!failure.permanent) throw error;
+      const split = splitBatch(batch);
+      if (!split) {
+        this.#dropRejectedBatch(batch, failure, error);
+        return;
+      }
+      halves = split;
+    }
+    for (const half of halves) {
+      try {
+        await this.#insert(half);
+      } catch (error) {
+        const failure = classifyInsertError(error);
+        if (!failure.permanent) throw error;
+        this.#dropRejectedBatch(half, failure, error);
+      }
+    }
+  }
+
   /** Inserts one batch, records the outcome, and rethrows a failure. */
   async #insert(batch: EncodedBatch): Promise<void> {
     const { table, inserter, metrics } = this.#options;
@@ -168,13 +206,33 @@ class TableDelivery implements BatchDelivery {
     try {
       await inserter.insert(table, batch);
     } catch (error) {
+      const permanent = classifyInsertError(error).permanent;
       metrics?.observeInsertDuration(table, (performance.now() - startedAt) / 1000, 'error');
-      this.#noteStoreFailure(batch, error);
+      // A rejected batch shows that the store is up, so only other failures mark it down.
+      if (permanent) this.#noteStoreSuccess();
+      else this.#noteStoreFailure(batch, error);
       throw error;
     }
     metrics?.observeInsertDuration(table, (performance.now() - startedAt) / 1000, 'ok');
     metrics?.observeBatchSize(table, batch.rowCount);
     this.#noteStoreSuccess();
+  }
+
+  #dropRejectedBatch(batch: EncodedBatch, failure: InsertFailure, error: unknown): void {
+    const { table, logger, metrics } = this.#options;
+    const reason = failure.clickhouseType ? `rejected_${failure.clickhouseType.toLowerCase()}` : 'rejected';
+    metrics?.countRowsDropped(table, reason, batch.rowCount);
+    logger?.error(
+      {
+        err: error,
+        table,
+        batchId: batch.batchId,
+        rows: batch.rowCount,
+        clickhouseCode: failure.clickhouseCode,
+        clickhouseType: failure.clickhouseType,
+      },
+      'batch rejected by clickhouse, dropped',
+    );
   }
 
   async #appendToSpool(batch: EncodedBatch): Promise<void> {
@@ -219,4 +277,21 @@ class TableDelivery implements BatchDelivery {
   #isDrained(): boolean {
     return !this.#laneBusy && this.#options.spool.pendingBatches === 0;
   }
+}
+
+/**
+ * Splits a batch of JSONEachRow lines into two halves with ids derived from
+ * its own, or returns undefined for a batch of one row. A line never contains a
+ * raw newline, because JSON escapes it inside strings.
+ */
+function splitBatch(batch: EncodedBatch): [EncodedBatch, EncodedBatch] | undefined {
+  const lines = batch.body.toString('utf8').split('\n').filter((line) => line.length > 0);
+  if (lines.length < 2) return undefined;
+  const middle = Math.ceil(lines.length / 2);
+  const makeHalf = (part: string[], index: number): EncodedBatch => ({
+    batchId: `${batch.batchId}.${index}`,
+    rowCount: part.length,
+    body: Buffer.from(part.join('\n'), 'utf8'),
+  });
+  return [makeHalf(lines.slice(0, middle), 1), makeHalf(lines.slice(middle), 2)];
 }

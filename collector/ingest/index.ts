@@ -26,6 +26,7 @@ export {
   type IngestOptions,
   type TableRowWriter,
 } from './ingest.js';
+export { classifyInsertError, type InsertFailure } from './insert-error.js';
 export {
   buildInsertStatement,
   createClientBatchInserter,

@@ -153,4 +153,98 @@ describe('createBatchDelivery', () => {
     expect(inserted).toEqual(['batch-2']);
     expect(dropped).toEqual([1]);
   });
+
+  describe('with a batch ClickHouse rejects', () => {
+    /** Creates an inserter that stores rows line by line and rejects any batch with a line containing "bad". */
+    function createRejectingInserter() {
+      const storedRows: string[] = [];
+      const attempts: string[] = [];
+      const state = { down: false };
+      const inserter: BatchInserter = {
+        async insert(_table, batch) {
+          attempts.push(batch.batchId);
+          if (state.down) throw new Error('connect ECONNREFUSED 127.0.0.1:8123');
+          const lines = batch.body.toString('utf8').split('\n');
+          if (lines.some((line) => line.includes('bad'))) {
+            throw Object.assign(new Error('Cannot parse input: expected \'"\' before: \'bad\''), {
+              code: '27',
+              type: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED',
+            });
+          }
+          storedRows.push(...lines);
+        },
+      };
+      return { inserter, storedRows, attempts, state };
+    }
+
+    function makeRowsBatch(batchId: string, rows: string[]): EncodedBatch {
+      return { batchId, rowCount: rows.length, body: Buffer.from(rows.join('\n')) };
+    }
+
+    function collectDrops() {
+      const drops: { reason: string; rows: number }[] = [];
+      const metrics = { ...NOOP_METRICS, countRowsDropped: (_table: string, reason: string, rows: number) => void drops.push({ reason, rows }) };
+      return { drops, metrics };
+    }
+
+    it('drops only the rejected half', async () => {
+      const { inserter, storedRows, attempts } = createRejectingInserter();
+      const { drops, metrics } = collectDrops();
+      delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, metrics });
+      await delivery.deliver(makeRowsBatch('b-1', ['{"r":1}', '{"r":2}', '{"r":"bad"}', '{"r":4}']));
+      await delivery.deliver(makeRowsBatch('b-2', ['{"r":5}']));
+      expect(storedRows).toEqual(['{"r":1}', '{"r":2}', '{"r":5}']);
+      expect(attempts).toEqual(['b-1', 'b-1.1', 'b-1.2', 'b-2']);
+      expect(drops).toEqual([{ reason: 'rejected_cannot_parse_input_assertion_failed', rows: 2 }]);
+      expect(spool.pendingBatches).toBe(0);
+      expect(delivery.storeAvailable).toBe(true);
+    });
+
+    it('drops a rejected single row', async () => {
+      const { inserter, storedRows, attempts } = createRejectingInserter();
+      const { drops, metrics } = collectDrops();
+      delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, metrics });
+      await delivery.deliver(makeRowsBatch('b-1', ['{"r":"bad"}']));
+      await delivery.deliver(makeRowsBatch('b-2', ['{"r":2}']));
+      expect(attempts).toEqual(['b-1', 'b-2']);
+      expect(storedRows).toEqual(['{"r":2}']);
+      expect(drops).toEqual([{ reason: 'rejected_cannot_parse_input_assertion_failed', rows: 1 }]);
+    });
+
+    it('replays batches behind a rejected one', async () => {
+      const { inserter, storedRows, state } = createRejectingInserter();
+      const { drops, metrics } = collectDrops();
+      state.down = true;
+      delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, metrics, retryInitialMs: 10, retryMaxMs: 20 });
+      await delivery.deliver(makeRowsBatch('b-1', ['{"r":"bad"}', '{"r":"bad too"}']));
+      await delivery.deliver(makeRowsBatch('b-2', ['{"r":3}']));
+      expect(spool.pendingBatches).toBe(2);
+
+      state.down = false;
+      await delivery.drain();
+      expect(storedRows).toEqual(['{"r":3}']);
+      expect(drops.reduce((sum, drop) => sum + drop.rows, 0)).toBe(2);
+      expect(spool.pendingBatches).toBe(0);
+    });
+
+    it('keeps a batch whose half fails transiently', async () => {
+      const { inserter, storedRows, attempts } = createRejectingInserter();
+      const failingInserter: BatchInserter = {
+        async insert(table, batch) {
+          if (batch.batchId === 'b-1.2' && attempts.filter((id) => id === 'b-1.2').length === 0) {
+            attempts.push(batch.batchId);
+            throw new Error('read ECONNRESET');
+          }
+          await inserter.insert(table, batch);
+        },
+      };
+      delivery = createBatchDelivery({ table: 'otel_traces', inserter: failingInserter, spool, retryInitialMs: 10, retryMaxMs: 20 });
+      await delivery.deliver(makeRowsBatch('b-1', ['{"r":"bad"}', '{"r":2}']));
+      expect(spool.pendingBatches).toBe(1);
+
+      await delivery.drain();
+      expect(storedRows).toEqual(['{"r":2}']);
+      expect(attempts).toEqual(['b-1', 'b-1.1', 'b-1.2', 'b-1', 'b-1.1', 'b-1.2']);
+    });
+  });
 });
