@@ -37,6 +37,10 @@ const SAFE_BATCH_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,200}$/;
  * server-side buffer adds nothing, and ClickHouse documents deduplication of
  * async inserts (`async_insert_deduplicate`) for replicated tables only,
  * while these tables are plain MergeTree.
+ *
+ * `max_partitions_per_insert_block = 0` lifts ClickHouse's limit of 100
+ * partitions per insert block: the tables are partitioned by day, and one
+ * batch of spans or samples can cover more than 100 days.
  */
 export function createClientBatchInserter(client: ClickHouseClient): BatchInserter {
   return {
@@ -62,5 +66,5 @@ export function buildInsertStatement(table: string, batchId: string): string {
   if (!SAFE_BATCH_ID_PATTERN.test(batchId)) {
     throw new RangeError(`invalid batch id "${batchId}": expected 1 to 200 letters, digits or . _ : -`);
   }
-  return `INSERT INTO ${table} SETTINGS insert_deduplication_token = '${batchId}', async_insert = 0 FORMAT JSONEachRow`;
+  return `INSERT INTO ${table} SETTINGS insert_deduplication_token = '${batchId}', async_insert = 0, max_partitions_per_insert_block = 0 FORMAT JSONEachRow`;
 }
