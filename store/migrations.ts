@@ -344,9 +344,9 @@ SELECT *
 FROM workflow_slo_status_between(window_start = now64(3) - INTERVAL 1 HOUR, window_end = now64(3))`;
 
 /**
- * Monitoring pitfalls found on a lag sample (`no_consumers`, `clock_skew`,
- * `series_disappeared`). Rows written before this column existed read as an
- * empty array.
+ * Monitoring pitfalls found on a lag sample, such as `no_consumers` or
+ * `clock_skew`; `LagCondition` in collector/sources/types.ts lists them all.
+ * Rows written before this column existed read as an empty array.
  */
 const INTEGRATION_LAG_CONDITIONS = `
 ALTER TABLE integration_lag
