@@ -72,6 +72,8 @@ class TableDelivery implements BatchDelivery {
   #replayTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #drainWaiters: (() => void)[] = [];
+  /** Ids of rejected halves of a batch whose other half is still to be inserted. */
+  readonly #droppedHalfIds = new Set<string>();
   #idleWaiters: (() => void)[] = [];
 
   constructor(options: BatchDeliveryOptions) {
@@ -189,14 +191,18 @@ class TableDelivery implements BatchDelivery {
       halves = split;
     }
     for (const half of halves) {
+      // A half dropped before a transient failure of the other half is not inserted or counted again.
+      if (this.#droppedHalfIds.has(half.batchId)) continue;
       try {
         await this.#insert(half);
       } catch (error) {
         const failure = classifyInsertError(error);
         if (!failure.permanent) throw error;
         this.#dropRejectedBatch(half, failure, error);
+        this.#droppedHalfIds.add(half.batchId);
       }
     }
+    for (const half of halves) this.#droppedHalfIds.delete(half.batchId);
   }
 
   /** Inserts one batch, records the outcome, and rethrows a failure. */

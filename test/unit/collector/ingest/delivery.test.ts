@@ -229,6 +229,7 @@ describe('createBatchDelivery', () => {
 
     it('keeps a batch whose half fails transiently', async () => {
       const { inserter, storedRows, attempts } = createRejectingInserter();
+      const { drops, metrics } = collectDrops();
       const failingInserter: BatchInserter = {
         async insert(table, batch) {
           if (batch.batchId === 'b-1.2' && attempts.filter((id) => id === 'b-1.2').length === 0) {
@@ -238,13 +239,14 @@ describe('createBatchDelivery', () => {
           await inserter.insert(table, batch);
         },
       };
-      delivery = createBatchDelivery({ table: 'otel_traces', inserter: failingInserter, spool, retryInitialMs: 10, retryMaxMs: 20 });
+      delivery = createBatchDelivery({ table: 'otel_traces', inserter: failingInserter, spool, metrics, retryInitialMs: 10, retryMaxMs: 20 });
       await delivery.deliver(makeRowsBatch('b-1', ['{"r":"bad"}', '{"r":2}']));
       expect(spool.pendingBatches).toBe(1);
 
       await delivery.drain();
       expect(storedRows).toEqual(['{"r":2}']);
-      expect(attempts).toEqual(['b-1', 'b-1.1', 'b-1.2', 'b-1', 'b-1.1', 'b-1.2']);
+      expect(attempts).toEqual(['b-1', 'b-1.1', 'b-1.2', 'b-1', 'b-1.2']);
+      expect(drops).toEqual([{ reason: 'rejected_cannot_parse_input_assertion_failed', rows: 1 }]);
     });
   });
 });
