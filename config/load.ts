@@ -64,7 +64,8 @@ export function parseConfigText(text: string, file = DEFAULT_CONFIG_PATH, env: N
 
   const raw: unknown = document.toJS() ?? {};
   const envProblems: ConfigProblem[] = [];
-  const substituted = substituteEnv(raw, [], env, envProblems);
+  const fromEnv = new Set<string>();
+  const substituted = substituteEnv(raw, [], env, envProblems, fromEnv);
   const result = configSchema.safeParse(substituted, { reportInput: true });
   if (result.success && envProblems.length === 0) return result.data;
 
@@ -72,7 +73,7 @@ export function parseConfigText(text: string, file = DEFAULT_CONFIG_PATH, env: N
   const envKeys = new Set(envProblems.map((problem) => problem.key));
   const schemaProblems = result.success
     ? []
-    : result.error.issues.flatMap(describeIssue).filter((problem) => !envKeys.has(problem.key));
+    : result.error.issues.flatMap((issue) => describeIssue(issue, fromEnv)).filter((problem) => !envKeys.has(problem.key));
   const problems = locate([...envProblems, ...schemaProblems], document, lineCounter);
   problems.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
   throw new ConfigError(file, problems);
@@ -81,11 +82,11 @@ export function parseConfigText(text: string, file = DEFAULT_CONFIG_PATH, env: N
 /** Validates an already built configuration object, as the demo does. */
 export function parseConfigObject(value: unknown, origin = 'configuration'): SyncwatchConfig {
   const result = configSchema.safeParse(value, { reportInput: true });
-  if (!result.success) throw new ConfigError(origin, result.error.issues.flatMap(describeIssue));
+  if (!result.success) throw new ConfigError(origin, result.error.issues.flatMap((issue) => describeIssue(issue)));
   return result.data;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): ConfigProblem | ConfigProblem[] {
+function describeIssue(issue: z.core.$ZodIssue, fromEnv: ReadonlySet<string> = new Set()): ConfigProblem | ConfigProblem[] {
   const key = formatPath(issue.path);
   switch (issue.code) {
     case 'unrecognized_keys':
@@ -99,21 +100,21 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigProblem | ConfigProblem[]
         message:
           issue.input === undefined
             ? `missing required value; expected ${issue.expected}`
-            : `expected ${issue.expected}, received ${describeValue(issue.input, key)}`,
+            : `expected ${issue.expected}, received ${describeValue(issue.input, key, fromEnv)}`,
       };
     case 'invalid_union':
       if ('discriminator' in issue && issue.discriminator) {
         const options = (issue as { options?: unknown[] }).options ?? [];
         return {
           key,
-          message: `unknown ${String(issue.discriminator)} ${describeValue((issue.input as Record<string, unknown> | undefined)?.[String(issue.discriminator)])}; expected one of: ${options.join(', ')}`,
+          message: `unknown ${String(issue.discriminator)} ${describeValue((issue.input as Record<string, unknown> | undefined)?.[String(issue.discriminator)], `${key}.${String(issue.discriminator)}`, fromEnv)}; expected one of: ${options.join(', ')}`,
         };
       }
-      return { key, message: `${issue.message}, received ${describeValue(issue.input, key)}` };
+      return { key, message: `${issue.message}, received ${describeValue(issue.input, key, fromEnv)}` };
     case 'invalid_value':
       return {
         key,
-        message: `expected one of: ${issue.values.map((value) => JSON.stringify(value)).join(', ')}; received ${describeValue(issue.input, key)}`,
+        message: `expected one of: ${issue.values.map((value) => JSON.stringify(value)).join(', ')}; received ${describeValue(issue.input, key, fromEnv)}`,
       };
     case 'custom':
       // Cross-reference checks write complete messages; their input is the whole document.
@@ -121,16 +122,23 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigProblem | ConfigProblem[]
     default:
       return {
         key,
-        message: issue.input === undefined ? issue.message : `${issue.message}; received ${describeValue(issue.input, key)}`,
+        message: issue.input === undefined ? issue.message : `${issue.message}; received ${describeValue(issue.input, key, fromEnv)}`,
       };
   }
 }
 
 const WHOLE_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
 
-function substituteEnv(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, problems: ConfigProblem[]): unknown {
+function substituteEnv(
+  value: unknown,
+  path: PropertyKey[],
+  env: NodeJS.ProcessEnv,
+  problems: ConfigProblem[],
+  fromEnv: Set<string>,
+): unknown {
   if (typeof value === 'string') {
     const text = substituteEnvInString(value, path, env, problems);
+    if (text !== value) fromEnv.add(formatPath(path));
     // A value that is one reference takes the type its text has, so `port: ${PORT:-4318}` is a number.
     if (WHOLE_REFERENCE.test(value) && text !== value) {
       const typed: unknown = parseYaml(text);
@@ -138,10 +146,10 @@ function substituteEnv(value: unknown, path: PropertyKey[], env: NodeJS.ProcessE
     }
     return text;
   }
-  if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, [...path, index], env, problems));
+  if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, [...path, index], env, problems, fromEnv));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([name, item]) => [name, substituteEnv(item, [...path, name], env, problems)]),
+      Object.entries(value).map(([name, item]) => [name, substituteEnv(item, [...path, name], env, problems, fromEnv)]),
     );
   }
   return value;
@@ -182,13 +190,18 @@ function parsePath(key: string): Array<string | number> {
 
 const SECRET_KEY = /(token|password|secret|apikey|api_key|credentials)$/i;
 
-/** Describes a received value for an error message, hiding secrets and the passwords in URLs. */
-function describeValue(value: unknown, key = ''): string {
+/**
+ * Describes a received value for an error message. Values under a secret key
+ * and values read from the environment are hidden, and so are URL passwords.
+ */
+function describeValue(value: unknown, key = '', fromEnv: ReadonlySet<string> = new Set()): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
+  const underSecretKey = key.split(/[.[\]]/).some((segment) => SECRET_KEY.test(segment));
+  const readFromEnv = [...fromEnv].some((path) => path === key || path.startsWith(`${key}[`) || path.startsWith(`${key}.`));
+  if (underSecretKey || readFromEnv) return `${Array.isArray(value) ? 'a list' : `a ${typeof value}`} (hidden)`;
   if (Array.isArray(value)) return `a list (${hideUrlPasswords(JSON.stringify(value)).slice(0, 60)})`;
   if (typeof value === 'object') return 'a mapping';
-  if (SECRET_KEY.test(key)) return `a ${typeof value} (hidden)`;
   return `${typeof value} ${hideUrlPasswords(JSON.stringify(value)).slice(0, 60)}`;
 }
 

@@ -34,7 +34,10 @@ const listenSchema = (port: number) =>
  */
 const ingestTokenSchema = z.strictObject({
   name: nameSchema,
-  token: z.string().min(16, 'expected a token of at least 16 characters'),
+  token: z
+    .string()
+    .min(16, 'expected a token of at least 16 characters')
+    .regex(/^\S+$/, 'expected a token without spaces, which clients could not send'),
   scopes: z.array(z.enum(['ingest'])).min(1).default(['ingest']),
 });
 
@@ -62,7 +65,10 @@ const pollingSchema = z.strictObject({
 
 const apiTokenSchema = z.strictObject({
   name: nameSchema,
-  token: z.string().min(16, 'expected a token of at least 16 characters'),
+  token: z
+    .string()
+    .min(16, 'expected a token of at least 16 characters')
+    .regex(/^\S+$/, 'expected a token without spaces, which clients could not send'),
   scopes: z.array(z.enum(['sql'])).min(1).default(['sql']),
 });
 

@@ -123,7 +123,38 @@ sources:
     expect(text).not.toMatch(/12345/);
     expect(text).not.toMatch(/S3cr3t/);
     expect(text).toMatch(/api\.tokens\[0\]\.token: .*hidden/);
-    expect(text).toMatch(/http:\/\/user:\*\*\*@127\.0\.0\.1/);
+    expect(text).toMatch(/sources\[1\]\.url: expected an amqp:\/\/ or amqps:\/\/ URL; received a string \(hidden\)/);
+  });
+
+  it('hides listed secrets and environment values', () => {
+    const problems = problemsOf(
+      `api:
+  tokens:
+    - name: grafana
+      token: ["\${SECRET_TOKEN}"]
+integrations: [{ name: odoo, systems: [odoo] }]
+sources:
+  - kind: rabbitmq
+    name: broker
+    integration: odoo
+    url: amqp://127.0.0.1
+    queues: [q]
+    interval: \${SECRET_TOKEN}
+`,
+      { SECRET_TOKEN: 's3cr3t-TOKEN-abcdefgh' },
+    );
+    expect(problems.join('\n')).not.toMatch(/s3cr3t/);
+    expect(problems).toHaveLength(3);
+    expect(problems[2]).toMatch(/^12 sources\[0\]\.interval: .*received a string \(hidden\)$/);
+  });
+
+  it('rejects a token with spaces', () => {
+    const problems = problemsOf(`api:
+  tokens:
+    - name: grafana
+      token: " token-with-a-leading-space"
+`);
+    expect(problems[0]).toMatch(/api\.tokens\[0\]\.token: expected a token without spaces/);
   });
 
   it('reads numbers from environment variables', () => {
