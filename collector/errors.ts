@@ -14,6 +14,7 @@ export interface CollectorErrorDefinition {
 /** `google.rpc.Code` values used by the catalogue. */
 export const RPC_CODE = {
   invalidArgument: 3,
+  deadlineExceeded: 4,
   notFound: 5,
   unimplemented: 12,
   unauthenticated: 16,
@@ -80,6 +81,12 @@ export const COLLECTOR_ERRORS = {
     httpStatus: 400,
     rpcCode: RPC_CODE.invalidArgument,
   },
+  bodyTimeout: {
+    code: 'COLLECTOR_ERR_BODY_TIMEOUT',
+    messageTemplate: 'the request body did not arrive within {seconds} s',
+    httpStatus: 408,
+    rpcCode: RPC_CODE.deadlineExceeded,
+  },
   requestAborted: {
     code: 'COLLECTOR_ERR_REQUEST_ABORTED',
     messageTemplate: 'the client closed the connection before the body was complete',
@@ -137,6 +144,13 @@ export const COLLECTOR_ERRORS = {
       'insert into {table} failed: {reason}: retry after {retryAfterSeconds} s',
     httpStatus: 503,
     rpcCode: RPC_CODE.unavailable,
+  },
+  ingestQueueBytesFull: {
+    code: 'COLLECTOR_ERR_INGEST_QUEUE_BYTES_FULL',
+    messageTemplate:
+      'ingest queue for {table} holds {queuedBytes} bytes and cannot take {bytes} more within its limit of {maxQueuedBytes}: retry after {retryAfterSeconds} s',
+    httpStatus: 429,
+    rpcCode: RPC_CODE.resourceExhausted,
   },
   ingestQueueFull: {
     code: 'COLLECTOR_ERR_INGEST_QUEUE_FULL',

@@ -36,6 +36,9 @@ export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export const OTLP_TRACES_PATH = '/v1/traces';
 
+/** Time a client has to send one request body, in milliseconds. */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+
 /** Paths of the other OTLP/HTTP signals, which syncwatch does not receive. */
 const OTHER_SIGNAL_PATHS = new Set(['/v1/metrics', '/v1/logs', '/v1development/profiles']);
 
@@ -51,6 +54,8 @@ export interface OtlpReceiverOptions {
    * OTLP specification recommends 20 MiB as a default).
    */
   maxBodyBytes?: number;
+  /** Time a client has to send the body, in milliseconds. Default `DEFAULT_BODY_TIMEOUT_MS`. */
+  bodyTimeoutMs?: number;
   /** Logger for request outcomes. Default: the request's fastify logger. */
   logger?: FastifyBaseLogger;
   /**
@@ -147,19 +152,14 @@ async function handleExport(
   }
 
   try {
-    const exportRequest = await readExportRequest(request, encoding, options);
-    const { rows, rejectedSpans, errorMessage } = toTraceRows(exportRequest);
-    trace.getActiveSpan()?.setAttributes({
-      'syncwatch.spans.accepted': rows.length,
-      'syncwatch.spans.rejected': rejectedSpans,
-    });
-    await writeRows(options.writer, rows);
+    const { acceptedSpans, rejectedSpans, errorMessage, durable } = await startExport(request, encoding, options);
+    await durable;
 
     options.metrics?.countOtlpRequest(200, '');
-    options.metrics?.countRowsAccepted(OTEL_TRACES_TABLE, rows.length);
+    options.metrics?.countRowsAccepted(OTEL_TRACES_TABLE, acceptedSpans);
     if (rejectedSpans > 0) {
       options.metrics?.countRowsRejected(OTEL_TRACES_TABLE, COLLECTOR_ERRORS.invalidSpan.code, rejectedSpans);
-      logger.info({ acceptedSpans: rows.length, rejectedSpans, errorMessage }, 'otlp spans rejected');
+      logger.info({ acceptedSpans, rejectedSpans, errorMessage }, 'otlp spans rejected');
     }
     return reply
       .code(200)
@@ -172,6 +172,33 @@ async function handleExport(
     }
     return sendError(reply, options, request, error, encoding);
   }
+}
+
+interface StartedExport {
+  acceptedSpans: number;
+  rejectedSpans: number;
+  errorMessage: string;
+  /** Resolves once the accepted rows are durable. */
+  durable: Promise<void>;
+}
+
+/**
+ * Reads, decodes and converts a request and hands its rows to the writer.
+ * It returns before the rows are durable, so the decoded request and the row
+ * objects are garbage once the writer has encoded them, instead of staying
+ * referenced by a suspended handler until the response goes out.
+ */
+async function startExport(
+  request: FastifyRequest,
+  encoding: OtlpEncoding,
+  options: OtlpReceiverOptions,
+): Promise<StartedExport> {
+  const { rows, rejectedSpans, errorMessage } = toTraceRows(await readExportRequest(request, encoding, options));
+  trace.getActiveSpan()?.setAttributes({
+    'syncwatch.spans.accepted': rows.length,
+    'syncwatch.spans.rejected': rejectedSpans,
+  });
+  return { acceptedSpans: rows.length, rejectedSpans, errorMessage, durable: writeRows(options.writer, rows) };
 }
 
 async function readExportRequest(
@@ -188,11 +215,25 @@ async function readExportRequest(
   // Fastify leaves the body undefined when the request carries none.
   const stream = request.body instanceof Readable ? request.body : Readable.from([]);
   const contentLength = Number(request.headers['content-length']);
-  const body = await readRequestBody(stream, {
+  // A client that stops sending mid-body is cut off here, with a Status body, instead of holding the socket.
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(createCollectorError('bodyTimeout', { seconds: bodyTimeoutMs / 1000 })), bodyTimeoutMs);
+  });
+  const reading = readRequestBody(stream, {
     coding,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     contentLength: Number.isFinite(contentLength) ? contentLength : undefined,
   });
+  // After a timeout the read may still fail when the socket closes; nobody waits for it then.
+  reading.catch(() => undefined);
+  let body: Buffer;
+  try {
+    body = await Promise.race([reading, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
   return encoding === 'protobuf' ? decodeProtobufTraceRequest(body) : decodeJsonTraceRequest(body);
 }
 
@@ -218,12 +259,19 @@ function toCollectorError(error: unknown, request: FastifyRequest): CollectorErr
   return createCollectorError('internalError', { reason }, { cause: error });
 }
 
-/** Stores rows. A failure other than a catalogue error counts as the store being unavailable. */
-async function writeRows(writer: TraceWriter, rows: Parameters<TraceWriter['write']>[0]): Promise<void> {
-  if (rows.length === 0) return;
+/**
+ * Stores rows. A failure other than a catalogue error counts as the store
+ * being unavailable. Not async, so that no suspended call keeps `rows`.
+ */
+function writeRows(writer: TraceWriter, rows: Parameters<TraceWriter['write']>[0]): Promise<void> {
+  if (rows.length === 0) return Promise.resolve();
+  let written: Promise<void>;
   try {
-    await writer.write(rows);
+    written = writer.write(rows);
   } catch (error) {
+    written = Promise.reject(error);
+  }
+  return written.catch((error: unknown) => {
     if (isCollectorError(error)) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     throw createCollectorError(
@@ -231,7 +279,7 @@ async function writeRows(writer: TraceWriter, rows: Parameters<TraceWriter['writ
       { table: 'otel_traces', reason, retryAfterSeconds: STORE_UNAVAILABLE_RETRY_AFTER_SECONDS },
       { cause: error, retryAfterSeconds: STORE_UNAVAILABLE_RETRY_AFTER_SECONDS },
     );
-  }
+  });
 }
 
 function sendError(
@@ -252,6 +300,10 @@ function sendError(
   }
   if (error.retryAfterSeconds !== undefined) {
     reply.header('retry-after', String(error.retryAfterSeconds));
+  }
+  if (error.httpStatus === 408) {
+    // The rest of the body may still arrive, so this connection cannot carry another request.
+    reply.header('connection', 'close');
   }
   return reply
     .code(error.httpStatus)

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -122,6 +122,28 @@ describe('registerOtlpReceiver', () => {
     expect(response.statusCode).toBe(status);
     expect(response.json().message).toMatch(message);
     expect(JSON.stringify(response.json().details)).toContain(code);
+  });
+
+  it('times out a body that stops arriving', async () => {
+    const app = Fastify();
+    registerOtlpReceiver(app, { writer: createRecordingWriter(), bodyTimeoutMs: 300 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as { port: number };
+    try {
+      const response = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write('POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"res');
+        });
+        let received = '';
+        socket.on('data', (chunk) => (received += chunk.toString()));
+        socket.on('close', () => resolve(received));
+        socket.on('error', reject);
+      });
+      expect(response).toMatch(/^HTTP\/1\.1 408/);
+      expect(response).toMatch(/COLLECTOR_ERR_BODY_TIMEOUT/);
+    } finally {
+      await app.close();
+    }
   });
 
   it('reports partial success in protobuf', async () => {
