@@ -187,6 +187,8 @@ interface EndToEndResult {
   loadMs: number;
   drainMs: number;
   peakRssBytes: number;
+  /** Largest values sampled with the RSS. Each peak may come from a different sample. */
+  peakMemory: { heapUsed: number; external: number; arrayBuffers: number };
   statusCounts: Record<string, number>;
 }
 
@@ -197,8 +199,13 @@ async function measureEndToEnd(
   options: BenchOptions,
 ): Promise<EndToEndResult> {
   let peakRssBytes = process.memoryUsage.rss();
+  const peakMemory = { heapUsed: 0, external: 0, arrayBuffers: 0 };
   const rssTimer = setInterval(() => {
-    peakRssBytes = Math.max(peakRssBytes, process.memoryUsage.rss());
+    const usage = process.memoryUsage();
+    peakRssBytes = Math.max(peakRssBytes, usage.rss);
+    peakMemory.heapUsed = Math.max(peakMemory.heapUsed, usage.heapUsed);
+    peakMemory.external = Math.max(peakMemory.external, usage.external);
+    peakMemory.arrayBuffers = Math.max(peakMemory.arrayBuffers, usage.arrayBuffers);
   }, RSS_SAMPLE_INTERVAL_MS);
 
   const startedAt = performance.now();
@@ -224,7 +231,7 @@ async function measureEndToEnd(
       const rate = ((spans - lastReport.spans) / (now - lastReport.at)) * 1000;
       process.stdout.write(
         `${formatSeconds(now - startedAt)} s: ${formatCount(spans)} spans acknowledged, ${formatCount(rate)} spans/s, ` +
-          `spool ${formatMebibytes(service.ingest.spoolBytes)} MiB, rss ${formatMebibytes(process.memoryUsage.rss())} MiB, ` +
+          `spool ${formatMebibytes(service.ingest.spoolBytes)} MiB, ${describeMemory(process.memoryUsage())}, ` +
           `responses ${JSON.stringify(message.statusCounts)}\n`,
       );
       lastReport = { at: now, spans };
@@ -247,8 +254,17 @@ async function measureEndToEnd(
     loadMs,
     drainMs,
     peakRssBytes,
+    peakMemory,
     statusCounts: done.statusCounts,
   };
+}
+
+/** Describes where the memory sits: the JavaScript heap, Buffers and other memory outside it, and the whole process. */
+function describeMemory(usage: NodeJS.MemoryUsage): string {
+  return (
+    `rss ${formatMebibytes(usage.rss)} MiB (heap used ${formatMebibytes(usage.heapUsed)}, ` +
+    `external ${formatMebibytes(usage.external)}, of which buffers ${formatMebibytes(usage.arrayBuffers)})`
+  );
 }
 
 interface BareResult {
@@ -292,6 +308,7 @@ function printSummary(options: BenchOptions, endToEnd: EndToEndResult, bare: Bar
     `bare client.insert: ${formatCount(bareRate)} spans/s over ${formatSeconds(bare.elapsedMs)} s`,
     `ratio: ${ratio.toFixed(2)} (goal ${GOAL_RATIO}: ${describeGoal(ratio >= GOAL_RATIO)})`,
     `collector peak RSS: ${formatMebibytes(endToEnd.peakRssBytes)} MiB (goal under ${formatMebibytes(GOAL_RSS_BYTES)} MiB: ${describeGoal(endToEnd.peakRssBytes < GOAL_RSS_BYTES)})`,
+    `collector peaks: heap used ${formatMebibytes(endToEnd.peakMemory.heapUsed)} MiB, external ${formatMebibytes(endToEnd.peakMemory.external)} MiB, of which buffers ${formatMebibytes(endToEnd.peakMemory.arrayBuffers)} MiB`,
   ];
   if (endToEnd.storedSpans < endToEnd.acknowledgedSpans) {
     lines.push(`ERROR: ${endToEnd.acknowledgedSpans - endToEnd.storedSpans} acknowledged spans are missing from the store`);

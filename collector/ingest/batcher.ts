@@ -27,6 +27,15 @@ export const FLUSH_INTERVAL_MS = 1_000;
  */
 export const MAX_QUEUED_ROWS = 100_000;
 
+/**
+ * Encoded bytes accepted but not yet durable, per table, past which `add`
+ * rejects: 64 MiB. It bounds the memory of queued batches when rows are
+ * larger than usual, where `MAX_QUEUED_ROWS` alone would let hundreds of
+ * megabytes wait. A single call larger than the limit is still taken when
+ * nothing else waits, so it can never be refused for good.
+ */
+export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
 /** `Retry-After` sent when the queue is full. */
 export const QUEUE_FULL_RETRY_AFTER_SECONDS = 1;
 
@@ -45,6 +54,8 @@ export interface BatcherOptions {
   flushIntervalMs?: number;
   /** Default `MAX_QUEUED_ROWS`. */
   maxQueuedRows?: number;
+  /** Default `MAX_QUEUED_BYTES`. */
+  maxQueuedBytes?: number;
   metrics?: SyncwatchMetrics;
 }
 
@@ -53,8 +64,10 @@ export interface Batcher {
   /**
    * Adds rows to the open batch and resolves once that batch is durable.
    * The rows of one call always stay in one batch, so a batch can pass
-   * `maxBatchRows` by up to one call's rows. Rejects with
+   * `maxBatchRows` by up to one call's rows. The rows are encoded before
+   * `add` returns, so the caller may drop them while it waits. Rejects with
    * `COLLECTOR_ERR_INGEST_QUEUE_FULL` past `maxQueuedRows`, with
+   * `COLLECTOR_ERR_INGEST_QUEUE_BYTES_FULL` past `maxQueuedBytes`, with
    * `COLLECTOR_ERR_INGEST_CLOSED` after `close`, and with the delivery's
    * error when the batch can be neither inserted nor spooled.
    */
@@ -65,6 +78,8 @@ export interface Batcher {
   close(): Promise<void>;
   /** Rows accepted and not yet durable. */
   readonly queuedRows: number;
+  /** Encoded bytes of the rows accepted and not yet durable. */
+  readonly queuedBytes: number;
 }
 
 interface Waiter {
@@ -73,7 +88,9 @@ interface Waiter {
 }
 
 interface OpenBatch {
-  lines: string[];
+  /** The JSONEachRow lines of each `add` call, newline-terminated. */
+  chunks: Buffer[];
+  rowCount: number;
   bytes: number;
   waiters: Waiter[];
 }
@@ -84,10 +101,12 @@ export function createBatcher(options: BatcherOptions): Batcher {
   const maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES;
   const flushIntervalMs = options.flushIntervalMs ?? FLUSH_INTERVAL_MS;
   const maxQueuedRows = options.maxQueuedRows ?? MAX_QUEUED_ROWS;
+  const maxQueuedBytes = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
   const { table, metrics } = options;
   const createBatchId = createBatchIdSequence();
   let open = createOpenBatch();
   let queuedRows = 0;
+  let queuedBytes = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   const deliveries = new Set<Promise<void>>();
@@ -95,17 +114,18 @@ export function createBatcher(options: BatcherOptions): Batcher {
   const seal = (): void => {
     clearTimeout(timer);
     timer = undefined;
-    if (open.lines.length === 0) return;
+    if (open.rowCount === 0) return;
 
     const sealed = open;
     open = createOpenBatch();
     const batch: EncodedBatch = {
       batchId: createBatchId(),
-      rowCount: sealed.lines.length,
-      body: Buffer.from(sealed.lines.join('\n'), 'utf8'),
+      rowCount: sealed.rowCount,
+      body: sealed.chunks.length === 1 ? (sealed.chunks[0] as Buffer) : Buffer.concat(sealed.chunks, sealed.bytes),
     };
     const release = () => {
       queuedRows -= batch.rowCount;
+      queuedBytes -= batch.body.length;
       metrics?.setQueueDepth(table, queuedRows);
     };
     const delivery = settleDelivery(options.deliver, batch, sealed.waiters, release);
@@ -121,18 +141,23 @@ export function createBatcher(options: BatcherOptions): Batcher {
       return Promise.reject(createCollectorError('ingestQueueFull', params, { retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS }));
     }
 
-    for (const row of rows) {
-      const line = JSON.stringify(row);
-      open.lines.push(line);
-      open.bytes += line.length + 1;
+    const chunk = encodeRows(rows);
+    if (queuedBytes > 0 && queuedBytes + chunk.length > maxQueuedBytes) {
+      const params = { table, queuedBytes, bytes: chunk.length, maxQueuedBytes, retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS };
+      return Promise.reject(createCollectorError('ingestQueueBytesFull', params, { retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS }));
     }
+
+    open.chunks.push(chunk);
+    open.rowCount += rows.length;
+    open.bytes += chunk.length;
     queuedRows += rows.length;
+    queuedBytes += chunk.length;
     metrics?.setQueueDepth(table, queuedRows);
     const durable = new Promise<void>((resolve, reject) => {
       open.waiters.push({ resolve, reject });
     });
 
-    if (open.lines.length >= maxBatchRows || open.bytes >= maxBatchBytes) {
+    if (open.rowCount >= maxBatchRows || open.bytes >= maxBatchBytes) {
       seal();
     } else if (timer === undefined) {
       timer = setTimeout(seal, flushIntervalMs);
@@ -155,6 +180,9 @@ export function createBatcher(options: BatcherOptions): Batcher {
     },
     get queuedRows() {
       return queuedRows;
+    },
+    get queuedBytes() {
+      return queuedBytes;
     },
   };
 }
@@ -186,7 +214,18 @@ export function createClosedError(table: string) {
 }
 
 function createOpenBatch(): OpenBatch {
-  return { lines: [], bytes: 0, waiters: [] };
+  return { chunks: [], rowCount: 0, bytes: 0, waiters: [] };
+}
+
+/**
+ * Encodes rows as newline-terminated JSONEachRow lines in one Buffer. The
+ * short-lived strings die young, and the queued bytes sit outside the
+ * JavaScript heap, where the garbage collector need not trace them.
+ */
+function encodeRows(rows: readonly object[]): Buffer {
+  let text = '';
+  for (const row of rows) text += `${JSON.stringify(row)}\n`;
+  return Buffer.from(text, 'utf8');
 }
 
 /**

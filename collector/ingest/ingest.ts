@@ -38,6 +38,8 @@ export interface IngestLimits {
   flushIntervalMs?: number;
   /** Default `MAX_QUEUED_ROWS`. */
   maxQueuedRows?: number;
+  /** Default `MAX_QUEUED_BYTES`. */
+  maxQueuedBytes?: number;
   /** Default `MAX_SPOOL_BYTES`. */
   maxSpoolBytes?: number;
   /** Default `SEGMENT_MAX_BYTES`. */
@@ -114,11 +116,17 @@ class TableIngests implements Ingest {
     return total;
   }
 
-  async writeRows(table: string, rows: readonly object[]): Promise<void> {
-    if (rows.length === 0) return;
-    if (this.#closed) throw createClosedError(table);
-    const tableIngest = await this.openTable(table);
-    await tableIngest.batcher.add(rows);
+  /**
+   * Not async, and the rows go to the batcher, which encodes them, in the
+   * same task once the table is open: no suspended call holds the row objects
+   * while they wait to become durable.
+   */
+  writeRows(table: string, rows: readonly object[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    if (this.#closed) return Promise.reject(createClosedError(table));
+    const opened = this.#openedTables.get(table);
+    if (opened) return opened.batcher.add(rows);
+    return this.openTable(table).then((tableIngest) => tableIngest.batcher.add(rows));
   }
 
   async flush(): Promise<void> {
@@ -189,6 +197,7 @@ class TableIngests implements Ingest {
       maxBatchBytes: limits.maxBatchBytes,
       flushIntervalMs: limits.flushIntervalMs,
       maxQueuedRows: limits.maxQueuedRows,
+      maxQueuedBytes: limits.maxQueuedBytes,
       metrics,
     });
     const tableIngest = { batcher, delivery, spool };

@@ -40,7 +40,7 @@ describe('createBatcher', () => {
 
     expect(batches).toHaveLength(1);
     expect(batches[0]!.rowCount).toBe(3);
-    expect(batches[0]!.body.toString()).toBe('{"a":1}\n{"a":2}\n{"a":3}');
+    expect(batches[0]!.body.toString()).toBe('{"a":1}\n{"a":2}\n{"a":3}\n');
     expect(batcher.queuedRows).toBe(0);
   });
 
@@ -91,6 +91,35 @@ describe('createBatcher', () => {
     pending[0]!();
     await accepted;
     expect(batcher.queuedRows).toBe(0);
+  });
+
+  it('rejects bytes past the queue limit', async () => {
+    const pending: (() => void)[] = [];
+    const deliver: DeliverBatch = () => new Promise((resolve) => pending.push(resolve));
+    // Each row below encodes to 12 bytes: {"a":"xxx"} and a newline.
+    const batcher = createBatcher({ table: 'otel_traces', deliver, maxBatchRows: 1, maxQueuedBytes: 30 });
+    const accepted = [batcher.add([{ a: 'xxx' }]), batcher.add([{ a: 'yyy' }])];
+    expect(batcher.queuedBytes).toBe(24);
+
+    const error = await captureError(batcher.add([{ a: 'zzz' }]));
+    expect(error.code).toBe('COLLECTOR_ERR_INGEST_QUEUE_BYTES_FULL');
+    expect(error.httpStatus).toBe(429);
+    expect(error.retryAfterSeconds).toBe(1);
+    expect(error.message).toBe(
+      'ingest queue for otel_traces holds 24 bytes and cannot take 12 more within its limit of 30: retry after 1 s',
+    );
+
+    for (const resolve of pending) resolve();
+    await Promise.all(accepted);
+    expect(batcher.queuedBytes).toBe(0);
+  });
+
+  it('takes one oversized call when idle', async () => {
+    const { batches, deliver } = recordDeliveries();
+    const batcher = createBatcher({ table: 'otel_traces', deliver, maxBatchRows: 1, maxQueuedBytes: 4 });
+    await batcher.add([{ a: 'xxx' }]);
+    expect(batches.map((batch) => batch.rowCount)).toEqual([1]);
+    expect(batcher.queuedBytes).toBe(0);
   });
 
   it('rejects waiters when delivery fails', async () => {
