@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfigFile, parseConfigObject, type SyncwatchConfig } from '../config/index.js';
 import { createLogger, startService, type RunningService } from '../server/index.js';
 import { migrate, openClickHouse, storeOptionsFromEnv } from '../store/index.js';
+import { DashboardsUsageError, runDashboardsCommand } from './dashboards-command.js';
 import { runDemoCommand } from './demo-command.js';
 import { runSqlCommand, type SqlOutputFormat } from './sql-command.js';
 
@@ -14,11 +15,13 @@ commands:
   sql "<query>"         run one read-only ClickHouse query, through the running service when there is one
   migrate               apply the ClickHouse schema migrations and exit
   check-config          validate the configuration file and exit
+  dashboards build      write the Grafana dashboard JSON and provisioning files to --out
 
 options:
   -c, --config <file>   configuration file (default ${DEFAULT_CONFIG_PATH}; serve starts without sources when it is absent)
   -f, --format <fmt>    sql output: table, json (one object per line) or tsv (default table)
       --duration <sec>  demo: stop after this many seconds (default: run until interrupted)
+      --out <dir>       dashboards build: output folder (created when absent)
   -h, --help            show this text
   -v, --version         print the version
 `;
@@ -31,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       format: { type: 'string', short: 'f', default: 'table' },
       duration: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -45,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
 
-  if (command !== 'sql' && rest.length > 0) {
+  if (command !== 'sql' && command !== 'dashboards' && rest.length > 0) {
     throw new UsageError(`unexpected argument "${rest[0]}" after ${command}; run syncwatch --help for its options`);
   }
 
@@ -85,6 +89,11 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(
         `${path} is valid: ${config.integrations.length} integrations, ${config.workflows.length} workflows, ${config.sources.length} sources\n`,
       );
+      return 0;
+    }
+    case 'dashboards': {
+      if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}" after dashboards ${rest[0]}`);
+      process.stdout.write(`${runDashboardsCommand({ subcommand: rest[0], outDir: values.out })}\n`);
       return 0;
     }
     default:
@@ -136,7 +145,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const isArgumentError = String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
-    if (error instanceof ConfigError || error instanceof UsageError || isArgumentError) {
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof DashboardsUsageError || isArgumentError) {
       process.stderr.write(`syncwatch: ${(error as Error).message}\n`);
       process.exitCode = 2;
       return;

@@ -1,0 +1,14 @@
+import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import { buildIntegrationDrillDownDashboard } from './integration-drill-down.js';
+import { buildNetworkOverviewDashboard } from './network-overview.js';
+
+/** A dashboard and the kebab-case file name its JSON is written to. */
+export interface DashboardDefinition {
+  fileName: string;
+  build: () => Dashboard;
+}
+
+export const DASHBOARDS: readonly DashboardDefinition[] = [
+  { fileName: 'network-overview.json', build: buildNetworkOverviewDashboard },
+  { fileName: 'integration-drill-down.json', build: buildIntegrationDrillDownDashboard },
+];
