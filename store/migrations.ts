@@ -217,7 +217,12 @@ SELECT
     trace_ids,
     started_at,
     ended_at,
-    (toUnixTimestamp64Nano(ended_at) - toUnixTimestamp64Nano(started_at)) / 1000000 AS latency_ms,
+    -- An in-flight transaction has no end yet, so it has no latency, only an age.
+    if(
+        producer_span_count > consumer_span_count,
+        NULL,
+        (toUnixTimestamp64Nano(ended_at) - toUnixTimestamp64Nano(started_at)) / 1000000
+    ) AS latency_ms,
     span_count,
     error_span_count,
     toBool(producer_span_count > consumer_span_count) AS in_flight,
@@ -325,7 +330,11 @@ SELECT
     if(empty(s.latencies), NULL, round(s.latencies[toUInt64(ceil(length(s.latencies) * 99 / 100))], 3)) AS p99_ms,
     o.percentile AS percentile,
     o.objective_ms AS objective_ms,
-    if(s.completed + s.overdue_count = 0, NULL, round(s.within_count / (s.completed + s.overdue_count), 4)) AS share_within_objective,
+    if(
+        o.objective_ms IS NULL OR s.completed + s.overdue_count = 0,
+        NULL,
+        round(s.within_count / (s.completed + s.overdue_count), 4)
+    ) AS share_within_objective,
     multiIf(
         o.objective_ms IS NULL, 'no_objective',
         s.completed + s.overdue_count = 0, 'no_data',

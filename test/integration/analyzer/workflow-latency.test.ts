@@ -101,7 +101,7 @@ interface LatencyRow {
   hops: number;
   span_count: number | string;
   error_span_count: number | string;
-  latency_ms: number;
+  latency_ms: number | null;
   in_flight: boolean;
 }
 
@@ -303,7 +303,9 @@ describe('workflow_slo_status', () => {
       hops: [{ system: 'mes', offsetMs: 0, durationMs: 25, kind: SpanKind.PRODUCER }],
     });
 
-    expect((await readTransaction(stuckId))?.in_flight).toBe(true);
+    const stuck = await readTransaction(stuckId);
+    expect(stuck?.in_flight).toBe(true);
+    expect(stuck?.latency_ms).toBeNull();
     const waiting = await readStatus('material_consumption');
     expect(Number(waiting?.transactions)).toBe(1);
     expect(Number(waiting?.in_flight)).toBe(1);
@@ -340,6 +342,7 @@ describe('workflow_slo_status', () => {
     const status = await readStatus('master_data_sync');
     expect(Number(status?.transactions)).toBe(1);
     expect(status?.objective_ms).toBeNull();
+    expect(status?.share_within_objective).toBeNull();
     expect(status?.status).toBe('no_objective');
   });
 
