@@ -122,7 +122,7 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
   ],
 };
 
-/** Milliseconds after the start of the range. */
+/** Returns the time `offsetMs` milliseconds after the start of the range. */
 function atOffset(offsetMs: number): Date {
   return new Date(RANGE_FROM.getTime() + offsetMs);
 }
