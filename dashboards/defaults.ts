@@ -99,11 +99,20 @@ export const VARIABLE_NAMES = {
 } as const;
 
 /**
- * Plants named by transactions: the span attribute `syncwatch.plant`, or the
- * resource attribute of a system serving one plant. The empty value stands for
- * transactions without a plant, so selecting All keeps them.
+ * Plant variable value that selects transactions without a plant, because
+ * Grafana cannot offer an empty string as a choice.
  */
-export const PLANT_VARIABLE_QUERY = `SELECT DISTINCT plant FROM workflow_transactions ORDER BY plant`;
+export const NO_PLANT_VALUE = '(none)';
+
+/** SQL expression of a transaction's plant as the plant variable lists it. */
+export const PLANT_EXPRESSION = `if(plant = '', '${NO_PLANT_VALUE}', plant)`;
+
+/**
+ * Plants named by transactions: the span attribute `syncwatch.plant`, or the
+ * resource attribute of a system serving one plant, and `NO_PLANT_VALUE` for
+ * transactions without one.
+ */
+export const PLANT_VARIABLE_QUERY = `SELECT DISTINCT ${PLANT_EXPRESSION} AS plant FROM workflow_transactions ORDER BY plant`;
 
 /** Integrations seen in lag samples, failures, poll records and spans. */
 export const INTEGRATION_VARIABLE_QUERY = `SELECT integration FROM (

@@ -4,6 +4,7 @@ import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundat
 import {
   CLICKHOUSE_DATASOURCE,
   ClickHouseQueryBuilder,
+  PLANT_EXPRESSION,
   buildIntegrationVariable,
   buildPlantVariable,
   buildTraceIdVariable,
@@ -18,9 +19,10 @@ export const INTEGRATION_DRILL_DOWN_UID = 'syncwatch-integration-drill-down';
 export const TRACE_SEARCH_LIMIT = 200;
 
 /**
- * Trace search: the traces with at least one span of the selected
- * integrations in the time range, with their first span, duration and error
- * count. The column names `traceID`, `serviceName`, `operationName` and
+ * Trace search: each trace in the time range with a span of a selected
+ * integration, with its first span, duration and error count. A span with a
+ * correlation id counts only when its transaction is of a selected plant and
+ * workflow. The column names `traceID`, `serviceName`, `operationName` and
  * `startTime` are those Grafana's trace views link on.
  */
 export const TRACE_SEARCH_SQL = `SELECT
@@ -41,6 +43,15 @@ WHERE $__timeFilter(Timestamp)
         FROM otel_traces
         WHERE $__timeFilter(Timestamp)
             AND SpanAttributes['syncwatch.integration'] IN (\${integration:singlequote})
+            AND (
+                SpanAttributes['syncwatch.correlation_id'] = ''
+                OR SpanAttributes['syncwatch.correlation_id'] IN (
+                    SELECT correlation_id
+                    FROM workflow_transaction_latency
+                    WHERE ${PLANT_EXPRESSION} IN (\${plant:singlequote})
+                        AND (workflow IN (\${workflow:singlequote}) OR workflow = '')
+                )
+            )
     )
 GROUP BY TraceId
 ORDER BY startTime DESC

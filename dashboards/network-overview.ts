@@ -5,6 +5,7 @@ import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundat
 import {
   CLICKHOUSE_DATASOURCE,
   ClickHouseQueryBuilder,
+  PLANT_EXPRESSION,
   buildIntegrationVariable,
   buildPlantVariable,
   buildWorkflowVariable,
@@ -52,7 +53,7 @@ FROM workflow_transaction_latency
 WHERE $__timeFilter(started_at)
     AND NOT in_flight
     AND workflow IN (\${workflow:singlequote})
-    AND plant IN (\${plant:singlequote})
+    AND ${PLANT_EXPRESSION} IN (\${plant:singlequote})
 GROUP BY time
 ORDER BY time`;
 
@@ -64,7 +65,7 @@ export const TRANSACTION_THROUGHPUT_SQL = `SELECT
 FROM workflow_transaction_latency
 WHERE $__timeFilter(started_at)
     AND workflow IN (\${workflow:singlequote})
-    AND plant IN (\${plant:singlequote})
+    AND ${PLANT_EXPRESSION} IN (\${plant:singlequote})
 GROUP BY time, workflow
 ORDER BY time, workflow`;
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLagWriter } from '../../../collector/lag-writer.js';
 import type { OtelTraceRow } from '../../../collector/otlp/index.js';
 import type { FailureRecord, LagSample, PollRecord } from '../../../collector/sources/index.js';
-import { DASHBOARDS, expandMacros, type ClickHouseQuery, type MacroContext } from '../../../dashboards/index.js';
+import { DASHBOARDS, NO_PLANT_VALUE, expandMacros, type ClickHouseQuery, type MacroContext } from '../../../dashboards/index.js';
 import { migrate, openClickHouse } from '../../../store/index.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-dashboards-'));
@@ -22,7 +22,7 @@ const CONTEXT: MacroContext = {
   to: RANGE_TO,
   intervalSeconds: 300,
   variables: {
-    plant: ['plant-a', 'plant-b', ''],
+    plant: ['plant-a', 'plant-b', NO_PLANT_VALUE],
     integration: ['odoo-mes', 'odoo-wms'],
     workflow: ['production_order_release', 'shipment_confirmation'],
     trace_id: [SEARCHED_TRACE_ID],
@@ -459,5 +459,14 @@ describe('dashboard panel queries', () => {
 
     expect(rows.length).toBe(6);
     expect(new Set(rows.map((row) => row.integration))).toEqual(new Set(['odoo-wms']));
+  });
+
+  it('narrow trace search to the chosen plant', async () => {
+    const target = targets.find((candidate) => candidate.panel.title === 'Trace search')!;
+    const query = expandMacros(target.query.rawSql, { ...CONTEXT, variables: { ...CONTEXT.variables, plant: ['plant-b'] } });
+    const rows = await (await client.query({ query, format: 'JSONEachRow' })).json<{ traceID: string; duration_ms: number }>();
+
+    expect(rows.map((row) => row.traceID)).toEqual(['b1'.padEnd(32, '0')]);
+    expect(Number(rows[0]?.duration_ms)).toBe(5_000);
   });
 });
