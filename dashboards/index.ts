@@ -38,6 +38,7 @@ export {
 } from './integration-drill-down.js';
 export {
   BREACHING_WORKFLOWS_SQL,
+  FAILURE_RETRIES_SQL,
   INTEGRATION_LAG_SQL,
   INTEGRATION_QUEUE_DEPTH_SQL,
   LATENCY_PERCENTILES_SQL,

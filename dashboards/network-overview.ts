@@ -127,6 +127,22 @@ WHERE $__timeFilter(Timestamp)
 GROUP BY time, integration
 ORDER BY time, integration`;
 
+/**
+ * Failures read from each integration per interval, by the time they failed,
+ * and the retries those failures had when last observed.
+ */
+export const FAILURE_RETRIES_SQL = `SELECT
+    toStartOfInterval(failed_at, INTERVAL $__interval_s second) AS time,
+    integration,
+    count() AS failures,
+    sum(retry_count) AS retries
+FROM integration_failures FINAL
+WHERE $__timeFilter(failed_at)
+    AND integration IN (\${integration:singlequote})
+    AND (workflow IN (\${workflow:singlequote}) OR workflow = '')
+GROUP BY time, integration
+ORDER BY time, integration`;
+
 /** Each pull source's polls in the time range and the outcome of its latest one. */
 export const SOURCE_HEALTH_SQL = `SELECT
     source,
@@ -145,7 +161,7 @@ WHERE $__timeFilter(started_at)
 GROUP BY source, source_kind, integration
 ORDER BY last_outcome = 'ok', source`;
 
-/** Builds the network overview: objectives, latency, lag and queue depth, errors, throughput and source health. */
+/** Builds the network overview: objectives, latency, lag and queue depth, errors, retries, throughput and source health. */
 export function buildNetworkOverviewDashboard(): Dashboard {
   const dashboard = createDashboard(NETWORK_OVERVIEW_UID, 'syncwatch: network overview')
     .description('Workflow objectives, end-to-end latency, event lag and source health across the integration network.')
@@ -222,6 +238,15 @@ export function buildNetworkOverviewDashboard(): Dashboard {
         .unit('reqps')
         .height(8)
         .span(12),
+    )
+    .withPanel(
+      new TimeseriesPanelBuilder()
+        .title('Failures and retries per integration')
+        .datasource(CLICKHOUSE_DATASOURCE)
+        .withTarget(new ClickHouseQueryBuilder(FAILURE_RETRIES_SQL, 'timeSeries'))
+        .unit('short')
+        .height(8)
+        .span(24),
     )
     .withPanel(
       new TablePanelBuilder()

@@ -53,6 +53,7 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
   'Queue depth per integration': ['time', 'integration', 'depth'],
   'Span error rate per integration': ['time', 'integration', 'error_ratio'],
   'Span throughput per integration': ['time', 'integration', 'spans_per_second'],
+  'Failures and retries per integration': ['time', 'integration', 'failures', 'retries'],
   'Source health': [
     'source',
     'source_kind',

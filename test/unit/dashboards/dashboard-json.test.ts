@@ -40,6 +40,7 @@ const EXPECTED_PANELS: Record<string, string[]> = {
     'Queue depth per integration',
     'Span error rate per integration',
     'Span throughput per integration',
+    'Failures and retries per integration',
     'Source health',
   ],
   'integration-drill-down.json': [
