@@ -10,6 +10,16 @@ export const REPLAY_RETRY_INITIAL_MS = 500;
 /** Maximum wait between two replay attempts while the store stays down. */
 export const REPLAY_RETRY_MAX_MS = 30_000;
 
+/**
+ * Sealed batches that wait in memory for the insert lane, instead of going
+ * to the spool, while an insert runs and the spool is empty. Waiting keeps
+ * their requests unanswered, which slows clients down to the insert rate,
+ * and spares writing each batch to disk and reading it back. Their rows
+ * count against the batcher's queue limits: six full batches and the one
+ * being inserted stay under `MAX_QUEUED_ROWS`.
+ */
+export const MAX_BATCHES_WAITING_FOR_LANE = 6;
+
 /** Each failed attempt multiplies the wait by this factor, up to `REPLAY_RETRY_MAX_MS`. */
 const REPLAY_RETRY_MULTIPLIER = 2;
 
@@ -28,6 +38,8 @@ export interface BatchDeliveryOptions {
   retryInitialMs?: number;
   /** Default `REPLAY_RETRY_MAX_MS`. */
   retryMaxMs?: number;
+  /** Default `MAX_BATCHES_WAITING_FOR_LANE`. With 0, every batch that finds the lane busy goes to the spool. */
+  maxBatchesWaitingForLane?: number;
 }
 
 /**
@@ -37,8 +49,9 @@ export interface BatchDeliveryOptions {
 export interface BatchDelivery {
   /**
    * Resolves once `batch` is in ClickHouse or synced to the spool. The batch
-   * goes straight to ClickHouse when the lane is idle, the store available
-   * and the spool empty. Otherwise, or when that insert fails, it is
+   * goes straight to ClickHouse when the store is available and the spool
+   * empty, and the lane is idle or fewer than `maxBatchesWaitingForLane`
+   * batches wait for it. Otherwise, or when that insert fails, it is
    * appended to the spool and replayed later under the same batch id.
    * Rejects with the spool's error when the spool cannot take it.
    *
@@ -66,6 +79,9 @@ class TableDelivery implements BatchDelivery {
   readonly #options: BatchDeliveryOptions;
   readonly #retryInitialMs: number;
   readonly #retryMaxMs: number;
+  readonly #maxBatchesWaitingForLane: number;
+  /** Batches waiting for the lane, woken in order. The lane passes to them before the replay gets it. */
+  #laneWaiters: (() => void)[] = [];
   #laneBusy = false;
   #storeAvailable = true;
   #failedAttempts = 0;
@@ -80,6 +96,7 @@ class TableDelivery implements BatchDelivery {
     this.#options = options;
     this.#retryInitialMs = options.retryInitialMs ?? REPLAY_RETRY_INITIAL_MS;
     this.#retryMaxMs = options.retryMaxMs ?? REPLAY_RETRY_MAX_MS;
+    this.#maxBatchesWaitingForLane = options.maxBatchesWaitingForLane ?? MAX_BATCHES_WAITING_FOR_LANE;
   }
 
   get storeAvailable(): boolean {
@@ -88,11 +105,22 @@ class TableDelivery implements BatchDelivery {
 
   async deliver(batch: EncodedBatch): Promise<void> {
     const { spool } = this.#options;
-    if (this.#laneBusy || !this.#storeAvailable || spool.pendingBatches > 0 || this.#closed) {
+    const mayInsert = this.#storeAvailable && spool.pendingBatches === 0 && !this.#closed;
+    if (!mayInsert || (this.#laneBusy && this.#laneWaiters.length >= this.#maxBatchesWaitingForLane)) {
       await this.#appendToSpool(batch);
       return;
     }
 
+    if (this.#laneBusy) {
+      // #releaseLane passes the lane on without freeing it. Batches spooled
+      // meanwhile arrived later, so inserting this one first keeps the order.
+      await new Promise<void>((resolve) => this.#laneWaiters.push(resolve));
+      if (!this.#storeAvailable || this.#closed) {
+        this.#releaseLane();
+        await this.#appendToSpool(batch);
+        return;
+      }
+    }
     this.#laneBusy = true;
     try {
       await this.#insertOrDrop(batch);
@@ -273,6 +301,11 @@ class TableDelivery implements BatchDelivery {
   }
 
   #releaseLane(): void {
+    const nextWaiter = this.#laneWaiters.shift();
+    if (nextWaiter) {
+      nextWaiter();
+      return;
+    }
     this.#laneBusy = false;
     for (const resolve of this.#idleWaiters.splice(0)) resolve();
     if (this.#isDrained()) {

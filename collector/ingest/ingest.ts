@@ -50,6 +50,8 @@ export interface IngestLimits {
   retryInitialMs?: number;
   /** Default `REPLAY_RETRY_MAX_MS`. */
   retryMaxMs?: number;
+  /** Default `MAX_BATCHES_WAITING_FOR_LANE`. */
+  maxBatchesWaitingForLane?: number;
 }
 
 export interface IngestOptions {
@@ -189,6 +191,7 @@ class TableIngests implements Ingest {
       onSpoolChange: () => metrics?.setSpoolBytes(this.spoolBytes),
       retryInitialMs: limits.retryInitialMs,
       retryMaxMs: limits.retryMaxMs,
+      maxBatchesWaitingForLane: limits.maxBatchesWaitingForLane,
     });
     const batcher = createBatcher({
       table,

@@ -87,13 +87,68 @@ describe('createBatchDelivery', () => {
         inserted.push(batch.batchId);
       },
     };
-    delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool });
+    delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, maxBatchesWaitingForLane: 0 });
     const first = delivery.deliver(makeBatch(1));
     await delivery.deliver(makeBatch(2));
     expect(spool.pendingBatches).toBe(1);
 
     releases.shift()!();
     await first;
+    while (inserted.length < 2) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      releases.shift()?.();
+    }
+    await delivery.drain();
+    expect(inserted).toEqual(['batch-1', 'batch-2']);
+  });
+
+  it('waits for the lane up to the limit', async () => {
+    const releases: (() => void)[] = [];
+    const inserted: string[] = [];
+    const inserter: BatchInserter = {
+      async insert(_table, batch) {
+        await new Promise<void>((resolve) => releases.push(resolve));
+        inserted.push(batch.batchId);
+      },
+    };
+    delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, maxBatchesWaitingForLane: 1 });
+    const first = delivery.deliver(makeBatch(1));
+    let secondDone = false;
+    const second = delivery.deliver(makeBatch(2)).then(() => {
+      secondDone = true;
+    });
+    await delivery.deliver(makeBatch(3));
+    expect(spool.pendingBatches).toBe(1);
+    expect(secondDone).toBe(false);
+
+    releases.shift()!();
+    await first;
+    while (inserted.length < 3) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      releases.shift()?.();
+    }
+    await second;
+    await delivery.drain();
+    expect(inserted).toEqual(['batch-1', 'batch-2', 'batch-3']);
+    expect(spool.pendingBatches).toBe(0);
+  });
+
+  it('spools a waiting batch when the store fails', async () => {
+    const releases: ((error?: Error) => void)[] = [];
+    const inserted: string[] = [];
+    const inserter: BatchInserter = {
+      async insert(_table, batch) {
+        await new Promise<void>((resolve, reject) => releases.push((error) => (error ? reject(error) : resolve())));
+        inserted.push(batch.batchId);
+      },
+    };
+    delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, retryInitialMs: 10, retryMaxMs: 10 });
+    const first = delivery.deliver(makeBatch(1));
+    const second = delivery.deliver(makeBatch(2));
+    releases.shift()!(new Error('connection refused'));
+    await Promise.all([first, second]);
+    expect(spool.pendingBatches).toBe(2);
+
     while (inserted.length < 2) {
       await new Promise((resolve) => setTimeout(resolve, 5));
       releases.shift()?.();
