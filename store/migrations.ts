@@ -234,7 +234,7 @@ FROM (
         max(plant) AS plant,
         arraySort(groupUniqArrayArray(integrations)) AS integrations,
         arraySort(groupUniqArrayArray(services)) AS services,
-        groupUniqArrayArray(trace_ids) AS trace_ids,
+        arraySort(groupUniqArrayArray(trace_ids)) AS trace_ids,
         min(first_span_start) AS started_at,
         max(last_span_end) AS ended_at,
         sum(span_count) AS span_count,
