@@ -100,14 +100,32 @@ describe('startDemoNetwork with RabbitMQ and PostgreSQL', () => {
     }
   });
 
-  it('continues traces across processes', () => {
+  it('continues traces across processes', async () => {
+    const expectedServices: Record<string, string[]> = {
+      production_order_release: ['mes', 'odoo'],
+      material_consumption: ['mes', 'odoo'],
+      shipment_milestone: ['odoo', 'supplier-portal', 'wms'],
+      supplier_confirmation: ['odoo', 'supplier-portal'],
+    };
+    const servicesOf = (workflow: string) => [
+      ...new Set(
+        sink
+          .decodeSpans()
+          .filter((entry) => entry.attributes['syncwatch.workflow'] === workflow)
+          .map((entry) => entry.service),
+      ),
+    ].sort();
+    // A transaction's later hops export a few seconds after its first, so wait for all of them.
+    await waitFor(
+      () => Object.entries(expectedServices).every(([workflow, services]) => servicesOf(workflow).join() === services.join()),
+      WAIT_MS,
+      500,
+    );
+    for (const [workflow, services] of Object.entries(expectedServices)) {
+      expect(servicesOf(workflow), workflow).toEqual(services);
+    }
+
     const spans = sink.decodeSpans();
-    const byWorkflow = (workflow: string) => spans.filter((entry) => entry.attributes['syncwatch.workflow'] === workflow);
-    const services = (workflow: string) => new Set(byWorkflow(workflow).map((entry) => entry.service));
-    expect([...services('production_order_release')].sort()).toEqual(['mes', 'odoo']);
-    expect([...services('material_consumption')].sort()).toEqual(['mes', 'odoo']);
-    expect([...services('shipment_milestone')].sort()).toEqual(['odoo', 'supplier-portal', 'wms']);
-    expect([...services('supplier_confirmation')].sort()).toEqual(['odoo', 'supplier-portal']);
 
     for (const entry of spans) {
       const correlationId = entry.attributes['syncwatch.correlation_id'];
