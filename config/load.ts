@@ -104,11 +104,11 @@ function describeIssue(issue: z.core.$ZodIssue, fromEnv: ReadonlySet<string> = n
       };
     case 'invalid_union':
       if ('discriminator' in issue && issue.discriminator) {
+        const discriminator = String(issue.discriminator);
         const options = (issue as { options?: unknown[] }).options ?? [];
-        return {
-          key,
-          message: `unknown ${String(issue.discriminator)} ${describeValue((issue.input as Record<string, unknown> | undefined)?.[String(issue.discriminator)], `${key}.${String(issue.discriminator)}`, fromEnv)}; expected one of: ${options.join(', ')}`,
-        };
+        const received = (issue.input as Record<string, unknown> | undefined)?.[discriminator];
+        const receivedText = describeValue(received, `${key}.${discriminator}`, fromEnv);
+        return { key, message: `unknown ${discriminator} ${receivedText}; expected one of: ${options.join(', ')}` };
       }
       return { key, message: `${issue.message}, received ${describeValue(issue.input, key, fromEnv)}` };
     case 'invalid_value':
