@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfigFile, parseConfigObject, type SyncwatchConfig } from '../config/index.js';
 import { createLogger, startService, type RunningService } from '../server/index.js';
-import { migrate, openClickHouse, storeOptionsFromEnv } from '../store/index.js';
+import { migrate, openClickHouse, resolveStoreOptions } from '../store/index.js';
 import { DashboardsUsageError, runDashboardsCommand } from './dashboards-command.js';
 import { runDemoCommand } from './demo-command.js';
 import { runSqlCommand, type SqlOutputFormat } from './sql-command.js';
@@ -71,13 +71,12 @@ async function main(argv: string[]): Promise<number> {
       if (!query) throw new UsageError('sql needs a query, for example: syncwatch sql "SELECT count() FROM otel_traces"');
       const format = parseFormat(values.format);
       const config = readConfig(values.config);
-      process.stdout.write(`${await runSqlCommand({ query, format, dataDir: config.store.dataDir })}\n`);
+      process.stdout.write(`${await runSqlCommand({ query, format, store: config.store })}\n`);
       return 0;
     }
     case 'migrate': {
       const config = readConfig(values.config);
-      const fromEnv = storeOptionsFromEnv();
-      const client = openClickHouse(fromEnv.kind === 'server' ? fromEnv : { kind: 'embedded', dataDir: config.store.dataDir });
+      const client = openClickHouse(resolveStoreOptions(config.store));
       const result = await migrate(client);
       await client.close();
       process.stdout.write(`applied: ${result.applied.join(', ') || 'none'}; already applied: ${result.alreadyApplied.join(', ') || 'none'}\n`);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { SqlResponse } from '../server/index.js';
 import { ApiError, readLiveServiceRecord, readLocalApiToken, runReadOnlyQuery } from '../server/index.js';
-import { openClickHouse, storeOptionsFromEnv } from '../store/index.js';
+import { openClickHouse, resolveStoreOptions, type StoreSettings } from '../store/index.js';
 import { formatTable } from './format-table.js';
 
 export type SqlOutputFormat = 'table' | 'json' | 'tsv';
@@ -10,7 +10,8 @@ export type SqlOutputFormat = 'table' | 'json' | 'tsv';
 export interface SqlCommandOptions {
   query: string;
   format: SqlOutputFormat;
-  dataDir: string;
+  /** The configured store; its data directory is also where a running service records itself. */
+  store: StoreSettings;
 }
 
 /**
@@ -19,10 +20,11 @@ export interface SqlCommandOptions {
  * Otherwise the store is opened directly.
  */
 export async function runSqlCommand(options: SqlCommandOptions): Promise<string> {
-  const service = readLiveServiceRecord(options.dataDir);
+  const { dataDir } = options.store;
+  const service = readLiveServiceRecord(dataDir);
   const response = service
-    ? await queryService(service.apiUrl, options.query, options.dataDir)
-    : await queryStoreDirectly(options.query, options.dataDir);
+    ? await queryService(service.apiUrl, options.query, dataDir)
+    : await queryStoreDirectly(options.query, options.store);
   return formatResponse(response, options.format);
 }
 
@@ -47,14 +49,15 @@ async function queryService(apiUrl: string, query: string, dataDir: string): Pro
   return body;
 }
 
-async function queryStoreDirectly(query: string, dataDir: string): Promise<SqlResponse> {
-  const fromEnv = storeOptionsFromEnv();
-  if (fromEnv.kind === 'embedded' && !existsSync(dataDir)) {
+async function queryStoreDirectly(query: string, store: StoreSettings): Promise<SqlResponse> {
+  const { dataDir } = store;
+  const storeOptions = resolveStoreOptions(store);
+  if (storeOptions.kind === 'embedded' && !existsSync(dataDir)) {
     throw new Error(
       `no syncwatch service runs for ${resolve(dataDir)} and there is no store there; run the command in the folder where syncwatch runs, or pass --config`,
     );
   }
-  const client = openClickHouse(fromEnv.kind === 'server' ? fromEnv : { kind: 'embedded', dataDir });
+  const client = openClickHouse(storeOptions);
   try {
     return await runReadOnlyQuery(client, query);
   } catch (error) {

@@ -7,7 +7,7 @@ import { registerOtlpReceiver } from '../collector/otlp/index.js';
 import { createSource, startSourcePolling, type LagSource } from '../collector/sources/index.js';
 import { createBatchedTraceWriter } from '../collector/trace-writer.js';
 import type { SyncwatchConfig } from '../config/index.js';
-import { describeStore, migrate, openClickHouse, storeOptionsFromEnv, type StoreOptions } from '../store/index.js';
+import { describeStore, migrate, openClickHouse, resolveStoreOptions } from '../store/index.js';
 import { buildApiServer } from './api-server.js';
 import type { ApiToken } from './auth.js';
 import type { Logger } from './logger.js';
@@ -52,7 +52,7 @@ export interface RunningService {
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { config, logger } = options;
-  const storeOptions = resolveStoreOptions(config);
+  const storeOptions = resolveStoreOptions(config.store);
   const storeDescription = describeStore(storeOptions);
   const client = openClickHouse(storeOptions);
 
@@ -138,17 +138,6 @@ function warnIfReceiverOpen(config: SyncwatchConfig, logger: Logger): void {
     { host },
     'otlp receiver accepts traces without a token on a non-loopback address; set collector.otlp.tokens',
   );
-}
-
-/** `CLICKHOUSE_URL` in the environment wins over the configuration file. */
-function resolveStoreOptions(config: SyncwatchConfig): StoreOptions {
-  const fromEnv = storeOptionsFromEnv();
-  if (fromEnv.kind === 'server') return fromEnv;
-  const { store } = config;
-  if (store.url) {
-    return { kind: 'server', url: store.url, username: store.username, password: store.password, database: store.database };
-  }
-  return { kind: 'embedded', dataDir: store.dataDir };
 }
 
 async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {

@@ -30,6 +30,29 @@ export function storeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Store
   return { kind: 'embedded', dataDir: env.SYNCWATCH_DATA_DIR?.trim() || DEFAULT_DATA_DIR };
 }
 
+/** Store settings from `syncwatch.yaml`: an embedded data directory, or a server URL with its credentials. */
+export interface StoreSettings {
+  dataDir: string;
+  url?: string;
+  username?: string;
+  password?: string;
+  database?: string;
+}
+
+/**
+ * Chooses the store for the given settings: `CLICKHOUSE_URL` in the
+ * environment wins, then a configured `url`, then the embedded data directory.
+ */
+export function resolveStoreOptions(settings: StoreSettings, env: NodeJS.ProcessEnv = process.env): StoreOptions {
+  const fromEnv = storeOptionsFromEnv(env);
+  if (fromEnv.kind === 'server') return fromEnv;
+  if (settings.url) {
+    const { url, username, password, database } = settings;
+    return { kind: 'server', url, username, password, database };
+  }
+  return { kind: 'embedded', dataDir: settings.dataDir };
+}
+
 /**
  * Opens a `@clickhouse/client` client on the chosen store. The rest of
  * syncwatch uses only this client, so one SQL dialect serves both kinds.

@@ -387,7 +387,7 @@ describe('workflow_slo_status', () => {
     const output = await runSqlCommand({
       query: 'SELECT workflow, status FROM workflow_slo_status ORDER BY workflow',
       format: 'json',
-      dataDir,
+      store: { dataDir },
     });
     expect(output.split('\n').map((line) => JSON.parse(line))).toEqual([
       { workflow: 'master_data_sync', status: 'no_objective' },

@@ -47,7 +47,7 @@ describe('startService', () => {
     const output = await runSqlCommand({
       query: "SELECT ServiceName, SpanName FROM otel_traces WHERE ServiceName = 'odoo'",
       format: 'json',
-      dataDir,
+      store: { dataDir },
     });
     expect(output).toBe('{"ServiceName":"odoo","SpanName":"mrp.production release"}');
   });
@@ -57,7 +57,7 @@ describe('startService', () => {
     const output = await runSqlCommand({
       query: `SELECT source, entity, status FROM integration_lag WHERE source = 'broker'`,
       format: 'json',
-      dataDir,
+      store: { dataDir },
     });
     // The queue does not exist, so the sample is marked source_down instead of reporting zero lag.
     expect(JSON.parse(output.split('\n')[0]!)).toEqual({ source: 'broker', entity: queueName, status: 'source_down' });
@@ -70,7 +70,7 @@ describe('startService', () => {
   });
 
   it('prints a table through the API', async () => {
-    const output = await runSqlCommand({ query: 'SELECT 1 AS one', format: 'table', dataDir });
+    const output = await runSqlCommand({ query: 'SELECT 1 AS one', format: 'table', store: { dataDir } });
     expect(output.split('\n')).toEqual(['one', '---', '1', expect.stringMatching(/^\(1 row, \d+ ms\)$/)]);
   });
 
@@ -78,19 +78,19 @@ describe('startService', () => {
     const output = await runSqlCommand({
       query: `SELECT concat('a', char(9), 'b', char(10), 'c') AS text, map('k', 1) AS tags, NULL AS missing`,
       format: 'tsv',
-      dataDir,
+      store: { dataDir },
     });
     expect(output.split('\n')).toEqual(['text\ttags\tmissing', 'a\\tb\\nc\t{"k":1}\t\\N']);
   });
 
   it('rejects a missing store directory', async () => {
-    await expect(runSqlCommand({ query: 'SELECT 1', format: 'table', dataDir: join(dataDir, 'absent') })).rejects.toThrow(
+    await expect(runSqlCommand({ query: 'SELECT 1', format: 'table', store: { dataDir: join(dataDir, 'absent') } })).rejects.toThrow(
       /no syncwatch service runs for .*absent and there is no store there/,
     );
   });
 
   it('reports a rejected query by code', async () => {
-    await expect(runSqlCommand({ query: 'DROP TABLE otel_traces', format: 'table', dataDir })).rejects.toThrow(
+    await expect(runSqlCommand({ query: 'DROP TABLE otel_traces', format: 'table', store: { dataDir } })).rejects.toThrow(
       /^API_ERR_QUERY_REJECTED: query rejected: statement DropQuery is not allowed/,
     );
   });
