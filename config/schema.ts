@@ -9,14 +9,13 @@ import {
   rabbitmqSourceConfigSchema,
   redisStreamsSourceConfigSchema,
 } from '../collector/sources/index.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../collector/otlp/receiver.js';
 import { durationSchema } from './duration.js';
 
 /** Default OTLP/HTTP port, as the OTLP specification assigns it. */
 export const DEFAULT_OTLP_PORT = 4318;
 /** Default port of the query API and console. */
 export const DEFAULT_API_PORT = 8318;
-/** Default cap on one OTLP request body, before and after decompression: 8 MiB. */
-export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 const nameSchema = z
   .string()
