@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,8 +13,8 @@ import {
   type OdooApiSourceConfigInput,
   type OdooProtocol,
 } from '../../../collector/sources/index.js';
-import { createQueueJobTable } from '../../../simulator/odoo-queue-job.js';
 import { startOdooRpcServer, type OdooRpcServer, type OdooRpcServerOptions } from '../../../simulator/odoo-rpc-server.js';
+import { QueueJobTables } from './queue-job-fixture.js';
 
 const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const ODOO_DATABASE = 'plant_erp';
@@ -26,25 +26,9 @@ const AGE_TOLERANCE_SECONDS = 2;
 
 const schema = `sw_odoo_api_${randomBytes(4).toString('hex')}`;
 const admin = new pg.Client({ connectionString: DATABASE_URL });
+const tables = new QueueJobTables(admin, schema);
 const openSources: LagSource[] = [];
 const openServers: OdooRpcServer[] = [];
-let tableCounter = 0;
-
-interface JobSpec {
-  channel: string;
-  model: string;
-  method: string;
-  state: string;
-  /** Seconds before the database clock; negative values lie in the future. */
-  createdSecondsAgo?: number;
-  etaSecondsAgo?: number;
-  startedSecondsAgo?: number;
-  enqueuedSecondsAgo?: number;
-  excName?: string;
-  excMessage?: string;
-  excInfo?: string;
-  retry?: number;
-}
 
 beforeAll(async () => {
   await admin.connect();
@@ -57,43 +41,6 @@ afterAll(async () => {
   await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await admin.end();
 });
-
-async function createTable(): Promise<string> {
-  tableCounter += 1;
-  const table = `${schema}.queue_job_${tableCounter}`;
-  await createQueueJobTable(admin, table);
-  return table;
-}
-
-function secondsAgo(seconds: number | undefined): string {
-  return seconds === undefined ? 'NULL' : `(now() AT TIME ZONE 'UTC') - make_interval(secs => ${seconds})`;
-}
-
-async function insertJob(table: string, job: JobSpec): Promise<string> {
-  const uuid = randomUUID();
-  await admin.query(
-    `INSERT INTO ${table} (uuid, name, model_name, method_name, channel_method_name, channel, state,
-                           date_created, eta, date_started, date_enqueued, exc_name, exc_message, exc_info, retry, max_retries)
-     VALUES ($1, $2, $3, $4, $5, $6, $7,
-             ${secondsAgo(job.createdSecondsAgo ?? 0)}, ${secondsAgo(job.etaSecondsAgo)},
-             ${secondsAgo(job.startedSecondsAgo)}, ${secondsAgo(job.enqueuedSecondsAgo)},
-             $8, $9, $10, $11, 5)`,
-    [
-      uuid,
-      `${job.model}.${job.method}`,
-      job.model,
-      job.method,
-      `<${job.model}>.${job.method}`,
-      job.channel,
-      job.state,
-      job.excName ?? null,
-      job.excMessage ?? null,
-      job.excInfo ?? null,
-      job.retry ?? 0,
-    ],
-  );
-  return uuid;
-}
 
 async function startServer(table: string, overrides: Partial<OdooRpcServerOptions> = {}): Promise<OdooRpcServer> {
   const server = await startOdooRpcServer({
@@ -111,7 +58,7 @@ async function startServer(table: string, overrides: Partial<OdooRpcServerOption
 function openApiSource(url: string, protocol: OdooProtocol, overrides: Partial<OdooApiSourceConfigInput> = {}): LagSource {
   const source = createOdooApiSource({
     kind: 'odoo_api',
-    name: `odoo-api-${tableCounter}-${protocol}`,
+    name: `odoo-api-${tables.created}-${protocol}`,
     integration: 'odoo',
     workflow: 'production_order_release',
     url,
@@ -129,7 +76,7 @@ function openApiSource(url: string, protocol: OdooProtocol, overrides: Partial<O
 function openSqlSource(table: string, stuckAfterSeconds?: { started: number; enqueued: number }): LagSource {
   const source = createQueueJobSource({
     kind: 'queue_job',
-    name: `odoo-sql-${tableCounter}`,
+    name: `odoo-sql-${tables.created}`,
     integration: 'odoo',
     workflow: 'production_order_release',
     url: DATABASE_URL,
@@ -196,16 +143,16 @@ const HOLDS_ENTITY = 'root.qms/<quality.check>.hold_lot';
 /** Fills a table with every case the sources distinguish. */
 async function insertMixedJobs(table: string): Promise<void> {
   for (const state of ['pending', 'enqueued', 'started', 'wait_dependencies', 'done', 'cancelled']) {
-    await insertJob(table, { ...RELEASE, state, createdSecondsAgo: 40, startedSecondsAgo: state === 'started' ? 5 : undefined });
+    await tables.insertJob(table, { ...RELEASE, state, createdSecondsAgo: 40, startedSecondsAgo: state === 'started' ? 5 : undefined });
   }
-  await insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 600, etaSecondsAgo: 120 });
-  await insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 7300, startedSecondsAgo: 7200 });
-  await insertJob(table, { ...MOVES, state: 'enqueued', createdSecondsAgo: 400, enqueuedSecondsAgo: 300 });
-  await insertJob(table, { ...MOVES, state: 'pending', createdSecondsAgo: 900, etaSecondsAgo: -3600 });
+  await tables.insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 600, etaSecondsAgo: 120 });
+  await tables.insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 7300, startedSecondsAgo: 7200 });
+  await tables.insertJob(table, { ...MOVES, state: 'enqueued', createdSecondsAgo: 400, enqueuedSecondsAgo: 300 });
+  await tables.insertJob(table, { ...MOVES, state: 'pending', createdSecondsAgo: 900, etaSecondsAgo: -3600 });
   // An eta before the job's creation: the job waits from its creation, 100 s.
-  await insertJob(table, { ...HOLDS, state: 'pending', createdSecondsAgo: 100, etaSecondsAgo: 700 });
-  await insertJob(table, { ...HOLDS, state: 'pending', createdSecondsAgo: 600, etaSecondsAgo: 500 });
-  await insertJob(table, {
+  await tables.insertJob(table, { ...HOLDS, state: 'pending', createdSecondsAgo: 100, etaSecondsAgo: 700 });
+  await tables.insertJob(table, { ...HOLDS, state: 'pending', createdSecondsAgo: 600, etaSecondsAgo: 500 });
+  await tables.insertJob(table, {
     ...RELEASE,
     state: 'failed',
     createdSecondsAgo: 100,
@@ -214,7 +161,7 @@ async function insertMixedJobs(table: string): Promise<void> {
     excMessage: 'Work center "Press 4" is unknown to the MES',
     retry: 3,
   });
-  await insertJob(table, {
+  await tables.insertJob(table, {
     ...MOVES,
     state: 'failed',
     createdSecondsAgo: 500,
@@ -225,7 +172,7 @@ async function insertMixedJobs(table: string): Promise<void> {
 
 /** Polls the API source and the SQL source over one table and compares every sample and failure. */
 async function expectSameAsSqlSource(protocol: OdooProtocol, overrides: Partial<OdooApiSourceConfigInput>): Promise<void> {
-  const table = await createTable();
+  const table = await tables.create();
   await insertMixedJobs(table);
   const server = await startServer(table);
   const stuckAfterSeconds = { started: 3600, enqueued: 120 };
@@ -267,9 +214,9 @@ describe.each(PROTOCOLS)('odoo_api source over %s', (protocol) => {
   });
 
   it('counts a stuck started job', async () => {
-    const table = await createTable();
-    await insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 7300, startedSecondsAgo: 7200 });
-    await insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 20, startedSecondsAgo: 10 });
+    const table = await tables.create();
+    await tables.insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 7300, startedSecondsAgo: 7200 });
+    await tables.insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 20, startedSecondsAgo: 10 });
     const server = await startServer(table);
     const source = openApiSource(server.url, protocol, { stuckAfterSeconds: { started: 3600, enqueued: 60 } });
 
@@ -286,8 +233,8 @@ describe.each(PROTOCOLS)('odoo_api source over %s', (protocol) => {
   });
 
   it('reports failed jobs as failure records', async () => {
-    const table = await createTable();
-    const uuid = await insertJob(table, {
+    const table = await tables.create();
+    const uuid = await tables.insertJob(table, {
       ...RELEASE,
       state: 'failed',
       createdSecondsAgo: 100,
@@ -296,7 +243,7 @@ describe.each(PROTOCOLS)('odoo_api source over %s', (protocol) => {
       excMessage: 'Work center "Press 4" is unknown to the MES',
       retry: 3,
     });
-    const olderUuid = await insertJob(table, {
+    const olderUuid = await tables.insertJob(table, {
       ...MOVES,
       state: 'failed',
       createdSecondsAgo: 500,
@@ -324,8 +271,8 @@ describe.each(PROTOCOLS)('odoo_api source over %s', (protocol) => {
   });
 
   it('keeps a future eta out of lag', async () => {
-    const table = await createTable();
-    await insertJob(table, { ...MOVES, state: 'pending', createdSecondsAgo: 900, etaSecondsAgo: -3600 });
+    const table = await tables.create();
+    await tables.insertJob(table, { ...MOVES, state: 'pending', createdSecondsAgo: 900, etaSecondsAgo: -3600 });
     const server = await startServer(table);
     const source = openApiSource(server.url, protocol);
 
@@ -338,8 +285,8 @@ describe.each(PROTOCOLS)('odoo_api source over %s', (protocol) => {
   });
 
   it('measures ages on the server clock', async () => {
-    const table = await createTable();
-    await insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 120 });
+    const table = await tables.create();
+    await tables.insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 120 });
     // The server's clock runs ten minutes ahead of the database that stamped the job.
     const server = await startServer(table, { clockOffsetMs: 600_000 });
     const source = openApiSource(server.url, protocol);
@@ -353,8 +300,8 @@ describe.each(PROTOCOLS)('odoo_api source over %s', (protocol) => {
   });
 
   it('falls back to the host clock', async () => {
-    const table = await createTable();
-    await insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 120 });
+    const table = await tables.create();
+    await tables.insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 120 });
     const server = await startServer(table, { omitDateHeader: true });
     const source = openApiSource(server.url, protocol);
 
@@ -367,7 +314,7 @@ describe.each(PROTOCOLS)('odoo_api source over %s', (protocol) => {
   });
 
   it('reports an empty queue as idle', async () => {
-    const table = await createTable();
+    const table = await tables.create();
     const server = await startServer(table);
     const source = openApiSource(server.url, protocol);
 
@@ -381,8 +328,8 @@ describe.each(PROTOCOLS)('odoo_api source over %s', (protocol) => {
   });
 
   it('reports a wrong API key as down', async () => {
-    const table = await createTable();
-    await insertJob(table, { ...RELEASE, state: 'pending' });
+    const table = await tables.create();
+    await tables.insertJob(table, { ...RELEASE, state: 'pending' });
     const server = await startServer(table);
     const wrongKey = `wrong-${randomBytes(8).toString('hex')}`;
     const source = openApiSource(server.url, protocol, { apiKey: wrongKey });
@@ -401,8 +348,8 @@ describe.each(PROTOCOLS)('odoo_api source over %s', (protocol) => {
   });
 
   it('reports known groups as down', async () => {
-    const table = await createTable();
-    await insertJob(table, { ...RELEASE, state: 'pending' });
+    const table = await tables.create();
+    await tables.insertJob(table, { ...RELEASE, state: 'pending' });
     const server = await startServer(table);
     const source = openApiSource(server.url, protocol);
     await source.poll(new Date());
@@ -457,7 +404,7 @@ describe('odoo_api source config', () => {
 
 describe('simulated Odoo server', () => {
   it('answers a wrong password with AccessDenied', async () => {
-    const table = await createTable();
+    const table = await tables.create();
     const server = await startServer(table);
 
     const response = await fetch(`${server.url}/jsonrpc`, {
@@ -480,7 +427,7 @@ describe('simulated Odoo server', () => {
   });
 
   it('answers a wrong bearer key with 401', async () => {
-    const table = await createTable();
+    const table = await tables.create();
     const server = await startServer(table);
 
     const response = await fetch(`${server.url}/json/2/queue.job/search_count`, {
@@ -496,7 +443,7 @@ describe('simulated Odoo server', () => {
   });
 
   it('rejects unknown models and arguments', async () => {
-    const table = await createTable();
+    const table = await tables.create();
     const server = await startServer(table);
     const client = createOdooClient({ url: server.url, protocol: 'json2', apiKey: API_KEY, timeoutMs: 5_000 });
 
@@ -511,11 +458,11 @@ describe('simulated Odoo server', () => {
   });
 
   it.each(PROTOCOLS)('translates domains into SQL over %s', async (protocol) => {
-    const table = await createTable();
-    await insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 10 });
-    await insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 300, startedSecondsAgo: 200 });
-    await insertJob(table, { ...MOVES, state: 'failed', createdSecondsAgo: 50, startedSecondsAgo: 40, excName: 'ValueError' });
-    await insertJob(table, { ...HOLDS, state: 'done', createdSecondsAgo: 5 });
+    const table = await tables.create();
+    await tables.insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 10 });
+    await tables.insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 300, startedSecondsAgo: 200 });
+    await tables.insertJob(table, { ...MOVES, state: 'failed', createdSecondsAgo: 50, startedSecondsAgo: 40, excName: 'ValueError' });
+    await tables.insertJob(table, { ...HOLDS, state: 'done', createdSecondsAgo: 5 });
     await admin.query(`UPDATE ${table} SET channel = NULL WHERE state = 'done'`);
     const server = await startServer(table);
     const client = createOdooClient({

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -8,29 +8,13 @@ import {
   type LagSource,
   type QueueJobSourceConfigInput,
 } from '../../../collector/sources/index.js';
-import { createQueueJobTable } from '../../../simulator/odoo-queue-job.js';
+import { QueueJobTables } from './queue-job-fixture.js';
 
 const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `sw_queue_job_${randomBytes(4).toString('hex')}`;
 const admin = new pg.Client({ connectionString: DATABASE_URL });
+const tables = new QueueJobTables(admin, schema);
 const openSources: LagSource[] = [];
-let tableCounter = 0;
-
-interface JobSpec {
-  channel: string;
-  model: string;
-  method: string;
-  state: string;
-  /** Seconds before the database clock; negative values lie in the future. */
-  createdSecondsAgo?: number;
-  etaSecondsAgo?: number;
-  startedSecondsAgo?: number;
-  enqueuedSecondsAgo?: number;
-  excName?: string;
-  excMessage?: string;
-  excInfo?: string;
-  retry?: number;
-}
 
 beforeAll(async () => {
   await admin.connect();
@@ -43,47 +27,10 @@ afterAll(async () => {
   await admin.end();
 });
 
-async function createTable(): Promise<string> {
-  tableCounter += 1;
-  const table = `${schema}.queue_job_${tableCounter}`;
-  await createQueueJobTable(admin, table);
-  return table;
-}
-
-function secondsAgo(seconds: number | undefined): string {
-  return seconds === undefined ? 'NULL' : `(now() AT TIME ZONE 'UTC') - make_interval(secs => ${seconds})`;
-}
-
-async function insertJob(table: string, job: JobSpec): Promise<string> {
-  const uuid = randomUUID();
-  await admin.query(
-    `INSERT INTO ${table} (uuid, name, model_name, method_name, channel_method_name, channel, state,
-                           date_created, eta, date_started, date_enqueued, exc_name, exc_message, exc_info, retry, max_retries)
-     VALUES ($1, $2, $3, $4, $5, $6, $7,
-             ${secondsAgo(job.createdSecondsAgo ?? 0)}, ${secondsAgo(job.etaSecondsAgo)},
-             ${secondsAgo(job.startedSecondsAgo)}, ${secondsAgo(job.enqueuedSecondsAgo)},
-             $8, $9, $10, $11, 5)`,
-    [
-      uuid,
-      `${job.model}.${job.method}`,
-      job.model,
-      job.method,
-      `<${job.model}>.${job.method}`,
-      job.channel,
-      job.state,
-      job.excName ?? null,
-      job.excMessage ?? null,
-      job.excInfo ?? null,
-      job.retry ?? 0,
-    ],
-  );
-  return uuid;
-}
-
 function openSource(overrides: Partial<QueueJobSourceConfigInput> & { table: string }): LagSource {
   const source = createQueueJobSource({
     kind: 'queue_job',
-    name: `odoo-jobs-${tableCounter}`,
+    name: `odoo-jobs-${tables.created}`,
     integration: 'odoo',
     workflow: 'production_order_release',
     url: DATABASE_URL,
@@ -106,11 +53,11 @@ const MOVES_ENTITY = 'root.wms/<stock.move>.push_to_wms';
 
 describe('queue_job source', () => {
   it('counts jobs by state per channel and function', async () => {
-    const table = await createTable();
+    const table = await tables.create();
     for (const state of ['pending', 'pending', 'enqueued', 'started', 'failed', 'wait_dependencies', 'done', 'cancelled']) {
-      await insertJob(table, { ...RELEASE, state, startedSecondsAgo: state === 'started' ? 5 : undefined });
+      await tables.insertJob(table, { ...RELEASE, state, startedSecondsAgo: state === 'started' ? 5 : undefined });
     }
-    await insertJob(table, { ...MOVES, state: 'pending' });
+    await tables.insertJob(table, { ...MOVES, state: 'pending' });
     const source = openSource({ table });
 
     const { samples } = await source.poll(new Date());
@@ -132,12 +79,12 @@ describe('queue_job source', () => {
   });
 
   it('measures lag from eta or creation', async () => {
-    const table = await createTable();
+    const table = await tables.create();
     // Created ten minutes ago but not due before two minutes ago: lag is two minutes.
-    await insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 600, etaSecondsAgo: 120 });
-    await insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 30 });
+    await tables.insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 600, etaSecondsAgo: 120 });
+    await tables.insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 30 });
     // Due in an hour: scheduled, not late.
-    await insertJob(table, { ...MOVES, state: 'pending', createdSecondsAgo: 900, etaSecondsAgo: -3600 });
+    await tables.insertJob(table, { ...MOVES, state: 'pending', createdSecondsAgo: 900, etaSecondsAgo: -3600 });
     const source = openSource({ table });
 
     const { samples } = await source.poll(new Date());
@@ -153,11 +100,11 @@ describe('queue_job source', () => {
   });
 
   it('counts long started jobs as stuck', async () => {
-    const table = await createTable();
-    await insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 7300, startedSecondsAgo: 7200 });
-    await insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 20, startedSecondsAgo: 10 });
-    await insertJob(table, { ...MOVES, state: 'enqueued', createdSecondsAgo: 400, enqueuedSecondsAgo: 300 });
-    await insertJob(table, { ...MOVES, state: 'enqueued', createdSecondsAgo: 5, enqueuedSecondsAgo: 5 });
+    const table = await tables.create();
+    await tables.insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 7300, startedSecondsAgo: 7200 });
+    await tables.insertJob(table, { ...RELEASE, state: 'started', createdSecondsAgo: 20, startedSecondsAgo: 10 });
+    await tables.insertJob(table, { ...MOVES, state: 'enqueued', createdSecondsAgo: 400, enqueuedSecondsAgo: 300 });
+    await tables.insertJob(table, { ...MOVES, state: 'enqueued', createdSecondsAgo: 5, enqueuedSecondsAgo: 5 });
     const source = openSource({ table, stuckAfterSeconds: { started: 3600, enqueued: 120 } });
 
     const { samples } = await source.poll(new Date());
@@ -173,8 +120,8 @@ describe('queue_job source', () => {
   });
 
   it('reports failed jobs as failure records', async () => {
-    const table = await createTable();
-    const uuid = await insertJob(table, {
+    const table = await tables.create();
+    const uuid = await tables.insertJob(table, {
       ...RELEASE,
       state: 'failed',
       createdSecondsAgo: 100,
@@ -183,7 +130,7 @@ describe('queue_job source', () => {
       excMessage: 'Work center "Press 4" is unknown to the MES',
       retry: 3,
     });
-    const olderUuid = await insertJob(table, {
+    const olderUuid = await tables.insertJob(table, {
       ...MOVES,
       state: 'failed',
       createdSecondsAgo: 500,
@@ -212,8 +159,8 @@ describe('queue_job source', () => {
   });
 
   it('reports zeros once a group empties', async () => {
-    const table = await createTable();
-    await insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 50 });
+    const table = await tables.create();
+    await tables.insertJob(table, { ...RELEASE, state: 'pending', createdSecondsAgo: 50 });
     const source = openSource({ table });
     await source.poll(new Date());
     await admin.query(`UPDATE ${table} SET state = 'done'`);
@@ -227,7 +174,7 @@ describe('queue_job source', () => {
   });
 
   it('reports an empty table as idle', async () => {
-    const table = await createTable();
+    const table = await tables.create();
     const source = openSource({ table });
 
     const { samples } = await source.poll(new Date());
@@ -264,8 +211,8 @@ describe('queue_job source', () => {
   });
 
   it('reports known groups as down', async () => {
-    const table = await createTable();
-    await insertJob(table, { ...RELEASE, state: 'pending' });
+    const table = await tables.create();
+    await tables.insertJob(table, { ...RELEASE, state: 'pending' });
     const source = openSource({ table });
     await source.poll(new Date());
     await admin.query(`ALTER TABLE ${table} RENAME TO ${table.split('.')[1]}_moved`);
@@ -278,7 +225,7 @@ describe('queue_job source', () => {
 
 describe('openReadOnlyPool', () => {
   it('rejects writes', async () => {
-    const table = await createTable();
+    const table = await tables.create();
     const pool = openReadOnlyPool(DATABASE_URL, 5000);
     try {
       await expect(pool.query(`INSERT INTO ${table} (uuid, state) VALUES ('x', 'pending')`)).rejects.toThrow(
