@@ -11,8 +11,8 @@ export const SOURCE_POLLS_TABLE = 'source_polls';
  * Time a written batch waits for more batches before the rows are inserted, in
  * milliseconds. Each insert has a fixed cost. On embedded chDB, inserting 100
  * samples and 5 poll records a second took about 2.7% of a core above idle
- * when flushed every 2 s and about 0.4% when flushed every 5 s (one 20 s
- * measurement each on a shared 2-core machine).
+ * when flushed every 2 s, and about 0.4% when flushed every 5 s. Each figure
+ * is one 20 s measurement on a shared 2-core machine.
  */
 export const LAG_FLUSH_INTERVAL_MS = 5_000;
 

@@ -50,13 +50,13 @@ const otlpSchema = listenSchema(DEFAULT_OTLP_PORT).extend({
   tokens: z.array(ingestTokenSchema).default([]),
 });
 
-/** How the collector polls its sources; unset values keep the scheduler's defaults. */
+/** Settings of the poll scheduler. Unset values keep the scheduler's defaults. */
 const pollingSchema = z.strictObject({
   /** Time limit of one poll, for sources that set none. */
   timeout: durationSchema.optional(),
   /** Polls allowed at once across all sources. */
   maxConcurrentPolls: z.number().int().positive().optional(),
-  /** Longest delay between polls of a failing source. */
+  /** Maximum delay between polls of a failing source. */
   maxBackoff: durationSchema.optional(),
   /** How long an entity that stopped being reported keeps its `series_disappeared` samples. */
   seriesRetention: durationSchema.optional(),

@@ -123,7 +123,7 @@ export function createMetricsRegistry(options: MetricsOptions = {}): MetricsRegi
   });
   const rowsRejected = new Counter({
     name: `${METRIC_PREFIX}rows_rejected_total`,
-    help: 'Rows refused as invalid before acknowledgement, by table and reason code.',
+    help: 'Rows rejected as invalid before acknowledgement, by table and reason code.',
     labelNames: ['table', 'reason'] as const,
     registers,
   });

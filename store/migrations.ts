@@ -168,7 +168,7 @@ SETTINGS index_granularity = 8192`;
 /**
  * Feeds `workflow_transactions` from every span insert. The workflow and
  * plant are the largest non-empty value among the transaction's spans, so one
- * span that carries them is enough; the plant falls back to the resource
+ * span that carries them is enough. The plant falls back to the resource
  * attribute of a system that serves one plant.
  */
 const WORKFLOW_TRANSACTIONS_MV = `
@@ -201,9 +201,10 @@ GROUP BY correlation_id`;
  * A sender that replays a transaction with the same correlation id extends it
  * to the end of the replay, and `trace_ids` then lists one trace per attempt.
  *
- * NOTE: a step that emits no producer span (a scheduled batch, a lost span) or
- * a message read by several consumers does not keep a transaction in flight,
- * so such a transaction counts as completed with the spans seen so far.
+ * NOTE: two cases do not keep a transaction in flight: a step that emits no
+ * producer span (a scheduled batch, a lost span), and a message read by
+ * several consumers. Such a transaction counts as completed with the spans
+ * seen so far.
  */
 const WORKFLOW_TRANSACTION_LATENCY = `
 CREATE VIEW IF NOT EXISTS workflow_transaction_latency AS

@@ -119,9 +119,9 @@ class TableIngests implements Ingest {
   }
 
   /**
-   * Not async, and the rows go to the batcher, which encodes them, in the
-   * same task once the table is open: no suspended call holds the row objects
-   * while they wait to become durable.
+   * Not async: once the table is open, the rows go to the batcher, which
+   * encodes them in the same task. So no suspended call keeps the row objects
+   * alive while they wait to become durable.
    */
   writeRows(table: string, rows: readonly object[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();

@@ -43,7 +43,7 @@ const ANY_VALUE_MEMBERS = [
  * Decodes an OTLP JSON `ExportTraceServiceRequest`. Throws
  * `COLLECTOR_ERR_INVALID_JSON` when the body is not valid UTF-8 or does not
  * parse, `COLLECTOR_ERR_INVALID_JSON_FIELD`, naming the field, when a value
- * has the wrong type or a string holds an unpaired surrogate escape, and
+ * has the wrong type or a string contains an unpaired surrogate escape, and
  * `COLLECTOR_ERR_NESTING_TOO_DEEP` for an attribute nested deeper than
  * `MAX_ANY_VALUE_DEPTH`. Invalid text is rejected rather than replaced, as
  * the protobuf decoder does for `string` fields. An empty body is an empty

@@ -110,7 +110,7 @@ export function registerOtlpReceiver<Logger extends FastifyBaseLogger>(
         throw error;
       }
     });
-    // OTLP clients of other signals get a Status body that says what is served, not fastify's default.
+    // OTLP clients of other signals get a Status body that names what is served, not fastify's default.
     scope.setNotFoundHandler((request, reply) => {
       const path = request.url.split('?')[0] ?? request.url;
       const error = OTHER_SIGNAL_PATHS.has(path)
@@ -226,7 +226,7 @@ async function readExportRequest(
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     contentLength: Number.isFinite(contentLength) ? contentLength : undefined,
   });
-  // After a timeout the read may still fail when the socket closes; nobody waits for it then.
+  // After a timeout the read may still fail when the socket closes, and that result is ignored.
   reading.catch(() => undefined);
   let body: Buffer;
   try {

@@ -269,7 +269,7 @@ async function toJson2Error(response: Response, operation: string): Promise<Odoo
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed === 'object' && parsed !== null) body = parsed as OdooErrorBody;
   } catch {
-    // A proxy in front of Odoo may respond with HTML, and the status still tells what failed.
+    // A proxy in front of Odoo may respond with HTML, and the status still shows what failed.
   }
   const name = typeof body.name === 'string' ? body.name : undefined;
   const message = typeof body.message === 'string' ? body.message : text.slice(0, 120);

@@ -45,7 +45,7 @@ export interface LagSample {
   stuck?: number;
   failed?: number;
   stateCounts?: Record<string, number>;
-  /** Why the source is down, or other short context. */
+  /** Reason the source is down, or other short context. */
   detail?: string;
   attributes?: Record<string, string>;
   /** Pitfalls found on this sample; the scheduler adds the ones it can derive from the fields above. */
@@ -69,7 +69,7 @@ export interface FailureRecord {
   attributes?: Record<string, string>;
 }
 
-/** What one poll of a source returns. */
+/** Result of one poll of a source. */
 export interface PollResult {
   samples: LagSample[];
   failures: FailureRecord[];

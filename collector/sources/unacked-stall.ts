@@ -1,7 +1,7 @@
 /**
- * Detection of consumers that hold messages without acknowledging them. Such
+ * Detection of consumers that keep messages without acknowledging them. Such
  * a queue can show no ready messages and zero head age while nothing is
- * processed, so the time since the last acknowledgement stands in for the lag.
+ * processed, so the time since the last acknowledgement is used as the lag.
  */
 
 /** Unacknowledged-message figures of one queue from one poll. */

@@ -80,7 +80,7 @@ async function sleep(ms: number): Promise<void> {
 
 /**
  * Parallel exporters: an SDK batch processor sends one request at a time and
- * waits for its answer, which the collector gives only once the rows are
+ * waits for its response, which the collector sends only once the rows are
  * durable, so one processor alone sends at most one batch per flush interval.
  */
 const EXPORTER_COUNT = 8;
@@ -123,7 +123,7 @@ function collectAcknowledged(exporters: readonly AcknowledgingExporter[]): Set<s
   return new Set(exporters.flatMap((exporter) => [...exporter.acknowledgedSpanIds]));
 }
 
-/** Waits until the trace spool holds no records, so every acknowledged span is in ClickHouse. */
+/** Waits until the trace spool contains no records, so every acknowledged span is in ClickHouse. */
 async function waitForEmptySpool(timeoutMs: number): Promise<void> {
   const spoolDir = join(dataDir, 'data', SPOOL_DIRECTORY_NAME, 'otel_traces');
   const deadline = Date.now() + timeoutMs;

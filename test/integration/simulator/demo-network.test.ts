@@ -72,7 +72,7 @@ describe('startDemoNetwork with RabbitMQ and PostgreSQL', () => {
 
     const queueJob = config.sources.find((source) => source.kind === 'queue_job');
     expect(queueJob).toBeDefined();
-    expect(queueJob && 'table' in queueJob ? queueJob.table : undefined).toBe(`syncwatch_demo_${suffix}.queue_job`);
+    expect(queueJob).toHaveProperty('table', `syncwatch_demo_${suffix}.queue_job`);
   });
 
   it('starts one process per system', () => {

@@ -48,7 +48,9 @@ describe('readSpoolRecord', () => {
     const first = readSpoolRecord(data, 0);
     if (first.kind !== 'record') throw new Error(`expected a record, read ${first.kind}`);
     const next = readSpoolRecord(data, first.byteLength);
-    expect(next.kind === 'record' && next.record.batchId).toBe('second');
+    expect(next.kind).toBe('record');
+    if (next.kind !== 'record') return;
+    expect(next.record.batchId).toBe('second');
   });
 
   it('reports a cut header as truncated', () => {
@@ -66,7 +68,8 @@ describe('readSpoolRecord', () => {
     data[data.length - 3]! ^= 0x01;
     const result = readSpoolRecord(data, 0);
     expect(result.kind).toBe('corrupt');
-    expect(result.kind === 'corrupt' && result.reason).toMatch(/^CRC-32 mismatch/);
+    if (result.kind !== 'corrupt') return;
+    expect(result.reason).toMatch(/^CRC-32 mismatch/);
   });
 
   it('reports zero bytes as corrupt', () => {
