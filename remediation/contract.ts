@@ -44,3 +44,66 @@ export interface ProposalDecider {
   /** Returns the syncwatch user mapped to a chat identity, or undefined when none is. */
   findUserByChatId(provider: 'slack', chatUserId: string): Promise<string | undefined>;
 }
+
+export type ProposalStatus = 'pending' | 'approved' | 'executing' | 'executed' | 'failed' | 'rejected' | 'expired';
+
+/** One system object an action touches, such as a queue_job uuid or a dead-letter queue. */
+export interface ProposalTarget {
+  kind: string;
+  ref: string;
+  detail?: string;
+  state: 'pending' | 'done' | 'failed' | 'skipped';
+}
+
+export interface BlastRadius {
+  events: number;
+  orders: number;
+  plants: string[];
+}
+
+/** A proposal as surfaces show it. */
+export interface ProposalView {
+  id: string;
+  incidentId: string;
+  action: string;
+  integration: string;
+  workflow?: string;
+  plant?: string;
+  rationale: string;
+  targets: ProposalTarget[];
+  blastRadius: BlastRadius;
+  /** What a retry could send twice, in words. */
+  duplicateRisk: string;
+  status: ProposalStatus;
+  requiredApprovals: number;
+  approvals: Array<{ userName: string; at: Date }>;
+  rejection?: { userName: string; reason: string; at: Date };
+  createdAt: Date;
+  expiresAt: Date;
+  result?: string;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: Date;
+  actor: string;
+  channel: DecisionChannel | 'system';
+  event: string;
+  proposalId?: string;
+  code?: string;
+  detail: string;
+}
+
+export interface UserView {
+  name: string;
+  role: Role;
+  slackUserId?: string;
+}
+
+/** Read side of the remediation layer, for the API and the console. */
+export interface RemediationReader {
+  listProposals(filter?: { status?: ProposalStatus }): Promise<ProposalView[]>;
+  getProposal(id: string): Promise<ProposalView | undefined>;
+  listAudit(filter?: { proposalId?: string; limit?: number }): Promise<AuditEntry[]>;
+  findUser(name: string): Promise<UserView | undefined>;
+}
