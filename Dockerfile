@@ -1,18 +1,16 @@
+# Build stage: install with dev dependencies, compile TypeScript to dist/.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY . .
+RUN npm install --no-audit --no-fund && npm run build && npm prune --omit=dev
+
 FROM node:20-bookworm-slim
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
-COPY bin ./bin
-COPY cli ./cli
-COPY collector ./collector
-COPY config ./config
-COPY server ./server
-COPY simulator ./simulator
-COPY store ./store
-COPY analyzer ./analyzer
-COPY alerts ./alerts
-COPY dashboards ./dashboards
-RUN npm ci && npm prune --omit=dev
 ENV NODE_ENV=production
+COPY --from=build /app/package.json ./
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/node_modules ./node_modules
 EXPOSE 4318 8318
 ENTRYPOINT ["node", "bin/syncwatch.js"]
 CMD ["serve", "--config", "/etc/syncwatch/syncwatch.yaml"]

@@ -22,6 +22,8 @@ options:
   -f, --format <fmt>    sql output: table, json (one object per line) or tsv (default table)
       --duration <sec>  demo: stop after this many seconds (default: run until interrupted)
       --out <dir>       dashboards build: output folder (created when absent)
+      --grafana-path <dir>
+                        dashboards build: absolute path where Grafana's container mounts --out
   -h, --help            show this text
   -v, --version         print the version
 `;
@@ -35,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
       format: { type: 'string', short: 'f', default: 'table' },
       duration: { type: 'string' },
       out: { type: 'string' },
+      'grafana-path': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -92,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'dashboards': {
       if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}" after dashboards ${rest[0]}`);
-      process.stdout.write(`${runDashboardsCommand({ subcommand: rest[0], outDir: values.out })}\n`);
+      process.stdout.write(`${runDashboardsCommand({ subcommand: rest[0], outDir: values.out, grafanaPath: values['grafana-path'] })}\n`);
       return 0;
     }
     default:

@@ -13,7 +13,7 @@ import {
 /** Plugin id of Grafana's ClickHouse data source. */
 export const CLICKHOUSE_DATASOURCE_TYPE = 'grafana-clickhouse-datasource';
 
-/** Uid of the provisioned ClickHouse data source (deploy/grafana/provisioning/datasources/clickhouse.yaml). */
+/** Uid of the ClickHouse data source that `renderDatasourceYaml` provisions. */
 export const CLICKHOUSE_DATASOURCE_UID = 'syncwatch-clickhouse';
 
 export const CLICKHOUSE_DATASOURCE: common.DataSourceRef = {

@@ -38,8 +38,8 @@ export function renderDashboardProviderYaml(dashboardsPath: string = GRAFANA_DAS
 
 /**
  * Renders the ClickHouse data source with the uid the dashboards refer to.
- * It matches deploy/grafana/provisioning/datasources/clickhouse.yaml: the
- * compose service `clickhouse` on the native port, the read-only user, and
+ * It connects to the compose service `clickhouse` on the native port as the
+ * read-only user of deploy/clickhouse/users.xml, and reads
  * `otel_traces` in OpenTelemetry mode for trace views. Grafana replaces
  * `${SYNCWATCH_READER_PASSWORD}` from its environment.
  */

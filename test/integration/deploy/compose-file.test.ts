@@ -24,7 +24,7 @@ describe.skipIf(!hasDockerCompose)('docker-compose.yml', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const config = parse(result.stdout) as { services: Record<string, unknown> };
-    expect(Object.keys(config.services).sort()).toEqual(['clickhouse', 'grafana', 'postgres', 'syncwatch']);
+    expect(Object.keys(config.services).sort()).toEqual(['clickhouse', 'dashboards', 'grafana', 'llm', 'postgres', 'syncwatch']);
   });
 
   it('requires an API token', () => {

@@ -145,9 +145,16 @@ describe('writeDashboardFiles', () => {
     expect(provider.providers[0].options.path).toBe(GRAFANA_DASHBOARDS_PATH);
   });
 
-  it('writes the deployed datasource', () => {
+  it('writes a datasource for the compose stack', () => {
     const written = parse(readFileSync(join(outDir, 'provisioning', 'datasources', 'clickhouse.yaml'), 'utf8'));
-    const deployed = parse(readFileSync('deploy/grafana/provisioning/datasources/clickhouse.yaml', 'utf8'));
-    expect(written).toEqual(deployed);
+    const compose = parse(readFileSync('docker-compose.yml', 'utf8'));
+    const users = readFileSync('deploy/clickhouse/users.xml', 'utf8');
+    const datasource = written.datasources[0];
+
+    expect(datasource.uid).toBe(CLICKHOUSE_DATASOURCE_UID);
+    expect(Object.keys(compose.services)).toContain(datasource.jsonData.host);
+    expect(users).toContain(`<${datasource.jsonData.username}>`);
+    expect(datasource.secureJsonData.password).toBe('${SYNCWATCH_READER_PASSWORD}');
+    expect(compose.services.grafana.environment.SYNCWATCH_READER_PASSWORD).toBeDefined();
   });
 });
