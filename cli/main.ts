@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfigFile, parseConfigObject, type SyncwatchConfig } from '../config/index.js';
 import { createLogger, startService, type RunningService } from '../server/index.js';
-import { migrate, openClickHouse, resolveStoreOptions } from '../store/index.js';
+import { migrate, MIGRATIONS, openClickHouse, resolveStoreOptions, storeCluster } from '../store/index.js';
 import { DashboardsUsageError, runDashboardsCommand } from './dashboards-command.js';
 import { runDemoCommand } from './demo-command.js';
 import { runSqlCommand, type SqlOutputFormat } from './sql-command.js';
@@ -79,8 +79,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'migrate': {
       const config = readConfig(values.config);
-      const client = openClickHouse(resolveStoreOptions(config.store));
-      const result = await migrate(client);
+      const storeOptions = resolveStoreOptions(config.store);
+      const client = openClickHouse(storeOptions);
+      const result = await migrate(client, MIGRATIONS, { cluster: storeCluster(storeOptions) });
       await client.close();
       process.stdout.write(`applied: ${result.applied.join(', ') || 'none'}; already applied: ${result.alreadyApplied.join(', ') || 'none'}\n`);
       return 0;

@@ -82,6 +82,11 @@ const storeSchema = z.strictObject({
   username: z.string().optional(),
   password: z.string().optional(),
   database: z.string().optional(),
+  /** ClickHouse cluster of one shard and several replicas; migrations then create replicated tables `ON CLUSTER`. */
+  cluster: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a cluster name of letters, digits and "_", as in remote_servers')
+    .optional(),
 });
 
 /** A connection between systems, such as Odoo and the MES of one plant. */

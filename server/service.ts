@@ -7,7 +7,7 @@ import { registerOtlpReceiver } from '../collector/otlp/index.js';
 import { createSource, startSourcePolling, type LagSource } from '../collector/sources/index.js';
 import { createBatchedTraceWriter } from '../collector/trace-writer.js';
 import type { SyncwatchConfig } from '../config/index.js';
-import { describeStore, migrate, openClickHouse, resolveStoreOptions } from '../store/index.js';
+import { describeStore, migrate, MIGRATIONS, openClickHouse, resolveStoreOptions, storeCluster } from '../store/index.js';
 import { buildApiServer } from './api-server.js';
 import type { ApiToken } from './auth.js';
 import type { Logger } from './logger.js';
@@ -56,7 +56,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const storeDescription = describeStore(storeOptions);
   const client = openClickHouse(storeOptions);
 
-  const migration = await migrate(client);
+  const migration = await migrate(client, MIGRATIONS, { cluster: storeCluster(storeOptions) });
   logger.info({ store: storeDescription, applied: migration.applied }, 'store ready');
   const objectives = await writeWorkflowObjectives(client, config.workflows);
   logger.info({ workflows: objectives.active, deactivated: objectives.deactivated }, 'workflow objectives written');

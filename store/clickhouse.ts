@@ -6,15 +6,16 @@ import { openSerializedChdbConnection } from './chdb-connection.js';
 /** Location of the ClickHouse store: an embedded chDB directory or a server. */
 export type StoreOptions =
   | { kind: 'embedded'; dataDir: string }
-  | { kind: 'server'; url: string; username?: string; password?: string; database?: string };
+  | { kind: 'server'; url: string; username?: string; password?: string; database?: string; cluster?: string };
 
 /** Default embedded data directory, relative to the working directory. */
 export const DEFAULT_DATA_DIR = './data';
 
 /**
  * Reads store options from the environment: `CLICKHOUSE_URL` (with
- * `CLICKHOUSE_USER`, `CLICKHOUSE_PASSWORD`, `CLICKHOUSE_DATABASE`) selects a
- * server, otherwise chDB embeds the engine under `SYNCWATCH_DATA_DIR` or `./data`.
+ * `CLICKHOUSE_USER`, `CLICKHOUSE_PASSWORD`, `CLICKHOUSE_DATABASE` and
+ * `CLICKHOUSE_CLUSTER`) selects a server, otherwise chDB embeds the engine
+ * under `SYNCWATCH_DATA_DIR` or `./data`.
  */
 export function storeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StoreOptions {
   const url = env.CLICKHOUSE_URL?.trim();
@@ -25,6 +26,7 @@ export function storeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Store
       username: env.CLICKHOUSE_USER,
       password: env.CLICKHOUSE_PASSWORD,
       database: env.CLICKHOUSE_DATABASE,
+      cluster: env.CLICKHOUSE_CLUSTER?.trim() || undefined,
     };
   }
   return { kind: 'embedded', dataDir: env.SYNCWATCH_DATA_DIR?.trim() || DEFAULT_DATA_DIR };
@@ -37,6 +39,8 @@ export interface StoreSettings {
   username?: string;
   password?: string;
   database?: string;
+  /** Cluster name for replicated tables, as `adaptStatementForCluster` uses it. */
+  cluster?: string;
 }
 
 /**
@@ -45,10 +49,10 @@ export interface StoreSettings {
  */
 export function resolveStoreOptions(settings: StoreSettings, env: NodeJS.ProcessEnv = process.env): StoreOptions {
   const fromEnv = storeOptionsFromEnv(env);
-  if (fromEnv.kind === 'server') return fromEnv;
+  if (fromEnv.kind === 'server') return { ...fromEnv, cluster: fromEnv.cluster ?? settings.cluster };
   if (settings.url) {
-    const { url, username, password, database } = settings;
-    return { kind: 'server', url, username, password, database };
+    const { url, username, password, database, cluster } = settings;
+    return { kind: 'server', url, username, password, database, cluster };
   }
   return { kind: 'embedded', dataDir: settings.dataDir };
 }
@@ -79,11 +83,17 @@ export function openClickHouse(options: StoreOptions): ClickHouseClient {
   return createClient({ connection: openSerializedChdbConnection(path) });
 }
 
+/** Returns the cluster that migrations create replicated tables on, if any. */
+export function storeCluster(options: StoreOptions): string | undefined {
+  return options.kind === 'server' ? options.cluster : undefined;
+}
+
 /** Describes a store without credentials, for logs and `syncwatch status`. */
 export function describeStore(options: StoreOptions): string {
   if (options.kind === 'embedded') return `embedded chDB at ${resolve(options.dataDir)}`;
   const url = new URL(options.url);
   url.username = '';
   url.password = '';
-  return `ClickHouse server ${url.origin}${options.database ? `/${options.database}` : ''}`;
+  const cluster = options.cluster ? ` on cluster ${options.cluster}` : '';
+  return `ClickHouse server ${url.origin}${options.database ? `/${options.database}` : ''}${cluster}`;
 }

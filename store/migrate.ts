@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { adaptStatementForCluster } from './cluster.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 const MIGRATIONS_TABLE = 'syncwatch_schema_migrations';
@@ -9,6 +10,11 @@ export interface MigrateResult {
   alreadyApplied: number[];
 }
 
+export interface MigrateOptions {
+  /** ClickHouse cluster to create replicated tables on, absent for one server or chDB. */
+  cluster?: string;
+}
+
 /**
  * Applies every migration whose version is not yet recorded, in order. Running
  * it again, or from two processes against one server, is harmless because
@@ -17,13 +23,18 @@ export interface MigrateResult {
 export async function migrate(
   client: ClickHouseClient,
   migrations: readonly Migration[] = MIGRATIONS,
+  options: MigrateOptions = {},
 ): Promise<MigrateResult> {
+  const { cluster } = options;
   await client.command({
-    query: `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
+    query: adaptStatementForCluster(
+      `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
       version UInt32,
       name String,
       applied_at DateTime64(3) DEFAULT now64(3)
     ) ENGINE = ReplacingMergeTree ORDER BY version`,
+      cluster,
+    ),
   });
   const done = new Set(await readAppliedVersions(client));
   const result: MigrateResult = { applied: [], alreadyApplied: [] };
@@ -34,7 +45,7 @@ export async function migrate(
       continue;
     }
     for (const statement of migration.statements) {
-      await client.command({ query: statement });
+      await client.command({ query: adaptStatementForCluster(statement, cluster) });
     }
     await client.insert({
       table: MIGRATIONS_TABLE,
