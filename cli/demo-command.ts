@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { CANONICAL_WORKFLOWS, parseConfigObject, type SyncwatchConfig } from '../config/index.js';
 import { createLogger, startService, type Logger, type RunningService } from '../server/index.js';
 import { startDemoNetwork, type DemoNetwork } from '../simulator/index.js';
+import { ScenarioReplaySource, type ScenarioKind } from '../simulator/scenarios/index.js';
 
 /** How often the demo prints what the store holds. */
 const PROGRESS_INTERVAL_MS = 10_000;
@@ -13,6 +14,8 @@ export interface DemoCommandOptions {
   config: SyncwatchConfig;
   /** Stop after this many seconds; run until SIGINT or SIGTERM when undefined. */
   durationSeconds?: number;
+  /** Scenario replayed live beside the network's own traffic, as its own queue and partner probe. */
+  scenario?: ScenarioKind;
 }
 
 /** Integrations of the demo network: Odoo and each system beside it. */
@@ -57,7 +60,8 @@ export async function runDemoCommand(options: DemoCommandOptions): Promise<numbe
   let service: RunningService;
   try {
     const config = buildDemoConfig(options.config, network);
-    service = await startService({ config, logger, extraSources: network.inProcessSources });
+    const scenarioSources = options.scenario === undefined ? [] : [new ScenarioReplaySource({ kind: options.scenario })];
+    service = await startService({ config, logger, extraSources: [...network.inProcessSources, ...scenarioSources] });
   } catch (error) {
     await network.stop();
     throw error;

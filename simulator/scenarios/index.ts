@@ -1,0 +1,19 @@
+export { DEFAULT_SCENARIO_MINUTES, DEFAULT_SCENARIO_START, describeTarget, generateScenario, SCENARIO_WORKFLOW_INTEGRATIONS } from './generators.js';
+export { SeededRandom } from './random.js';
+export { LIVE_SCENARIO_ONSET_MINUTES, ScenarioReplaySource, type ScenarioReplayOptions } from './replay-source.js';
+export {
+  buildScenarioPoll,
+  MAX_FAILURE_ROWS_PER_MINUTE,
+  SCENARIO_PROBE_SOURCE,
+  SCENARIO_QUEUE_SOURCE,
+  writeScenarioRuns,
+} from './samples.js';
+export {
+  BENIGN_SCENARIO_KINDS,
+  SCENARIO_KINDS,
+  type ScenarioKind,
+  type ScenarioMinute,
+  type ScenarioOptions,
+  type ScenarioRun,
+  type ScenarioTarget,
+} from './types.js';

@@ -1,0 +1,68 @@
+import type { LagSource, PollResult } from '../../collector/sources/types.js';
+import { generateScenario } from './generators.js';
+import { buildScenarioPoll } from './samples.js';
+import type { ScenarioKind, ScenarioRun } from './types.js';
+
+/** Default minutes of normal traffic a live replay shows before the disturbance. */
+export const LIVE_SCENARIO_ONSET_MINUTES = 5;
+
+/** Poll interval of the replay source, which reports each simulated minute once. */
+const REPLAY_POLL_INTERVAL_MS = 5_000;
+
+export interface ScenarioReplayOptions {
+  kind: ScenarioKind;
+  /** Default 1. */
+  seed?: number;
+  /** Wall-clock start of the replay. Default: the time of creation. */
+  startedAt?: Date;
+  /** Default `LIVE_SCENARIO_ONSET_MINUTES`. */
+  onsetMinute?: number;
+  /** Default: the generator's default run length. */
+  durationMinutes?: number;
+}
+
+/**
+ * A pull source that replays a scenario run in real time, one simulated
+ * minute per minute of wall-clock time, so the demo's collector stores it
+ * like any polled queue. After the last minute it reports nothing more.
+ */
+export class ScenarioReplaySource implements LagSource {
+  readonly name: string;
+  readonly kind = 'scenario';
+  readonly intervalMs = REPLAY_POLL_INTERVAL_MS;
+  readonly integration: string;
+  readonly workflow: string;
+  readonly run: ScenarioRun;
+  #nextMinute = 0;
+
+  constructor(options: ScenarioReplayOptions) {
+    const startedAt = options.startedAt ?? new Date();
+    this.run = generateScenario(options.kind, {
+      seed: options.seed ?? 1,
+      startedAt,
+      onsetMinute: options.onsetMinute ?? LIVE_SCENARIO_ONSET_MINUTES,
+      ...(options.durationMinutes === undefined ? {} : { durationMinutes: options.durationMinutes }),
+    });
+    this.name = `scenario-${options.kind}`;
+    this.integration = this.run.target.integration;
+    this.workflow = this.run.target.workflow;
+  }
+
+  async poll(now: Date): Promise<PollResult> {
+    const result: PollResult = { samples: [], failures: [] };
+    // Reports every minute that has ended since the last poll, stamped now, so a late poll loses nothing.
+    while (this.#nextMinute < this.run.minutes.length) {
+      const minute = this.run.minutes[this.#nextMinute];
+      if (minute === undefined || minute.at.getTime() > now.getTime()) break;
+      const poll = buildScenarioPoll(this.run, minute, now);
+      result.samples.push(...poll.samples);
+      result.failures.push(...poll.failures);
+      this.#nextMinute += 1;
+    }
+    return result;
+  }
+
+  async close(): Promise<void> {
+    // Holds no connection.
+  }
+}

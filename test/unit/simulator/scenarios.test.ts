@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BENIGN_SCENARIO_KINDS,
+  buildScenarioPoll,
+  generateScenario,
+  SCENARIO_KINDS,
+  ScenarioReplaySource,
+} from '../../../simulator/scenarios/index.js';
+
+const SEEDS = Array.from({ length: 30 }, (_, index) => index + 1);
+
+describe('generateScenario', () => {
+  it('repeats a run for the same seed', () => {
+    const first = generateScenario('partner_slowdown', { seed: 7 });
+    const second = generateScenario('partner_slowdown', { seed: 7 });
+    expect(second).toEqual(first);
+  });
+
+  it('differs between seeds', () => {
+    const first = generateScenario('consumer_crash', { seed: 1 });
+    const second = generateScenario('consumer_crash', { seed: 2 });
+    expect(second.minutes).not.toEqual(first.minutes);
+  });
+
+  it.each(BENIGN_SCENARIO_KINDS)('%s never breaches', (kind) => {
+    for (const seed of SEEDS) {
+      const run = generateScenario(kind, { seed });
+      expect(run.breachAt, `${kind} seed ${seed}`).toBeNull();
+    }
+  });
+
+  it.each(SCENARIO_KINDS.filter((kind) => !BENIGN_SCENARIO_KINDS.includes(kind)))('%s breaches after its onset', (kind) => {
+    let breaches = 0;
+    for (const seed of SEEDS) {
+      const run = generateScenario(kind, { seed });
+      if (run.breachAt === null) continue;
+      breaches += 1;
+      expect(run.breachAt.getTime(), `${kind} seed ${seed}`).toBeGreaterThan(run.onsetAt.getTime());
+    }
+    expect(breaches).toBeGreaterThanOrEqual(SEEDS.length * 0.9);
+  });
+
+  it('sets the breach at the first minute over the objective', () => {
+    const run = generateScenario('dead_letter_leak', { seed: 3 });
+    const first = run.minutes.find((minute) => minute.lagSeconds >= run.target.objectiveSeconds);
+    expect(run.breachAt).toEqual(first?.at ?? null);
+    const before = run.minutes.filter((minute) => run.breachAt !== null && minute.at < run.breachAt);
+    expect(before.every((minute) => minute.lagSeconds < run.target.objectiveSeconds)).toBe(true);
+  });
+
+  it('keeps a quiet baseline before the onset', () => {
+    const run = generateScenario('consumer_crash', { seed: 4 });
+    const quiet = run.minutes.filter((minute) => minute.at <= run.onsetAt);
+    expect(Math.max(...quiet.map((minute) => minute.lagSeconds))).toBeLessThan(run.target.objectiveSeconds / 2);
+  });
+
+  it('rejects an unknown kind', () => {
+    expect(() => generateScenario('meteor_strike' as never, { seed: 1 })).toThrow(/invalid scenario "meteor_strike"/);
+  });
+});
+
+describe('buildScenarioPoll', () => {
+  it('reports the queue and the partner probe', () => {
+    const run = generateScenario('expiring_credentials', { seed: 5 });
+    const last = run.minutes.at(-1)!;
+    const poll = buildScenarioPoll(run, last);
+    const [queue, probe] = poll.samples;
+    expect(queue?.sourceKind).toBe('rabbitmq');
+    expect(queue?.lagSeconds).toBe(last.lagSeconds);
+    expect(queue?.attributes?.plant).toBe(run.target.plant);
+    expect(probe?.sourceKind).toBe('http_probe');
+    expect(probe?.status).toBe('source_down');
+    expect(probe?.attributes?.status_code).toBe('401');
+    expect(Number(probe?.attributes?.tls_days_left)).toBeLessThan(0);
+  });
+});
+
+describe('ScenarioReplaySource', () => {
+  it('reports each ended minute once', async () => {
+    const startedAt = new Date('2026-03-02T06:00:00.000Z');
+    const source = new ScenarioReplaySource({ kind: 'shift_change_burst', startedAt, durationMinutes: 10 });
+    const early = await source.poll(new Date(startedAt.getTime() + 30_000));
+    expect(early.samples).toHaveLength(0);
+
+    const afterThree = await source.poll(new Date(startedAt.getTime() + 3 * 60_000 + 1_000));
+    expect(afterThree.samples).toHaveLength(6);
+
+    const again = await source.poll(new Date(startedAt.getTime() + 3 * 60_000 + 2_000));
+    expect(again.samples).toHaveLength(0);
+
+    const pastEnd = await source.poll(new Date(startedAt.getTime() + 60 * 60_000));
+    expect(pastEnd.samples).toHaveLength(14);
+  });
+});
