@@ -10,7 +10,9 @@ import {
   redisStreamsSourceConfigSchema,
 } from '../collector/sources/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../collector/otlp/receiver.js';
+import { alertsConfigSchema, DEFAULT_ALERTS_CONFIG } from '../alerts/config.js';
 import { durationSchema } from './duration.js';
+import { remediationConfigSchema } from '../remediation/config.js';
 
 /** Default OTLP/HTTP port, as the OTLP specification assigns it. */
 export const DEFAULT_OTLP_PORT = 4318;
@@ -136,6 +138,8 @@ export const configSchema = z
     integrations: z.array(integrationSchema).default([]),
     workflows: z.array(workflowSchema).default([]),
     sources: z.array(sourceSchema).default([]),
+    remediation: remediationConfigSchema.default(remediationConfigSchema.parse({})),
+    alerts: alertsConfigSchema.default(DEFAULT_ALERTS_CONFIG),
   })
   .superRefine((config, context) => {
     checkUniqueNames(config.integrations, ['integrations'], context);

@@ -1,0 +1,128 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { ProposalDecider } from '../remediation/contract.js';
+import type { Logger } from '../server/logger.js';
+import type { AlertEvent, AlertSink } from './alert.js';
+import type { AlertsConfig } from './config.js';
+import type { SyncMode } from './routing.js';
+import type { SecurityAuditEvent, SecurityAuditLog } from './security-audit.js';
+import { createSlackApi, type SlackApi } from './slack/client.js';
+import { registerSlackInteractivity } from './slack/interactivity.js';
+import { SlackMessageStore } from './slack/message-store.js';
+import { SlackAlertSink } from './slack/sink.js';
+import { WebhookAlertSink } from './webhook/sink.js';
+
+export type { AlertEvent, AlertSink } from './alert.js';
+export { ALERT_CATALOGUE, classifyAlert, type AlertCatalogueEntry, type AlertId } from './catalogue.js';
+export { alertsConfigSchema, type AlertsConfig, type SlackConfig, type WebhookConfig } from './config.js';
+export { isQuiet, isWithinQuietHours, routeAlert } from './routing.js';
+export type { SecurityAuditCode, SecurityAuditEvent, SecurityAuditLog } from './security-audit.js';
+export { createSlackApi, DEFAULT_SLACK_RETRY, type SlackApi } from './slack/client.js';
+export { registerSlackInteractivity, SLACK_INTERACTIVITY_PATH } from './slack/interactivity.js';
+export { SlackMessageStore } from './slack/message-store.js';
+export { signSlackRequest, verifySlackSignature } from './slack/signature.js';
+export { SlackAlertSink } from './slack/sink.js';
+export { signWebhook, verifyWebhook, WEBHOOK_DELIVERY_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from './webhook/signature.js';
+export { WebhookAlertSink } from './webhook/sink.js';
+
+/** File under the data directory that maps incidents to their Slack messages. */
+export const SLACK_MESSAGE_STATE_FILE = join('alerts', 'slack-messages.json');
+
+export interface AlertDeliveryDeps {
+  logger: Logger;
+  /** The service's data directory; the Slack message state lives below it. */
+  dataDir: string;
+  /** Configured workflows, for quiet hours by sync mode. */
+  workflows: ReadonlyArray<{ name: string; syncMode: SyncMode }>;
+  /** Decides on proposals clicked in Slack; without it `POST /slack/interactivity` is not registered. */
+  decider?: ProposalDecider;
+  /** Receives Slack requests rejected before a decision; without it they go to the service log only. */
+  securityAudit?: SecurityAuditLog;
+  /** Replaces the Web API client, for tests. */
+  slackApi?: SlackApi;
+  now?: () => Date;
+}
+
+/** Every configured alert target, and the Slack route for the API server. */
+export interface AlertDelivery {
+  sinks: AlertSink[];
+  /** Sends an event to every sink; a failing sink is logged and does not stop the others. */
+  send(event: AlertEvent): Promise<void>;
+  /**
+   * Registers `POST /slack/interactivity` on the API server when Slack has a
+   * signing secret and a decider was given; otherwise logs why it did not.
+   */
+  registerRoutes(app: FastifyInstance): void;
+  close(): Promise<void>;
+}
+
+/** Builds the Slack and webhook sinks of the `alerts` section. */
+export function createAlertSinks(config: AlertsConfig, deps: AlertDeliveryDeps): AlertDelivery {
+  const logger = deps.logger.child({ component: 'alerts' });
+  const sinks: AlertSink[] = [];
+  let slackSink: SlackAlertSink | undefined;
+  let slackApi: SlackApi | undefined;
+  const syncModes = new Map(deps.workflows.map((workflow) => [workflow.name, workflow.syncMode]));
+
+  if (config.slack) {
+    slackApi =
+      deps.slackApi ?? createSlackApi({ botToken: config.slack.botToken, logger, ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}) });
+    slackSink = new SlackAlertSink({
+      api: slackApi,
+      config: config.slack,
+      links: config.links,
+      store: new SlackMessageStore(join(deps.dataDir, SLACK_MESSAGE_STATE_FILE), logger),
+      syncModeOf: (workflow) => syncModes.get(workflow),
+      logger,
+      ...(deps.now ? { now: deps.now } : {}),
+    });
+    sinks.push(slackSink);
+  }
+  for (const webhook of config.webhooks) {
+    sinks.push(new WebhookAlertSink({ config: webhook, logger, ...(deps.now ? { now: deps.now } : {}) }));
+  }
+
+  return {
+    sinks,
+    async send(event) {
+      const results = await Promise.allSettled(sinks.map((sink) => sink.send(event)));
+      results.forEach((result, index) => {
+        if (result.status === 'rejected') {
+          logger.error({ err: result.reason, sink: sinks[index]?.name, incidentId: event.incidentId }, 'alert delivery failed');
+        }
+      });
+    },
+    registerRoutes(app) {
+      const slack = config.slack;
+      if (!slack || !slackApi) return;
+      if (!slack.signingSecret || !deps.decider) {
+        logger.warn(
+          { signingSecret: slack.signingSecret ? 'set' : 'missing', decider: deps.decider ? 'set' : 'missing' },
+          'Slack approve and reject buttons are shown but POST /slack/interactivity is not registered; set alerts.slack.signingSecret and start the remediation layer',
+        );
+        return;
+      }
+      registerSlackInteractivity(app, {
+        signingSecret: slack.signingSecret,
+        decider: deps.decider,
+        audit: deps.securityAudit ?? createLoggingSecurityAudit(logger),
+        api: slackApi,
+        logger,
+        onDecision: (proposalId, summary) => slackSink?.recordDecision(proposalId, summary),
+        ...(deps.now ? { now: deps.now } : {}),
+      });
+    },
+    async close() {
+      await Promise.allSettled(sinks.map((sink) => sink.close()));
+    },
+  };
+}
+
+/** A security audit log that writes to the service log, for services without the remediation layer. */
+export function createLoggingSecurityAudit(logger: Logger): SecurityAuditLog {
+  return {
+    async record(event: SecurityAuditEvent) {
+      logger.warn({ audit: true, ...event }, 'security audit: request rejected');
+    },
+  };
+}

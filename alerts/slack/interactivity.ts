@@ -1,0 +1,253 @@
+import type { KnownBlock } from '@slack/web-api';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Decision, DecisionOutcome, ProposalDecider } from '../../remediation/contract.js';
+import type { Logger } from '../../server/logger.js';
+import type { SecurityAuditCode, SecurityAuditLog } from '../security-audit.js';
+import { APPROVE_ACTION_ID, escapeText, formatTime, PROPOSAL_BLOCK_PREFIX, REJECT_ACTION_ID } from './blocks.js';
+import type { SlackApi } from './client.js';
+import { SLACK_TIMESTAMP_TOLERANCE_S, verifySlackSignature } from './signature.js';
+
+export const SLACK_INTERACTIVITY_PATH = '/slack/interactivity';
+
+/** Slack sends interactive payloads of a few kilobytes; larger bodies are not Slack's. */
+const MAX_BODY_BYTES = 256 * 1024;
+
+export interface SlackInteractivityOptions {
+  signingSecret: string;
+  decider: ProposalDecider;
+  audit: SecurityAuditLog;
+  api: SlackApi;
+  logger: Logger;
+  /** Called after a final decision, so the alert sink stops offering the proposal's buttons. */
+  onDecision?(proposalId: string, summary: string): void;
+  now?: () => Date;
+}
+
+/** The parts of a `block_actions` payload this endpoint reads. */
+interface BlockActionsPayload {
+  type: 'block_actions';
+  user: { id: string; username?: string };
+  channel?: { id: string };
+  container?: { channel_id?: string; message_ts?: string; thread_ts?: string };
+  message?: { ts?: string; text?: string; blocks?: KnownBlock[]; thread_ts?: string };
+  actions: Array<{ action_id: string; block_id?: string; value?: string; action_ts?: string }>;
+}
+
+interface ProposalAction {
+  proposalId: string;
+  decision: Decision;
+  actionTs: string;
+}
+
+/**
+ * Registers `POST /slack/interactivity`, where Slack sends button clicks. The
+ * route verifies the signature on the raw body, answers 200 at once (Slack
+ * shows an error after three seconds), and then decides through the
+ * remediation layer and rewrites the message. Requests rejected before the
+ * decision are written to the security audit log.
+ */
+export function registerSlackInteractivity(app: FastifyInstance, options: SlackInteractivityOptions): void {
+  const logger = options.logger.child({ component: 'slack-interactivity' });
+  const now = options.now ?? (() => new Date());
+  const seenSignatures = new Map<string, number>();
+
+  const audit = async (code: SecurityAuditCode, request: FastifyRequest, detail: string, actor = 'unknown', proposalId?: string) => {
+    try {
+      await options.audit.record({ at: now(), channel: 'slack', code, actor, detail, remoteAddress: request.ip, ...(proposalId ? { proposalId } : {}) });
+    } catch (error) {
+      logger.error({ err: error, code }, 'writing the security audit entry failed');
+    }
+  };
+
+  const reject = async (reply: FastifyReply, request: FastifyRequest, status: number, code: SecurityAuditCode, detail: string) => {
+    logger.warn({ code, remoteAddress: request.ip, detail }, 'Slack interactivity request rejected');
+    await audit(code, request, detail);
+    return reply.status(status).send({ error: { code, message: detail } });
+  };
+
+  void app.register(async (scope) => {
+    // The signature covers the bytes as sent, so the body stays a Buffer here.
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_request, body, done) => {
+      done(null, body);
+    });
+
+    scope.post(SLACK_INTERACTIVITY_PATH, async (request, reply) => {
+      const rawBody = request.body;
+      if (!Buffer.isBuffer(rawBody)) {
+        return reject(reply, request, 415, 'ALERTS_SLACK_PAYLOAD_INVALID', `expected application/x-www-form-urlencoded, received ${String(request.headers['content-type'])}`);
+      }
+      const check = verifySlackSignature({
+        signingSecret: options.signingSecret,
+        rawBody,
+        timestampHeader: headerValue(request, 'x-slack-request-timestamp'),
+        signatureHeader: headerValue(request, 'x-slack-signature'),
+        now: now(),
+      });
+      if (!check.ok) return reject(reply, request, 401, check.code, check.detail);
+
+      const signature = headerValue(request, 'x-slack-signature') as string;
+      if (!rememberSignature(seenSignatures, signature, now().getTime())) {
+        return reject(reply, request, 401, 'ALERTS_SLACK_REPLAYED', 'a request with this signature was already received within the timestamp window');
+      }
+
+      let payload: BlockActionsPayload;
+      try {
+        payload = parsePayload(rawBody);
+      } catch (error) {
+        return reject(reply, request, 400, 'ALERTS_SLACK_PAYLOAD_INVALID', (error as Error).message);
+      }
+      const action = findProposalAction(payload);
+      // Link buttons and other interactions need only the acknowledgement.
+      if (!action) return reply.status(200).send();
+
+      await reply.status(200).send();
+      void handleAction(payload, action, request).catch((error: unknown) => {
+        logger.error({ err: error, proposalId: action.proposalId, slackUserId: payload.user.id }, 'handling a Slack decision failed');
+      });
+      return reply;
+    });
+  });
+
+  async function handleAction(payload: BlockActionsPayload, action: ProposalAction, request: FastifyRequest): Promise<void> {
+    const slackUserId = payload.user.id;
+    const channel = payload.container?.channel_id ?? payload.channel?.id;
+    const userName = await options.decider.findUserByChatId('slack', slackUserId);
+    if (userName === undefined) {
+      const detail = `Slack user ${slackUserId} is not mapped to a syncwatch user`;
+      logger.warn({ slackUserId, proposalId: action.proposalId }, 'decision from an unmapped Slack user rejected');
+      await audit('ALERTS_SLACK_USER_UNKNOWN', request, detail, slackUserId, action.proposalId);
+      if (channel) {
+        await options.api.postEphemeral({
+          channel,
+          user: slackUserId,
+          text: 'Nothing was decided: your Slack account is not linked to a syncwatch user. Ask a syncwatch admin to link it.',
+          ...threadOf(payload),
+        });
+      }
+      return;
+    }
+
+    const outcome = await options.decider.decide({
+      proposalId: action.proposalId,
+      decision: action.decision,
+      userName,
+      channel: 'slack',
+      // NOTE: Slack buttons carry no text, so a rejection gets this fixed reason; a modal asking for one is not built.
+      ...(action.decision === 'reject' ? { reason: `rejected in Slack by ${userName}` } : {}),
+      idempotencyKey: `slack:${slackUserId}:${action.proposalId}:${action.actionTs}`,
+    });
+    logger.info({ proposalId: action.proposalId, userName, slackUserId, status: outcome.status, code: outcome.code }, 'Slack decision processed');
+
+    if (outcome.status === 'refused') {
+      if (channel) {
+        await options.api.postEphemeral({
+          channel,
+          user: slackUserId,
+          text: `Not decided (${outcome.code ?? 'refused'}): ${outcome.message}`,
+          ...threadOf(payload),
+        });
+      }
+      return;
+    }
+
+    const summary = describeOutcome(outcome, action.decision, slackUserId, userName, now());
+    if (outcome.status !== 'awaiting_second_approval') options.onDecision?.(action.proposalId, summary);
+    const ts = payload.container?.message_ts ?? payload.message?.ts;
+    if (!channel || !ts || !payload.message?.blocks) {
+      logger.warn({ proposalId: action.proposalId }, 'Slack payload has no message to update; decision recorded without a message change');
+      return;
+    }
+    const blocks = replaceProposalBlock(payload.message.blocks, action.proposalId, summary, outcome.status === 'awaiting_second_approval');
+    await options.api.updateMessage({ channel, ts, text: payload.message.text ?? summary, blocks });
+  }
+}
+
+/** Returns one line saying who decided, when, and what happened. */
+export function describeOutcome(outcome: DecisionOutcome, decision: Decision, slackUserId: string, userName: string, at: Date): string {
+  const who = `<@${slackUserId}> (${escapeText(userName)}) at ${formatTime(at)}`;
+  const result = outcome.result ? `: ${escapeText(outcome.result)}` : '';
+  switch (outcome.status) {
+    case 'awaiting_second_approval':
+      return `:hourglass_flowing_sand: Approved by ${who}; waiting for a second approver`;
+    case 'executing':
+      return `:white_check_mark: Approved by ${who}; executing${result}`;
+    case 'executed':
+      return `:white_check_mark: Approved by ${who}; executed${result}`;
+    case 'failed':
+      return `:x: Approved by ${who}; execution failed: ${escapeText(outcome.message)}${result}`;
+    case 'rejected':
+      return `:no_entry: Rejected by ${who}`;
+    case 'refused':
+      return `:warning: ${decision === 'approve' ? 'Approval' : 'Rejection'} by ${who} refused (${outcome.code ?? 'refused'}): ${escapeText(outcome.message)}`;
+  }
+}
+
+/**
+ * Replaces the proposal's buttons with the outcome. While a second approval
+ * is missing, the buttons stay and the outcome goes above them.
+ */
+function replaceProposalBlock(blocks: KnownBlock[], proposalId: string, summary: string, keepButtons: boolean): KnownBlock[] {
+  const blockId = `${PROPOSAL_BLOCK_PREFIX}${proposalId}`;
+  const outcome: KnownBlock = { type: 'context', elements: [{ type: 'mrkdwn', text: summary }] };
+  const index = blocks.findIndex((block) => 'block_id' in block && block.block_id === blockId);
+  if (index === -1) return [...blocks, outcome];
+  const next = [...blocks];
+  next.splice(index, keepButtons ? 0 : 1, outcome);
+  return next;
+}
+
+function parsePayload(rawBody: Buffer): BlockActionsPayload {
+  const text = new URLSearchParams(rawBody.toString('utf8')).get('payload');
+  if (text === null) throw new Error('expected a form field "payload", received none');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error('expected the "payload" field to hold JSON');
+  }
+  const payload = parsed as Partial<BlockActionsPayload> | null;
+  if (!payload || typeof payload !== 'object' || typeof payload.user?.id !== 'string') {
+    throw new Error('expected a payload with user.id');
+  }
+  if (payload.type === 'block_actions' && !Array.isArray(payload.actions)) {
+    throw new Error('expected block_actions with an actions list');
+  }
+  return payload as BlockActionsPayload;
+}
+
+function findProposalAction(payload: BlockActionsPayload): ProposalAction | undefined {
+  if (payload.type !== 'block_actions') return undefined;
+  for (const action of payload.actions) {
+    const decision = action.action_id === APPROVE_ACTION_ID ? 'approve' : action.action_id === REJECT_ACTION_ID ? 'reject' : undefined;
+    if (decision && typeof action.value === 'string' && action.value.length > 0) {
+      return { proposalId: action.value, decision, actionTs: action.action_ts ?? '' };
+    }
+  }
+  return undefined;
+}
+
+function threadOf(payload: BlockActionsPayload): { threadTs?: string } {
+  const threadTs = payload.container?.thread_ts ?? payload.message?.thread_ts;
+  return threadTs ? { threadTs } : {};
+}
+
+function headerValue(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Remembers a signature for the timestamp window and returns false when it
+ * was seen already. Entries older than the window are dropped on the way,
+ * because the timestamp check rejects those requests anyway.
+ */
+function rememberSignature(seen: Map<string, number>, signature: string, nowMs: number): boolean {
+  const windowMs = 2 * SLACK_TIMESTAMP_TOLERANCE_S * 1000;
+  for (const [key, at] of seen) {
+    if (at >= nowMs - windowMs) break;
+    seen.delete(key);
+  }
+  if (seen.has(signature)) return false;
+  seen.set(signature, nowMs);
+  return true;
+}
