@@ -66,6 +66,11 @@ export class UpdateCoalescer<T, A> {
     await Promise.all([...this.#keys.entries()].map(([key, state]) => this.#flushNow(key, state)));
   }
 
+  /** Starts the interval of `key` now, as if it had just flushed, such as after posting the message it updates. */
+  markFlushed(key: string): void {
+    this.#state(key).lastFlushAt = this.#now();
+  }
+
   /** Drops what is waiting for `key`, such as when its thread ends. */
   forget(key: string): void {
     const state = this.#keys.get(key);

@@ -220,6 +220,8 @@ export class SlackAlertSink implements AlertSink {
     thread.stored.channel = posted.channel;
     thread.stored.ts = posted.ts;
     this.#threads.set(threadKey(thread.stored), thread);
+    // The root message shows this event, so the first reply waits a whole interval.
+    this.#coalescer.markFlushed(threadKey(thread.stored));
     this.#options.store.saveThread(thread.stored);
     this.#options.store.addIncident(event.incidentId, thread.stored);
     this.#logger.info({ incidentId: event.incidentId, alertId: alert.id, channel: posted.channel, ts: posted.ts }, 'alert posted to Slack');
