@@ -1,6 +1,10 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { registerOpenApi } from './api-v1/openapi.js';
+import { API_V1_PREFIX, apiV1Routes } from './api-v1/routes.js';
+import type { RemediationAccess } from './api-v1/views.js';
 import type { ApiToken } from './auth.js';
+import { consoleRoutes } from './console/route.js';
 import { ApiError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { MetricsRegistry } from './metrics.js';
@@ -14,22 +18,39 @@ export interface ApiServerOptions {
   storeDescription: string;
   /** Self-metrics served at `GET /metrics`. Without them the route is absent. */
   metrics?: MetricsRegistry;
+  /** The remediation layer behind `/api/v1/proposals` and the console; without it those routes reply 503. */
+  remediation?: RemediationAccess;
+  /** Requests one token may send to `/api/v1` per window. */
+  rateLimit?: { max: number; windowMs: number };
 }
 
 /**
- * Builds the query API: `GET /healthz`, `GET /metrics` for Prometheus and the
- * token-protected `POST /api/sql`. `/metrics` needs no token, like
- * `/healthz`, because Prometheus scrapes without one by default and the
- * metrics carry counts and configured names only.
+ * Builds the API server: `GET /healthz`, `GET /metrics` for Prometheus, the
+ * token-protected `POST /api/sql`, the remediation API under `/api/v1` with
+ * its OpenAPI document, and the web console at `/console`. `/metrics` needs
+ * no token, like `/healthz`, because Prometheus scrapes without one by
+ * default and the metrics carry counts and configured names only.
  */
 export function buildApiServer(options: ApiServerOptions): FastifyInstance {
-  const app = Fastify({ loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
+  const logger = options.logger.child({ component: 'api' }, { serializers: { req: serializeRequest } });
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    // Unknown body and query fields are rejected rather than dropped, and errors carry the offending value.
+    ajv: { customOptions: { removeAdditional: false, verbose: true } },
+  });
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof ApiError) {
       const log = error.status >= 500 ? request.log.error.bind(request.log) : request.log.info.bind(request.log);
       log({ code: error.code, err: error }, 'request failed');
       return reply.status(error.status).send(error.toBody());
+    }
+    const validation = (error as { validation?: ValidationIssue[]; validationContext?: string }).validation;
+    if (validation !== undefined) {
+      const context = (error as { validationContext?: string }).validationContext ?? 'request';
+      request.log.info({ issues: validation.length }, 'request failed validation');
+      return reply.status(422).send(new ApiError('API_ERR_VALIDATION', describeValidation(context, validation)).toBody());
     }
     const status = (error as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
@@ -43,13 +64,58 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
     reply.status(404).send(new ApiError('API_ERR_NOT_FOUND', `${request.method} ${request.url}`).toBody());
   });
 
-  // The health check is unauthenticated, so it names the kind of store, not its path or host.
-  const storeKind = options.storeDescription.startsWith('embedded') ? 'embedded' : 'server';
-  app.get('/healthz', async () => ({ status: 'ok', store: storeKind }));
-  const { metrics } = options;
-  if (metrics) {
-    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.serialize()));
-  }
-  registerSqlRoute(app, options.client, options.tokens);
+  // The document generator is registered first, so it collects the routes of every plugin registered after it.
+  registerOpenApi(app);
+  void app.register(async (root) => {
+    // The health check is unauthenticated, so it names the kind of store, not its path or host.
+    const storeKind = options.storeDescription.startsWith('embedded') ? 'embedded' : 'server';
+    root.get('/healthz', async () => ({ status: 'ok', store: storeKind }));
+    const { metrics } = options;
+    if (metrics) {
+      root.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.serialize()));
+    }
+    registerSqlRoute(root, options.client, options.tokens);
+  });
+  void app.register(apiV1Routes, {
+    prefix: API_V1_PREFIX,
+    client: options.client,
+    tokens: options.tokens,
+    remediation: options.remediation,
+    rateLimit: options.rateLimit,
+  });
+  void app.register(consoleRoutes);
   return app;
+}
+
+interface ValidationIssue {
+  instancePath: string;
+  message?: string;
+  params?: Record<string, unknown>;
+  data?: unknown;
+}
+
+/** Describes failed schema checks as "<where> <what was expected>; received <value>". */
+function describeValidation(context: string, issues: readonly ValidationIssue[]): string {
+  return issues
+    .map((issue) => {
+      const where = `${context}${issue.instancePath.replace(/\//g, '.')}`;
+      const allowed = Array.isArray(issue.params?.allowedValues) ? ` (${issue.params.allowedValues.join(', ')})` : '';
+      const extra = typeof issue.params?.additionalProperty === 'string' ? ` "${issue.params.additionalProperty}"` : '';
+      const received = issue.data === undefined || typeof issue.data === 'object' ? '' : `; received ${JSON.stringify(issue.data)}`;
+      return `${where} ${issue.message ?? 'is invalid'}${allowed}${extra}${received}`;
+    })
+    .join('; ');
+}
+
+/**
+ * Logs a request without its query string's `token` parameter, which the
+ * console accepts once in its address, so no token reaches the log.
+ */
+function serializeRequest(request: FastifyRequest): Record<string, unknown> {
+  return {
+    method: request.method,
+    url: request.url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]'),
+    host: request.host,
+    remoteAddress: request.ip,
+  };
 }

@@ -1,0 +1,344 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Decision, DecisionChannel, DecisionOutcome, ProposalStatus, UserView } from '../../remediation/contract.js';
+import { findPresentedToken, hasScope, requireScope, type ApiScope, type ApiToken } from '../auth.js';
+import { ApiError } from '../errors.js';
+import { listOpenIncidents } from '../incidents.js';
+import {
+  AUTH_ERROR_REPLIES,
+  decisionHeaders,
+  proposalIdParams,
+  ref,
+  SHARED_SCHEMAS,
+} from './schemas.js';
+import { classifyRefusal, PROPOSAL_STATUSES, toAuditJson, toProposalJson, type RemediationAccess } from './views.js';
+
+/** Path prefix of the remediation API. */
+export const API_V1_PREFIX = '/api/v1';
+
+/** Requests one token may send per window when the configuration sets no limit. */
+export const DEFAULT_RATE_LIMIT = { max: 300, windowMs: 60_000 } as const;
+
+/** Roles the approval policy lets decide on a proposal. */
+const DECIDING_ROLES: ReadonlySet<string> = new Set(['approver', 'admin']);
+
+export interface ApiV1Options {
+  client: ClickHouseClient;
+  tokens: readonly ApiToken[];
+  /** The remediation layer; without it the proposal and audit routes reply 503. */
+  remediation?: RemediationAccess;
+  /** Requests allowed per token (or per client address, for requests without a known token) in each window. */
+  rateLimit?: { max: number; windowMs: number };
+}
+
+const bearerSecurity = [{ bearerAuth: [] }];
+
+/**
+ * Registers the remediation API: incidents, proposals and their decisions,
+ * the audit log and the caller's identity. Register it with the prefix
+ * {@link API_V1_PREFIX}. Every route checks the token's scope first, and
+ * every decision goes through `ProposalDecider.decide` as the user the token
+ * is bound to, so the approval policy, not the API, decides whether that
+ * user may approve.
+ */
+export async function apiV1Routes(v1: FastifyInstance, options: ApiV1Options): Promise<void> {
+  for (const [id, schema] of Object.entries(SHARED_SCHEMAS)) v1.addSchema({ $id: id, ...schema });
+  const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+  await v1.register(rateLimit, {
+    // Each route runs the limiter itself, ahead of the token check, so guessing tokens is limited too.
+    global: false,
+    max: limit.max,
+    timeWindow: limit.windowMs,
+    keyGenerator: (request) => rateLimitKey(request, options.tokens),
+    errorResponseBuilder: (_request, context) =>
+      new ApiError('API_ERR_RATE_LIMITED', `the limit is ${context.max} requests per window; retry in ${context.after}`),
+  });
+  registerRoutes(v1, options);
+}
+
+function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
+  const { tokens } = options;
+  const remediation = () => {
+    if (!options.remediation) {
+      throw new ApiError('API_ERR_REMEDIATION_UNAVAILABLE', 'start syncwatch with the remediation layer enabled');
+    }
+    return options.remediation;
+  };
+  // The scope is checked before the body is parsed, so a client without a valid token learns nothing from parse errors.
+  const limiter = v1.rateLimit();
+  const scopeHook = (scope: ApiScope) => [
+    limiter,
+    async (request: FastifyRequest) => void requireScope(request, tokens, scope),
+  ];
+
+  v1.get(
+    '/me',
+    {
+      onRequest: scopeHook('read'),
+      schema: {
+        summary: 'The token, its user and what it may do',
+        tags: ['identity'],
+        security: bearerSecurity,
+        response: {
+          200: {
+            type: 'object',
+            required: ['token', 'user', 'scopes', 'permissions'],
+            properties: {
+              token: { type: 'string', description: 'configured name of the token, never its value' },
+              user: { type: 'string' },
+              role: { type: 'string', nullable: true, description: 'the user\'s role, or null when the remediation layer is not running' },
+              scopes: { type: 'array', items: { type: 'string' } },
+              permissions: {
+                type: 'object',
+                required: ['read', 'decide', 'audit'],
+                properties: {
+                  read: { type: 'boolean' },
+                  decide: { type: 'boolean', description: 'token has the approve scope and the user\'s role may approve' },
+                  audit: { type: 'boolean' },
+                },
+              },
+            },
+          },
+          ...AUTH_ERROR_REPLIES,
+        },
+      },
+    },
+    async (request) => {
+      const token = requireScope(request, tokens, 'read');
+      const user = options.remediation ? await findTokenUser(options.remediation, token) : undefined;
+      return {
+        token: token.name,
+        user: token.user,
+        role: user?.role ?? null,
+        scopes: token.scopes,
+        permissions: {
+          read: true,
+          decide: hasScope(token, 'approve') && user !== undefined && DECIDING_ROLES.has(user.role),
+          audit: hasScope(token, 'admin'),
+        },
+      };
+    },
+  );
+
+  v1.get(
+    '/incidents',
+    {
+      onRequest: scopeHook('read'),
+      schema: {
+        summary: 'Open incidents, newest first',
+        tags: ['incidents'],
+        security: bearerSecurity,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['incidents'],
+            properties: {
+              incidents: { type: 'array', items: ref('Incident') },
+              note: { type: 'string', description: 'why the list is empty when the store has no incidents table' },
+            },
+          },
+          ...AUTH_ERROR_REPLIES,
+        },
+      },
+    },
+    async (request) => {
+      const { limit } = request.query as { limit: number };
+      return listOpenIncidents(options.client, limit);
+    },
+  );
+
+  v1.get(
+    '/proposals',
+    {
+      onRequest: scopeHook('read'),
+      schema: {
+        summary: 'Remediation proposals, optionally of one status',
+        tags: ['proposals'],
+        security: bearerSecurity,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { status: { type: 'string', enum: PROPOSAL_STATUSES } },
+        },
+        response: {
+          200: { type: 'object', required: ['proposals'], properties: { proposals: { type: 'array', items: ref('Proposal') } } },
+          ...AUTH_ERROR_REPLIES,
+          503: { description: 'the remediation layer is not running', ...ref('Error') },
+        },
+      },
+    },
+    async (request) => {
+      const { status } = request.query as { status?: ProposalStatus };
+      const proposals = await remediation().listProposals(status ? { status } : undefined);
+      return { proposals: proposals.map(toProposalJson) };
+    },
+  );
+
+  v1.get(
+    '/proposals/:id',
+    {
+      onRequest: scopeHook('read'),
+      schema: {
+        summary: 'One proposal with its audit trail',
+        tags: ['proposals'],
+        security: bearerSecurity,
+        params: proposalIdParams,
+        response: {
+          200: {
+            type: 'object',
+            required: ['proposal', 'audit'],
+            properties: { proposal: ref('Proposal'), audit: { type: 'array', items: ref('AuditEntry') } },
+          },
+          ...AUTH_ERROR_REPLIES,
+          404: { description: 'no proposal has this id', ...ref('Error') },
+          503: { description: 'the remediation layer is not running', ...ref('Error') },
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const proposal = await remediation().getProposal(id);
+      if (proposal === undefined) throw new ApiError('API_ERR_PROPOSAL_NOT_FOUND', `no proposal has id "${id}"`);
+      const audit = await remediation().listAudit({ proposalId: id });
+      return { proposal: toProposalJson(proposal), audit: audit.map(toAuditJson) };
+    },
+  );
+
+  const decisionReplies = {
+    200: {
+      description: 'the decision was recorded, and `outcome.status` tells what happened next',
+      type: 'object',
+      required: ['outcome'],
+      properties: { outcome: ref('DecisionOutcome'), proposal: ref('Proposal') },
+    },
+    ...AUTH_ERROR_REPLIES,
+    403: { description: 'the token lacks the approve scope, or the approval policy refused this user', ...ref('Error') },
+    404: { description: 'no proposal has this id', ...ref('Error') },
+    409: { description: 'the proposal can no longer take this decision', ...ref('Error') },
+    410: { description: 'the proposal expired', ...ref('Error') },
+    422: { description: 'the request does not match the schema', ...ref('Error') },
+    503: { description: 'the remediation layer is not running', ...ref('Error') },
+  };
+
+  const decide = async (request: FastifyRequest, decision: Decision, reason?: string) => {
+    const token = requireScope(request, tokens, 'approve');
+    const access = remediation();
+    if (token.user === undefined) {
+      throw new ApiError('API_ERR_UNKNOWN_USER', `token "${token.name}" has no user; add user: <name> to it in api.tokens`);
+    }
+    const { id } = request.params as { id: string };
+    const headers = request.headers as { 'idempotency-key'?: string; 'x-syncwatch-channel'?: DecisionChannel };
+    // Unknown proposals and users are refused by the remediation layer, which audits every refusal.
+    const outcome: DecisionOutcome = await access.decide({
+      proposalId: id,
+      decision,
+      userName: token.user,
+      channel: headers['x-syncwatch-channel'] ?? 'api',
+      reason,
+      idempotencyKey: headers['idempotency-key'],
+    });
+    request.log.info(
+      { proposalId: id, decision, user: token.user, token: token.name, status: outcome.status, code: outcome.code },
+      'proposal decision',
+    );
+    if (outcome.status === 'refused') throw classifyRefusal(outcome);
+    const proposal = await access.getProposal(id);
+    return { outcome, proposal: proposal ? toProposalJson(proposal) : undefined };
+  };
+
+  v1.post(
+    '/proposals/:id/approve',
+    {
+      onRequest: scopeHook('approve'),
+      // An approval carries nothing, so a request without a body counts as `{}`.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        summary: 'Approve a proposal as the token\'s user',
+        description:
+          'Runs the approval policy for the token\'s user. When the proposal has all the approvals it needs, ' +
+          'execution starts and `outcome.status` is `executing` or, for fast actions, `executed`.',
+        tags: ['proposals'],
+        security: bearerSecurity,
+        params: proposalIdParams,
+        headers: decisionHeaders,
+        body: { type: 'object', additionalProperties: false, properties: {} },
+        response: decisionReplies,
+      },
+    },
+    async (request) => decide(request, 'approve'),
+  );
+
+  v1.post(
+    '/proposals/:id/reject',
+    {
+      onRequest: scopeHook('approve'),
+      schema: {
+        summary: 'Reject a proposal with a reason',
+        tags: ['proposals'],
+        security: bearerSecurity,
+        params: proposalIdParams,
+        headers: decisionHeaders,
+        body: {
+          type: 'object',
+          required: ['reason'],
+          additionalProperties: false,
+          properties: { reason: { type: 'string', minLength: 1, maxLength: 2000, pattern: '\\S' } },
+        },
+        response: decisionReplies,
+      },
+    },
+    async (request) => decide(request, 'reject', (request.body as { reason: string }).reason.trim()),
+  );
+
+  v1.get(
+    '/audit',
+    {
+      onRequest: scopeHook('admin'),
+      schema: {
+        summary: 'The remediation audit log, newest first',
+        tags: ['audit'],
+        security: bearerSecurity,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            proposalId: { type: 'string', minLength: 1, maxLength: 200 },
+            limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 200 },
+          },
+        },
+        response: {
+          200: { type: 'object', required: ['entries'], properties: { entries: { type: 'array', items: ref('AuditEntry') } } },
+          ...AUTH_ERROR_REPLIES,
+          503: { description: 'the remediation layer is not running', ...ref('Error') },
+        },
+      },
+    },
+    async (request) => {
+      const { proposalId, limit } = request.query as { proposalId?: string; limit: number };
+      const entries = await remediation().listAudit({ proposalId, limit });
+      return { entries: entries.map(toAuditJson) };
+    },
+  );
+}
+
+async function findTokenUser(remediation: RemediationAccess, token: ApiToken): Promise<UserView | undefined> {
+  return token.user === undefined ? undefined : remediation.findUser(token.user);
+}
+
+/**
+ * Returns the rate-limit bucket of a request: the configured token's name, or
+ * the client address when the request carries no known token, so that made-up
+ * tokens cannot each open a fresh bucket.
+ */
+function rateLimitKey(request: FastifyRequest, tokens: readonly ApiToken[]): string {
+  const token = findPresentedToken(request, tokens);
+  return token ? `token:${token.name}` : `address:${request.ip}`;
+}

@@ -1,0 +1,75 @@
+import type {
+  AuditEntry,
+  DecisionOutcome,
+  ProposalDecider,
+  ProposalStatus,
+  ProposalView,
+  RemediationReader,
+} from '../../remediation/contract.js';
+import { ApiError, type ApiErrorCode } from '../errors.js';
+
+/** The remediation layer's read side and decision entry point, which the API calls. */
+export type RemediationAccess = ProposalDecider & RemediationReader;
+
+export const PROPOSAL_STATUSES: readonly ProposalStatus[] = [
+  'pending',
+  'approved',
+  'executing',
+  'executed',
+  'failed',
+  'rejected',
+  'expired',
+];
+
+/** Converts a proposal to the API's JSON form, with times as ISO 8601 strings. */
+export function toProposalJson(view: ProposalView): Record<string, unknown> {
+  return {
+    ...view,
+    approvals: view.approvals.map((approval) => ({ userName: approval.userName, at: approval.at.toISOString() })),
+    rejection: view.rejection ? { ...view.rejection, at: view.rejection.at.toISOString() } : undefined,
+    createdAt: view.createdAt.toISOString(),
+    expiresAt: view.expiresAt.toISOString(),
+  };
+}
+
+export function toAuditJson(entry: AuditEntry): Record<string, unknown> {
+  return { ...entry, at: entry.at.toISOString() };
+}
+
+/**
+ * Refusal codes of the remediation layer and the API error each becomes.
+ * Codes not listed are matched by {@link classifyByPattern}.
+ */
+const REFUSAL_ERRORS: Record<string, ApiErrorCode> = {
+  REMEDIATION_PROPOSAL_NOT_FOUND: 'API_ERR_PROPOSAL_NOT_FOUND',
+  REMEDIATION_UNKNOWN_USER: 'API_ERR_UNKNOWN_USER',
+  REMEDIATION_FORBIDDEN_ROLE: 'API_ERR_DECISION_REFUSED',
+  REMEDIATION_OUT_OF_SCOPE: 'API_ERR_DECISION_REFUSED',
+  REMEDIATION_SELF_APPROVAL: 'API_ERR_DECISION_REFUSED',
+  REMEDIATION_EXPIRED: 'API_ERR_PROPOSAL_EXPIRED',
+  REMEDIATION_NOT_PENDING: 'API_ERR_PROPOSAL_CONFLICT',
+  REMEDIATION_SAME_APPROVER: 'API_ERR_PROPOSAL_CONFLICT',
+  REMEDIATION_IDEMPOTENCY_CONFLICT: 'API_ERR_PROPOSAL_CONFLICT',
+  REMEDIATION_REASON_REQUIRED: 'API_ERR_VALIDATION',
+};
+
+/**
+ * Returns the API error for a refused decision. An expired proposal gets 410,
+ * an unknown one 404, a user the policy does not let decide 403, and a
+ * missing reason 422. Every other refusal, such as a proposal that is no
+ * longer pending, gets 409. The error carries the remediation layer's own
+ * code and the whole outcome.
+ */
+export function classifyRefusal(outcome: DecisionOutcome): ApiError {
+  const remediationCode = outcome.code ?? 'REMEDIATION_REFUSED';
+  const code = REFUSAL_ERRORS[remediationCode] ?? classifyByPattern(remediationCode);
+  return new ApiError(code, outcome.message, { remediationCode, outcome });
+}
+
+function classifyByPattern(remediationCode: string): ApiErrorCode {
+  if (/EXPIRED/.test(remediationCode)) return 'API_ERR_PROPOSAL_EXPIRED';
+  if (/NOT_FOUND|UNKNOWN_PROPOSAL/.test(remediationCode)) return 'API_ERR_PROPOSAL_NOT_FOUND';
+  if (/FORBIDDEN|ROLE|SELF_APPROVAL|OUT_OF_SCOPE/.test(remediationCode)) return 'API_ERR_DECISION_REFUSED';
+  if (/REASON|INVALID/.test(remediationCode)) return 'API_ERR_VALIDATION';
+  return 'API_ERR_PROPOSAL_CONFLICT';
+}
