@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfigText } from '../../../config/index.js';
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfigText(text, 'syncwatch.yaml', env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems.map((problem) => `${problem.key}: ${problem.message}`);
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('alerts configuration', () => {
+  it('defaults to no targets', () => {
+    const config = parseConfigText('', 'syncwatch.yaml', {});
+    expect(config.alerts.slack).toBeUndefined();
+    expect(config.alerts.webhooks).toEqual([]);
+  });
+
+  it('parses Slack routes, quiet hours and throttle', () => {
+    const config = parseConfigText(
+      `alerts:
+  slack:
+    botToken: \${SLACK_BOT_TOKEN}
+    signingSecret: \${SLACK_SIGNING_SECRET}
+    defaultChannel: "#ops-alerts"
+    routes:
+      - match: { plant: plant-2, severity: [critical, warning] }
+        channel: C0PLANT2
+    quietHours: { start: "22:00", end: "06:00", timeZone: Europe/Berlin }
+    throttle: { replyInterval: 30s }
+  links: { dashboardUrl: "http://grafana.local:3000" }
+`,
+      'syncwatch.yaml',
+      { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'abc' },
+    );
+    const slack = config.alerts.slack!;
+    expect(slack.routes[0]!.match).toEqual({ plant: ['plant-2'], severity: ['critical', 'warning'] });
+    expect(slack.quietHours!.appliesTo).toEqual({ syncModes: ['batch'], severities: ['warning', 'info'] });
+    expect(slack.throttle).toEqual({ replyInterval: 30_000, groupWindow: 900_000 });
+  });
+
+  it('rejects an unknown time zone', () => {
+    const problems = problemsOf(`alerts:
+  slack:
+    botToken: xoxb-1
+    defaultChannel: C0OPS
+    quietHours: { start: "22:00", end: "06:00", timeZone: Mars/Olympus }
+`);
+    expect(problems).toEqual(['alerts.slack.quietHours.timeZone: expected an IANA time zone such as Europe/Berlin or UTC']);
+  });
+
+  it('hides secrets in error messages', () => {
+    const problems = problemsOf(`alerts:
+  webhooks:
+    - name: pager
+      url: http://127.0.0.1:9/hook
+      secret: short-secret
+`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('alerts.webhooks[0].secret');
+    expect(problems[0]).not.toContain('short-secret');
+  });
+});
