@@ -118,7 +118,7 @@ export function createAlertSinks(config: AlertsConfig, deps: AlertDeliveryDeps):
   };
 }
 
-/** A security audit log that writes to the service log, for services without the remediation layer. */
+/** Creates a security audit log that writes to the service log, for services without the remediation layer. */
 export function createLoggingSecurityAudit(logger: Logger): SecurityAuditLog {
   return {
     async record(event: SecurityAuditEvent) {

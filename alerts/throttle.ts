@@ -1,8 +1,8 @@
 /**
- * Folds a stream of updates per key into at most one flush per interval. The
- * first update of a quiet key flushes at once; later ones accumulate and go
- * out together when the interval has passed since the previous flush.
- * Flushes of one key never overlap.
+ * Folds a stream of updates per key into at most one flush per interval.
+ * The first update of a quiet key flushes at once. Later ones accumulate
+ * until the interval since the previous flush has passed, and then go out
+ * together. Flushes of one key never overlap.
  */
 export interface CoalescerOptions<T, A> {
   intervalMs: number;

@@ -22,7 +22,7 @@ export interface SlackSinkOptions {
   now?: () => Date;
 }
 
-/** A thread as this process knows it: the stored message plus what it saw since start. */
+/** A thread in this process: the stored message plus the events received since start. */
 interface ThreadRuntime {
   stored: StoredThread;
   alert: AlertCatalogueEntry;

@@ -38,10 +38,10 @@ interface Pending {
 
 /**
  * Posts alert events as signed JSON to a chat or paging tool. Openings and
- * resolutions go out at once; updates of one incident go out at most once
- * per `updateInterval`, carrying the latest state and the number folded in.
- * A failed post is retried with exponential backoff and jitter, waiting for
- * `Retry-After` on 429 and 503, for up to five attempts.
+ * resolutions go out at once. Updates of one incident go out at most once per
+ * `updateInterval`, with the latest state and the number of updates folded in.
+ * A failed post is retried up to five attempts with exponential backoff and
+ * jitter, or after `Retry-After` when the receiver sends one.
  */
 export class WebhookAlertSink implements AlertSink {
   readonly name: string;
@@ -107,7 +107,7 @@ export class WebhookAlertSink implements AlertSink {
         if (response.ok) return;
         failure = `HTTP ${response.status}`;
         if (!isRetryableStatus(response.status)) {
-          throw new Error(`ALERTS_WEBHOOK_REJECTED: ${this.name} answered ${failure}; expected 2xx. Check its URL and secret`);
+          throw new Error(`ALERTS_WEBHOOK_REJECTED: ${this.name} returned ${failure}; expected 2xx. Check its URL and secret`);
         }
         retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.#now());
       } catch (error) {

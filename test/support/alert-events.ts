@@ -1,6 +1,6 @@
 import type { AlertEvent } from '../../alerts/alert.js';
 
-/** A lag anomaly on the QMS → Odoo integration of plant-2, with every optional field set. */
+/** Builds a lag anomaly on the QMS → Odoo integration of plant-2, with every optional field set. */
 export function lagAnomaly(overrides: Partial<AlertEvent> = {}): AlertEvent {
   const at = new Date('2026-12-04T18:40:00Z');
   return {

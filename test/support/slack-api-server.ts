@@ -4,12 +4,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 export interface RecordedSlackCall {
   method: string;
   args: Record<string, unknown>;
-  /** Whether the server answered 429 instead of handling the call. */
+  /** Whether the server returned 429 instead of handling the call. */
   rateLimited: boolean;
   at: number;
 }
 
-/** A message as the fake workspace holds it after posts and updates. */
+/** A message as the fake workspace stores it after posts and updates. */
 export interface FakeSlackMessage {
   channel: string;
   ts: string;
@@ -36,7 +36,7 @@ export interface SlackApiServer {
   url: string;
   calls: RecordedSlackCall[];
   messages: Map<string, FakeSlackMessage>;
-  /** Calls of one method that the server handled, without the 429 answers. */
+  /** Calls of one method that the server handled, without the calls rejected with 429. */
   handled(method: string): RecordedSlackCall[];
   /** Replies posted under a root message. */
   threadReplies(channel: string, ts: string): FakeSlackMessage[];
@@ -44,7 +44,7 @@ export interface SlackApiServer {
 }
 
 /**
- * Starts a local server that answers `chat.postMessage`, `chat.update`,
+ * Starts a local server that handles `chat.postMessage`, `chat.update`,
  * `chat.postEphemeral` and `auth.test` as the Slack Web API does: HTTP 200
  * with `{ok: false, error}` for API errors, and 429 with `Retry-After` when
  * one method is called more often than the configured limit, which Slack

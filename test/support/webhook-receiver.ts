@@ -12,7 +12,7 @@ export interface ReceivedWebhook {
 export interface WebhookReceiver {
   url: string;
   received: ReceivedWebhook[];
-  /** Statuses to answer with, in order, before falling back to 200; `retryAfter` adds the header in seconds. */
+  /** Statuses to return, in order, before falling back to 200; `retryAfter` adds the header in seconds. */
   respondWith: Array<{ status: number; retryAfter?: number }>;
   close(): Promise<void>;
 }

@@ -21,14 +21,13 @@ describe('verifySlackSignature', () => {
   it('rejects a signature of other bytes', () => {
     const signatureHeader = signSlackRequest(SECRET, timestamp, Buffer.concat([body, Buffer.from(' ')]));
     const result = verifySlackSignature({ signingSecret: SECRET, rawBody: body, timestampHeader: timestamp, signatureHeader, now });
-    expect(result.ok).toBe(false);
-    expect(!result.ok && result.code).toBe('ALERTS_SLACK_SIGNATURE_INVALID');
+    expect(result).toMatchObject({ ok: false, code: 'ALERTS_SLACK_SIGNATURE_INVALID' });
   });
 
   it('rejects a truncated signature', () => {
     const signatureHeader = signSlackRequest(SECRET, timestamp, body).slice(0, 20);
     const result = verifySlackSignature({ signingSecret: SECRET, rawBody: body, timestampHeader: timestamp, signatureHeader, now });
-    expect(!result.ok && result.code).toBe('ALERTS_SLACK_SIGNATURE_INVALID');
+    expect(result).toMatchObject({ ok: false, code: 'ALERTS_SLACK_SIGNATURE_INVALID' });
   });
 
   it('rejects timestamps over five minutes away', () => {
@@ -36,7 +35,7 @@ describe('verifySlackSignature', () => {
       const shifted = String(Number(timestamp) + offset);
       const signatureHeader = signSlackRequest(SECRET, shifted, body);
       const result = verifySlackSignature({ signingSecret: SECRET, rawBody: body, timestampHeader: shifted, signatureHeader, now });
-      expect(!result.ok && result.code).toBe('ALERTS_SLACK_TIMESTAMP_STALE');
+      expect(result).toMatchObject({ ok: false, code: 'ALERTS_SLACK_TIMESTAMP_STALE' });
     }
   });
 
@@ -48,7 +47,7 @@ describe('verifySlackSignature', () => {
 
   it('rejects a missing header', () => {
     const result = verifySlackSignature({ signingSecret: SECRET, rawBody: body, timestampHeader: timestamp, signatureHeader: undefined, now });
-    expect(!result.ok && result.code).toBe('ALERTS_SLACK_SIGNATURE_MISSING');
+    expect(result).toMatchObject({ ok: false, code: 'ALERTS_SLACK_SIGNATURE_MISSING' });
   });
 });
 
