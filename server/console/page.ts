@@ -71,9 +71,9 @@ export const CONSOLE_HTML = String.raw`<!doctype html>
               <button id="reject" type="submit" class="danger">Reject</button>
             </form>
           </div>
-          <p id="decision-note" class="hint"></p>
           <p id="outcome" class="outcome" role="status" aria-live="polite"></p>
           <p id="result" class="result" aria-live="polite"></p>
+          <p id="decision-note" class="hint"></p>
         </div>
         <h3>Audit trail</h3>
         <ol id="detail-audit" class="audit"></ol>

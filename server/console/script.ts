@@ -14,7 +14,7 @@ const POLL_LIMIT_MS = 120000;
 const REFRESH_INTERVAL_MS = 15000;
 const FINAL_STATUSES = ['executed', 'failed', 'rejected', 'expired'];
 
-const state = { token: null, me: null, selectedId: null, refreshTimer: null, pollToken: 0 };
+const state = { token: null, me: null, selectedId: null, refreshTimer: null, pollGeneration: 0 };
 
 function byId(id) {
   return document.getElementById(id);
@@ -230,7 +230,7 @@ function renderProposal(proposal, audit) {
 
 async function openProposal(id) {
   state.selectedId = id;
-  state.pollToken += 1;
+  state.pollGeneration += 1;
   byId('outcome').textContent = '';
   byId('reject-reason').value = '';
   history.replaceState(null, '', window.location.pathname + '#proposal=' + encodeURIComponent(id));
@@ -259,21 +259,41 @@ async function submitDecision(decision) {
     byId('reject-reason').focus();
     return;
   }
+
   // One key per click: a retry after a lost reply returns the first outcome instead of deciding twice.
-  const idempotencyKey = crypto.randomUUID();
+  const idempotencyKey = newIdempotencyKey();
   setBusy(true);
   byId('outcome').textContent = decision === 'approve' ? 'Approving…' : 'Rejecting…';
+
+  let body;
   try {
-    const body = await sendDecision(id, decision, reason, idempotencyKey);
-    byId('outcome').textContent = describeOutcome(body.outcome);
-    if (body.proposal) renderProposal(body.proposal, []);
-    await openAuditAndPoll(id, body.outcome);
+    body = await sendDecision(id, decision, reason, idempotencyKey);
   } catch (error) {
-    byId('outcome').textContent = 'Refused (' + error.code + '): ' + error.message;
-  } finally {
+    byId('outcome').textContent =
+      error instanceof ApiFailure
+        ? 'Refused (' + error.code + '): ' + error.message
+        : 'The decision could not be sent: ' + error.message;
     setBusy(false);
-    void loadProposals();
+    return;
   }
+
+  byId('outcome').textContent = describeOutcome(body.outcome);
+  if (body.proposal) renderProposal(body.proposal, []);
+  setBusy(false);
+  void loadProposals();
+
+  try {
+    await pollUntilSettled(id);
+  } catch (error) {
+    byId('result').textContent = 'The decision was recorded, but the proposal could not be reloaded: ' + error.message;
+  }
+}
+
+/** Returns a random key; crypto.randomUUID exists only in secure contexts, so plain HTTP falls back to random bytes. */
+function newIdempotencyKey() {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 async function sendDecision(id, decision, reason, idempotencyKey) {
@@ -306,15 +326,18 @@ function describeOutcome(outcome) {
   }
 }
 
-async function openAuditAndPoll(id, outcome) {
-  const ticket = ++state.pollToken;
+/** Reloads the proposal every second until its execution ends, it waits for another approver, or two minutes pass. */
+async function pollUntilSettled(id) {
+  const ticket = ++state.pollGeneration;
   const deadline = Date.now() + POLL_LIMIT_MS;
-  let last = outcome.status;
+  let last;
   for (;;) {
     const body = await api('/proposals/' + encodeURIComponent(id));
-    if (ticket !== state.pollToken) return;
+    if (ticket !== state.pollGeneration) return;
     renderProposal(body.proposal, body.audit);
     last = body.proposal.status;
+    if (last === 'executed') byId('outcome').textContent = 'Approved; the action ran.';
+    if (last === 'failed') byId('outcome').textContent = 'Approved, but the action failed.';
     if (FINAL_STATUSES.includes(last) || last === 'pending') return;
     if (Date.now() > deadline) {
       byId('result').textContent = 'The action is still ' + last + '; reopen the proposal later to see its result.';
