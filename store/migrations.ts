@@ -409,6 +409,25 @@ const DEDUPLICATED_TABLES = [
   'source_polls',
 ];
 
+/**
+ * Copy of the control plane's append-only audit log, for analysts. The
+ * remediation audit mirror copies rows in sequence order; ReplacingMergeTree
+ * keyed by `seq` drops a row copied twice when parts merge.
+ */
+const REMEDIATION_AUDIT = `
+CREATE TABLE IF NOT EXISTS remediation_audit (
+    seq UInt64,
+    at DateTime64(3, 'UTC') CODEC(Delta(8), ZSTD(1)),
+    actor LowCardinality(String) CODEC(ZSTD(1)),
+    channel LowCardinality(String) CODEC(ZSTD(1)),
+    event LowCardinality(String) CODEC(ZSTD(1)),
+    proposal_id String CODEC(ZSTD(1)),
+    code LowCardinality(String) CODEC(ZSTD(1)),
+    detail String CODEC(ZSTD(1))
+) ENGINE = ReplacingMergeTree
+ORDER BY seq
+SETTINGS index_granularity = 8192`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -443,5 +462,10 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: DEDUPLICATED_TABLES.map(
       (table) => `ALTER TABLE ${table} MODIFY SETTING non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW_BLOCKS}`,
     ),
+  },
+  {
+    version: 9,
+    name: 'remediation audit mirror',
+    statements: [REMEDIATION_AUDIT],
   },
 ];

@@ -1,0 +1,133 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+
+/** Result rows of one statement. */
+export interface QueryResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+/** Runs parameterised SQL (`$1`, `$2`, ...) in the PostgreSQL dialect. */
+export interface SqlRunner {
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
+}
+
+/**
+ * The control-plane database: proposals, approvals, executions and the audit
+ * log. The same SQL runs on a PostgreSQL server through a `pg` pool and on
+ * PGlite, PostgreSQL compiled to WebAssembly and embedded in the process.
+ */
+export interface ControlStore extends SqlRunner {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `work` in one transaction, committed when it resolves and rolled back when it throws. */
+  transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface ControlStoreOptions {
+  /** PostgreSQL URL; without it an embedded PGlite database is opened under `dataDir`. */
+  url?: string | undefined;
+  /** Directory of the embedded database; ignored when `url` is set. */
+  dataDir?: string | undefined;
+  /** Schema that holds the tables, created when missing; `public` by default. */
+  schema?: string | undefined;
+  /** Connections of the pool, for a PostgreSQL server. */
+  maxConnections?: number | undefined;
+}
+
+/** Environment variable with the control-plane PostgreSQL URL; overrides `remediation.database.url`. */
+export const CONTROL_PLANE_URL_ENV = 'CONTROL_PLANE_URL';
+const DEFAULT_MAX_CONNECTIONS = 8;
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Opens the control-plane store and makes `options.schema` the search path of every session. */
+export async function openControlStore(options: ControlStoreOptions): Promise<ControlStore> {
+  const schema = options.schema ?? 'public';
+  if (!SCHEMA_PATTERN.test(schema)) {
+    throw new Error(`REMEDIATION_ERR_STORE_SCHEMA: invalid schema name "${schema}"; expected lowercase letters, digits and "_"`);
+  }
+  if (options.url) return openPostgresStore(options.url, schema, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
+  if (!options.dataDir) throw new Error('REMEDIATION_ERR_STORE_DIR: expected a data directory for the embedded control-plane database');
+  return openPgliteStore(options.dataDir, schema);
+}
+
+/** Returns the embedded database's directory under the store's data directory. */
+export function controlPlaneDataDir(storeDataDir: string): string {
+  return join(storeDataDir, 'control-plane');
+}
+
+async function openPostgresStore(url: string, schema: string, max: number): Promise<ControlStore> {
+  const bootstrap = new pg.Client({ connectionString: url });
+  await bootstrap.connect();
+  try {
+    await bootstrap.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } finally {
+    await bootstrap.end();
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    application_name: 'syncwatch-control-plane',
+    options: `-c search_path="${schema}"`,
+  });
+  // An idle connection that the server drops emits an error here; the next query reconnects.
+  pool.on('error', () => undefined);
+  return {
+    kind: 'postgres',
+    async query<Row>(sql: string, params: unknown[] = []) {
+      const result = await pool.query(sql, params);
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+    },
+    async transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work({
+          async query<Row>(sql: string, params: unknown[] = []) {
+            const rows = await client.query(sql, params);
+            return { rows: rows.rows as Row[], rowCount: rows.rowCount ?? 0 };
+          },
+        });
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/**
+ * PGlite has one session, and its `transaction` holds a lock that queues every
+ * other query and transaction until it ends, so concurrent callers are
+ * serialised as rows locked with `FOR UPDATE` would be on a server.
+ */
+async function openPgliteStore(dataDir: string, schema: string): Promise<ControlStore> {
+  mkdirSync(dataDir, { recursive: true });
+  const db = await PGlite.create(dataDir);
+  await db.exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"; SET search_path TO "${schema}"`);
+  return {
+    kind: 'pglite',
+    async query<Row>(sql: string, params: unknown[] = []) {
+      const result = await db.query<Row>(sql, params);
+      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    },
+    transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
+      return db.transaction((tx) =>
+        work({
+          async query<Row>(sql: string, params: unknown[] = []) {
+            const result = await tx.query<Row>(sql, params);
+            return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+          },
+        }),
+      );
+    },
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,205 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from 'pino';
+import type { AlertEvent } from '../alerts/alert.js';
+import type { SyncwatchConfig } from '../config/index.js';
+import { appendAudit, AUDIT_EVENTS, listAudit } from './audit.js';
+import { AuditMirror } from './audit-mirror.js';
+import { buildProposals, type FailureFacts } from './builder.js';
+import type { RemediationKind } from './catalogue.js';
+import type {
+  AuditEntry,
+  DecisionOutcome,
+  DecisionRequest,
+  ProposalDecider,
+  ProposalStatus,
+  ProposalView,
+  RemediationReader,
+  UserView,
+} from './contract.js';
+import { CONTROL_PLANE_URL_ENV, controlPlaneDataDir, openControlStore, type ControlStore } from './control-store.js';
+import { recordDecision } from './decisions.js';
+import { ExecutionRunner, type ClaimResult, type ExecutionOutcome } from './execution.js';
+import { createExecutors } from './executors/index.js';
+import type { ActionExecutor } from './executors/types.js';
+import { insertProposal, listProposalViews, loadUser, syncUsers, type ProposalDraft } from './proposals.js';
+import { migrateControlStore } from './schema.js';
+import { TargetFinder } from './target-finder.js';
+
+export { ACTION_CATALOGUE, REMEDIATION_KINDS, type RemediationKind } from './catalogue.js';
+export { remediationConfigSchema, type RemediationConfig, type RemediationConfigInput } from './config.js';
+export { REMEDIATION_CODES, RemediationError } from './errors.js';
+export { openControlStore, type ControlStore } from './control-store.js';
+export type { FailureFacts } from './builder.js';
+
+export interface OpenRemediationOptions {
+  config: SyncwatchConfig;
+  /** ClickHouse store that receives the audit mirror; without it nothing is mirrored. */
+  client?: ClickHouseClient | undefined;
+  logger: Logger;
+  /** Schema of the control-plane tables; `public` by default. Tests use one per file. */
+  schema?: string | undefined;
+  /** Replaces the clock, for expiry tests. */
+  clock?: () => Date;
+  /** Replaces or adds executors, for tests. */
+  executors?: Partial<Record<RemediationKind, ActionExecutor>>;
+  /** Runs approved proposals after `decide` returns; true by default. */
+  executeInBackground?: boolean;
+}
+
+export interface ProposeOptions {
+  /** User or component that asks for the proposals; it may not approve them. */
+  requestedBy?: string;
+  /** Failure facts to build from, in place of reading them from the systems. */
+  facts?: FailureFacts[];
+}
+
+/** The remediation layer as the service, the API, the console and Slack use it. */
+export interface Remediation extends ProposalDecider, RemediationReader {
+  readonly store: ControlStore;
+  /** Builds, stores and audits the proposals an incident allows; returns them as surfaces show them. */
+  propose(incident: AlertEvent, options?: ProposeOptions): Promise<ProposalView[]>;
+  /** Stores a proposal built elsewhere, after the same checks. */
+  storeProposal(draft: ProposalDraft): Promise<ProposalView>;
+  /** Claims and runs one approved proposal now; refused when approvals are missing or it expired. */
+  execute(proposalId: string, actor?: string): Promise<ClaimResult | ExecutionOutcome>;
+  /** Claims approved proposals and resumes interrupted executions. */
+  runPendingExecutions(): Promise<ExecutionOutcome[]>;
+  /** Waits until every execution this process started has finished. */
+  waitForExecutions(): Promise<void>;
+  /** Copies new audit rows to ClickHouse; returns the number copied. */
+  mirrorAudit(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Interval of the audit mirror, in milliseconds. */
+const AUDIT_MIRROR_INTERVAL_MS = 5_000;
+const SYSTEM_ACTOR = 'syncwatch';
+
+/**
+ * Opens the control-plane store (PostgreSQL when `CONTROL_PLANE_URL` or
+ * `remediation.database.url` is set, embedded PGlite otherwise), applies its
+ * migrations, loads the configured users and starts the audit mirror.
+ */
+export async function openRemediation(options: OpenRemediationOptions): Promise<Remediation> {
+  const { config, logger } = options;
+  const settings = config.remediation;
+  const url = process.env[CONTROL_PLANE_URL_ENV] || settings.database.url;
+  const store = await openControlStore({ url, dataDir: controlPlaneDataDir(config.store.dataDir), schema: options.schema });
+  try {
+    const applied = await migrateControlStore(store);
+    await store.transaction((tx) => syncUsers(tx, settings.users));
+    logger.info({ store: store.kind, applied, users: settings.users.length }, 'control plane ready');
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const clock = options.clock ?? (() => new Date());
+  const executors = { ...createExecutors({ config: settings, store, logger }), ...options.executors };
+  const runner = new ExecutionRunner({ store, executors, logger, clock });
+  const finder = new TargetFinder(settings, logger);
+  const mirror = options.client ? new AuditMirror(store, options.client, logger) : undefined;
+  const mirrorTimer = mirror ? setInterval(() => void mirror.copyNew().catch(() => undefined), AUDIT_MIRROR_INTERVAL_MS) : undefined;
+  mirrorTimer?.unref();
+  const background = options.executeInBackground ?? true;
+
+  const startExecution = async (proposalId: string, actor: string): Promise<ClaimResult | ExecutionOutcome> => {
+    const claim = await runner.claim(proposalId, actor);
+    if (!claim.claimed) return claim;
+    const run = runner.run(proposalId);
+    if (background) {
+      run.catch((error: unknown) => logger.error({ err: error, proposalId }, 'remediation execution stopped'));
+      return claim;
+    }
+    return run;
+  };
+
+  const storeDraft = async (draft: ProposalDraft): Promise<void> => {
+    await store.transaction(async (tx) => {
+      const existing = await tx.query('SELECT 1 FROM proposals WHERE id = $1', [draft.id]);
+      if (existing.rows.length > 0) return;
+      await insertProposal(tx, draft);
+      await appendAudit(tx, {
+        actor: draft.requestedBy,
+        channel: 'system',
+        event: AUDIT_EVENTS.proposed,
+        proposalId: draft.id,
+        detail:
+          `${draft.action} on ${draft.targets.length} targets of ${draft.integration}; blast radius ${draft.blastRadius.events} events, ` +
+          `${draft.blastRadius.orders} orders, plants [${draft.blastRadius.plants.join(', ')}]; ` +
+          `${draft.requiredApprovals} approvals needed by ${draft.expiresAt.toISOString()}`,
+      });
+    });
+  };
+
+  const remediation: Remediation = {
+    store,
+    async propose(incident, proposeOptions = {}) {
+      if (incident.integration === undefined) return [];
+      const facts = proposeOptions.facts ?? (await finder.findFacts(incident.integration));
+      const drafts = buildProposals({
+        incident,
+        facts,
+        routes: settings.routes,
+        limits: settings.policy.twoApproversAbove,
+        ttlMs: settings.policy.proposalTtl,
+        retryDelayMs: settings.policy.retryDelay,
+        now: clock(),
+        requestedBy: proposeOptions.requestedBy ?? SYSTEM_ACTOR,
+      });
+      const views: ProposalView[] = [];
+      for (const draft of drafts) {
+        await storeDraft(draft);
+        const [view] = await listProposalViews(store, { id: draft.id });
+        if (view) views.push(view);
+      }
+      return views;
+    },
+    async storeProposal(draft) {
+      await storeDraft(draft);
+      const [view] = await listProposalViews(store, { id: draft.id });
+      if (!view) throw new Error(`REMEDIATION_ERR_STORE: proposal ${draft.id} was not stored`);
+      return view;
+    },
+    async decide(request: DecisionRequest): Promise<DecisionOutcome> {
+      const outcome = await recordDecision(store, request, clock());
+      logger.info(
+        { proposalId: request.proposalId, user: request.userName, channel: request.channel, decision: request.decision, status: outcome.status, code: outcome.code },
+        'remediation decision recorded',
+      );
+      if (outcome.status !== 'executing') return outcome;
+      const started = await startExecution(request.proposalId, request.userName);
+      if ('status' in started) return { ...outcome, status: started.status, result: started.result };
+      return outcome;
+    },
+    async findUserByChatId(_provider, chatUserId) {
+      const { rows } = await store.query<{ name: string }>('SELECT name FROM users WHERE slack_user_id = $1', [chatUserId]);
+      return rows[0]?.name;
+    },
+    listProposals: (filter?: { status?: ProposalStatus }) => listProposalViews(store, filter ?? {}),
+    async getProposal(id) {
+      const [view] = await listProposalViews(store, { id });
+      return view;
+    },
+    listAudit: (filter?: { proposalId?: string; limit?: number }): Promise<AuditEntry[]> => listAudit(store, filter),
+    async findUser(name): Promise<UserView | undefined> {
+      const user = await loadUser(store, name);
+      if (!user) return undefined;
+      const view: UserView = { name: user.name, role: user.role };
+      if (user.slackUserId) view.slackUserId = user.slackUserId;
+      return view;
+    },
+    execute: (proposalId, actor = SYSTEM_ACTOR) => startExecution(proposalId, actor),
+    runPendingExecutions: () => runner.runPending(),
+    waitForExecutions: () => runner.waitForIdle(),
+    mirrorAudit: () => (mirror ? mirror.copyNew() : Promise.resolve(0)),
+    async close() {
+      if (mirrorTimer) clearInterval(mirrorTimer);
+      await runner.waitForIdle();
+      await mirror?.copyNew().catch((error: unknown) => logger.warn({ err: error }, 'audit mirror failed at close'));
+      await finder.close();
+      await Promise.allSettled(Object.values(executors).map((executor) => executor.close()));
+      await store.close();
+    },
+  };
+  return remediation;
+}
