@@ -3,8 +3,11 @@ import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfigFile, parseConfigObject, type SyncwatchConfig } from '../config/index.js';
 import { createLogger, startService, type RunningService } from '../server/index.js';
 import { migrate, MIGRATIONS, openClickHouse, resolveStoreOptions, storeCluster } from '../store/index.js';
+import { ClassifyUsageError, runClassifyCommand } from './classify-command.js';
 import { DashboardsUsageError, runDashboardsCommand } from './dashboards-command.js';
 import { runDemoCommand } from './demo-command.js';
+import { runDetectCommand } from './detect-command.js';
+import { runEvalNab } from './eval-nab-command.js';
 import { runSqlCommand, type SqlOutputFormat } from './sql-command.js';
 
 const USAGE = `usage: syncwatch <command> [options]
@@ -16,12 +19,19 @@ commands:
   migrate               apply the ClickHouse schema migrations and exit
   check-config          validate the configuration file and exit
   dashboards build      write the Grafana dashboard JSON and provisioning files to --out
+  detect                score a timestamp,value CSV (--input) into timestamp,value,anomaly_score (--output)
+  eval nab              score every file of a NAB data folder (--data) into a results folder (--out)
+  classify              label exceptions of a JSON Lines file (--input) and write one label per line (--output)
 
 options:
   -c, --config <file>   configuration file (default ${DEFAULT_CONFIG_PATH}; serve starts without sources when it is absent)
   -f, --format <fmt>    sql output: table, json (one object per line) or tsv (default table)
       --duration <sec>  demo: stop after this many seconds (default: run until interrupted)
-      --out <dir>       dashboards build: output folder (created when absent)
+      --out <dir>       dashboards build, eval: output folder (created when absent)
+      --input <file>    detect: series CSV with timestamp and value columns
+      --output <file>   detect: scored CSV to write
+      --data <dir>      eval nab: NAB root or its data folder (<category>/<file>.csv)
+      --labels          classify: require reference labels on every line and print accuracy and confusion
       --grafana-path <dir>
                         dashboards build: absolute path where Grafana's container mounts --out
   -h, --help            show this text
@@ -38,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
       duration: { type: 'string' },
       out: { type: 'string' },
       'grafana-path': { type: 'string' },
+      input: { type: 'string' },
+      output: { type: 'string' },
+      data: { type: 'string' },
+      labels: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -52,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
 
-  if (command !== 'sql' && command !== 'dashboards' && rest.length > 0) {
+  if (command !== 'sql' && command !== 'dashboards' && command !== 'eval' && rest.length > 0) {
     throw new UsageError(`unexpected argument "${rest[0]}" after ${command}; run syncwatch --help for its options`);
   }
 
@@ -97,6 +111,40 @@ async function main(argv: string[]): Promise<number> {
     case 'dashboards': {
       if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}" after dashboards ${rest[0]}`);
       process.stdout.write(`${runDashboardsCommand({ subcommand: rest[0], outDir: values.out, grafanaPath: values['grafana-path'] })}\n`);
+      return 0;
+    }
+    case 'detect': {
+      if (values.input === undefined || values.output === undefined) {
+        throw new UsageError('detect needs --input <series.csv> and --output <scores.csv>');
+      }
+      const result = await runDetectCommand({ input: values.input, output: values.output });
+      process.stdout.write(`scored ${result.rows} rows, ${result.alarms} alarms; wrote ${values.output}\n`);
+      return 0;
+    }
+    case 'eval': {
+      const [subcommand, ...extra] = rest;
+      if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" after eval ${subcommand}`);
+      switch (subcommand) {
+        case 'nab': {
+          if (values.data === undefined || values.out === undefined) {
+            throw new UsageError('eval nab needs --data <NAB folder> and --out <results folder>');
+          }
+          await runEvalNab({ data: values.data, out: values.out, progress: (line) => process.stdout.write(`${line}\n`) });
+          return 0;
+        }
+        default:
+          throw new UsageError(`unknown eval subcommand "${subcommand ?? ''}"; expected nab`);
+      }
+    }
+    case 'classify': {
+      const config = readConfig(values.config);
+      const summary = await runClassifyCommand({
+        input: values.input,
+        output: values.output,
+        requireLabels: values.labels === true,
+        exceptions: config.analyzer.exceptions,
+      });
+      process.stdout.write(`${summary}\n`);
       return 0;
     }
     default:
@@ -148,7 +196,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const isArgumentError = String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
-    if (error instanceof ConfigError || error instanceof UsageError || error instanceof DashboardsUsageError || isArgumentError) {
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof DashboardsUsageError || error instanceof ClassifyUsageError || isArgumentError) {
       process.stderr.write(`syncwatch: ${(error as Error).message}\n`);
       process.exitCode = 2;
       return;

@@ -1,0 +1,393 @@
+import { median } from 'simple-statistics';
+import { TailModel } from './tail.js';
+
+/**
+ * A streaming anomaly detector for one series. It learns the series' own
+ * baseline as points arrive: a daily and a weekly profile (which carry shift
+ * boundaries and weekdays), a local level, and the usual size of its
+ * residuals. Each point is scored only from what came before it, so scores
+ * never depend on later points.
+ *
+ * Five signals are checked on each point:
+ * - spike: the residual against the best of the three baselines;
+ * - short and long shift: a sustained residual of one sign against the
+ *   seasonal profile or the slow level;
+ * - extreme: a value beyond the range the series has kept for a long time;
+ * - flatline: the same value repeated much longer than the series ever did,
+ *   which is how a stopped flow shows even when its value looks normal.
+ * The first three are measured by how rare their value is in their own
+ * history (see TailModel). An alarm is raised when a signal is rarer than
+ * `alarmSurprise`. After an alarm the detector stays quiet for `quietPoints`
+ * unless a much rarer signal arrives, so one cause raises one alarm.
+ */
+
+export type AnomalyKind = 'spike' | 'level_shift' | 'extreme' | 'flatline';
+
+export interface DetectorParams {
+  /** Points seen before any alarm; scores are zero before then. */
+  warmupPoints: number;
+  /** Points after an alarm during which further alarms are held back. */
+  quietPoints: number;
+  /** Half-life, in points, of each signal's remembered tail. */
+  tailHalfLife: number;
+  /** Shortest run of equal values that counts as a flatline. */
+  minFlatRun: number;
+  /** Quantile above which a signal's values form its tail. */
+  tailQuantile: number;
+  /** -log10 of the tail probability at which a signal raises an alarm. */
+  alarmSurprise: number;
+  /** Share of the remembered range a value must exceed it by to raise an alarm. */
+  extremeMargin: number;
+  /** Smallest residual against the slow baseline, in usual residuals, for an extreme value to count. */
+  extremeMinZ: number;
+  /** Share of the range by which the remembered extremes move toward each other per point. */
+  extremeRelax: number;
+  /** Factor over the last alarm's surprise that raises a new alarm during the quiet time. */
+  escalation: number;
+  /** Weight of a new sustained residual in the long shift signal. */
+  longShiftAlpha: number;
+  /** Weight of a new point in the slow level. */
+  slowLevelAlpha: number;
+  /** Scale of scores while alarms are held back. */
+  quietFactor: number;
+  /** Weight of a new point in the daily and weekly profiles. */
+  profileAlpha: number;
+  /** Weight of a new point in the local level. */
+  levelAlpha: number;
+  /** Weight of a new residual in the usual residual size. */
+  errorAlpha: number;
+  /** Weight of a new residual in the sustained residual. */
+  shiftAlpha: number;
+  /** Maximum slots of the daily profile (one per step up to this many). */
+  maxDailySlots: number;
+  /** Maximum slots of the weekly profile. */
+  maxWeeklySlots: number;
+}
+
+export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
+  warmupPoints: 200,
+  quietPoints: 150,
+  tailHalfLife: 2000,
+  minFlatRun: 12,
+  tailQuantile: 0.98,
+  alarmSurprise: 2.7,
+  extremeMargin: 0.04,
+  extremeRelax: 0.0001,
+  extremeMinZ: 3,
+  escalation: 2,
+  longShiftAlpha: 0.02,
+  slowLevelAlpha: 0.02,
+  quietFactor: 0.5,
+  profileAlpha: 0.25,
+  levelAlpha: 0.3,
+  errorAlpha: 0.01,
+  shiftAlpha: 0.1,
+  maxDailySlots: 288,
+  maxWeeklySlots: 336,
+});
+
+export interface PointScore {
+  ts: number;
+  value: number;
+  /** Value the baseline expected at this time. */
+  expected: number;
+  /** Band inside which the value counts as normal. */
+  lower: number;
+  upper: number;
+  /** 0 (normal) to just under 1; 0.5 and above is an alarm. */
+  score: number;
+  /** True on the point that raised an alarm. */
+  alarm: boolean;
+  /** Strongest signal on this point. */
+  kind: AnomalyKind | 'normal' | 'warmup';
+  /** Which baseline gave `expected`. */
+  baseline: Baseline;
+  explanation: string;
+}
+
+export type Baseline = 'level' | 'daily' | 'weekly';
+
+const DAY_MS = 86_400_000;
+const WEEK_MS = 7 * DAY_MS;
+/** Band half-width in usual residuals; close to 3 sigma for normal noise. */
+const BAND_WIDTH = 3.75;
+/** Share of the series' spread below which residuals count as zero. */
+const SCALE_FLOOR = 0.02;
+/** Largest residual, in usual residuals, that a signal records; keeps one wild point from swamping the tail. */
+const MAX_Z = 50;
+const MAX_SHIFT_Z = 20;
+
+class Profile {
+  readonly mean: Float64Array;
+  readonly count: Uint16Array;
+  constructor(
+    readonly period: number,
+    readonly slots: number,
+  ) {
+    this.mean = new Float64Array(slots);
+    this.count = new Uint16Array(slots);
+  }
+  slot(ts: number): number {
+    const phase = ((ts % this.period) + this.period) % this.period;
+    return Math.min(this.slots - 1, Math.floor((phase / this.period) * this.slots));
+  }
+  /** Expected value at `ts`, or undefined when the slot was seen fewer than twice. */
+  expect(ts: number): number | undefined {
+    const s = this.slot(ts);
+    return this.count[s]! >= 2 ? this.mean[s] : undefined;
+  }
+  learn(ts: number, value: number, alpha: number): void {
+    const s = this.slot(ts);
+    const c = this.count[s]!;
+    this.mean[s] = c === 0 ? value : this.mean[s]! + Math.max(alpha, 1 / (c + 1)) * (value - this.mean[s]!);
+    if (c < 65_535) this.count[s] = c + 1;
+  }
+}
+
+export class SeriesDetector {
+  readonly params: DetectorParams;
+  private n = 0;
+  private lastTs = Number.NaN;
+  private lastValue = Number.NaN;
+  private readonly diffs: number[] = [];
+  private step = 0;
+  private daily: Profile | undefined;
+  private weekly: Profile | undefined;
+  private level = Number.NaN;
+  private slowLevel = Number.NaN;
+  /** Long-run mean and mean absolute deviation of the values. */
+  private mean = 0;
+  private spread = 0;
+  /** Usual absolute residual of each baseline. */
+  private readonly err: Record<Baseline, number> = { level: Number.NaN, daily: Number.NaN, weekly: Number.NaN };
+  private slowErr = Number.NaN;
+  private shortShift = 0;
+  private longShift = 0;
+  private flatRun = 0;
+  private maxFlatRun = 0;
+  private flatAlarmed = false;
+  private changes = 0;
+  private readonly tails: TailModel[];
+  /** Smallest and largest values seen, relaxing slowly toward the mean. */
+  private lo = Number.NaN;
+  private hi = Number.NaN;
+  private lastAlarmSurprise = 0;
+  private quiet = 0;
+
+  constructor(params: Partial<DetectorParams> = {}) {
+    this.params = { ...DEFAULT_DETECTOR_PARAMS, ...params };
+    this.tails = [0, 1, 2].map(() => new TailModel(this.params.tailQuantile, this.params.tailHalfLife));
+  }
+
+  get points(): number {
+    return this.n;
+  }
+
+  /** Usual time between points in milliseconds, 0 until known. */
+  get stepMs(): number {
+    return this.step;
+  }
+
+  update(ts: number, value: number): PointScore {
+    const p = this.params;
+    if (!Number.isFinite(value)) value = Number.isFinite(this.lastValue) ? this.lastValue : 0;
+    this.learnStep(ts);
+
+    // Baselines as they stood before this point.
+    const candidates: Array<[Baseline, number]> = [];
+    if (Number.isFinite(this.level)) candidates.push(['level', this.level]);
+    const d = this.daily?.expect(ts);
+    if (d !== undefined) candidates.push(['daily', d]);
+    const w = this.weekly?.expect(ts);
+    if (w !== undefined) candidates.push(['weekly', w]);
+    let baseline: Baseline = 'level';
+    let expected = Number.isFinite(this.level) ? this.level : value;
+    let bestErr = Number.POSITIVE_INFINITY;
+    // The slow baseline: seasonal profiles or the slow level, for sustained shifts.
+    let slowExpected = Number.isFinite(this.slowLevel) ? this.slowLevel : value;
+    let slowBest = Number.isFinite(this.slowErr) ? this.slowErr : Number.POSITIVE_INFINITY;
+    for (const [name, guess] of candidates) {
+      const e = this.err[name];
+      if (!Number.isFinite(e)) continue;
+      if (e < bestErr) {
+        bestErr = e;
+        baseline = name;
+        expected = guess;
+      }
+      if (name !== 'level' && e < slowBest) {
+        slowBest = e;
+        slowExpected = guess;
+      }
+    }
+    const floor = SCALE_FLOOR * this.spread + 1e-9 * Math.abs(this.mean) + 1e-12;
+    if (!Number.isFinite(bestErr)) bestErr = this.spread;
+    if (!Number.isFinite(slowBest)) slowBest = this.spread;
+    const scale = Math.max(bestErr, floor);
+    const slowScale = Math.max(slowBest, floor);
+    const residual = value - expected;
+    const z = Math.min(Math.abs(residual) / scale, MAX_Z);
+    const slowZ = Math.max(-MAX_SHIFT_Z, Math.min(MAX_SHIFT_Z, (value - slowExpected) / slowScale));
+    const shortNext = this.shortShift + p.shiftAlpha * (slowZ - this.shortShift);
+    const longNext = this.longShift + p.longShiftAlpha * (slowZ - this.longShift);
+    const flatNext = this.n > 0 && value === this.lastValue ? this.flatRun + 1 : 0;
+
+    // Each signal against its own history: -log10 of how rare its value is.
+    const values = [z, Math.abs(shortNext), Math.abs(longNext)];
+    // A series that never moved has no flow to stop.
+    const flatRatio = this.changes >= p.minFlatRun ? flatNext / Math.max(2 * this.maxFlatRun, p.minFlatRun) : 0;
+    const signals: Array<[PointScore['kind'], number]> = [
+      ['spike', this.tails[0]!.surprise(z)],
+      ['level_shift', this.tails[1]!.surprise(values[1]!)],
+      ['level_shift', this.tails[2]!.surprise(values[2]!)],
+      // Beyond the kept range and away from the seasonal or slow baseline.
+      ['extreme', Math.abs(slowZ) >= p.extremeMinZ ? this.extremeSurprise(value) : 0],
+      // A run raises at most one alarm, however long it lasts.
+      ['flatline', flatRatio >= 1 && !this.flatAlarmed ? p.alarmSurprise * Math.min(flatRatio, 1.5) : Math.min(flatRatio, 1) * p.alarmSurprise * 0.9],
+    ];
+    let kind: PointScore['kind'] = 'normal';
+    let surprise = 0;
+    for (const [k, r] of signals) {
+      if (r > surprise) {
+        surprise = r;
+        kind = k;
+      }
+    }
+    if (surprise < p.alarmSurprise) kind = 'normal';
+    const ratio = surprise / p.alarmSurprise;
+    let score = ratio / (1 + ratio);
+    let alarm = false;
+    if (this.n < p.warmupPoints) {
+      score = 0;
+      kind = 'warmup';
+    } else if (this.quiet > 0 && !(ratio >= 1 && surprise >= p.escalation * this.lastAlarmSurprise)) {
+      score = Math.min(score, 0.49) * p.quietFactor;
+      this.quiet--;
+    } else if (ratio >= 1) {
+      alarm = true;
+      this.quiet = p.quietPoints;
+      this.lastAlarmSurprise = surprise;
+    }
+
+    const band = BAND_WIDTH * scale;
+    const result: PointScore = {
+      ts,
+      value,
+      expected,
+      lower: expected - band,
+      upper: expected + band,
+      score,
+      alarm,
+      kind,
+      baseline,
+      explanation: '',
+    };
+    result.explanation = explain(result, {
+      z,
+      shift: Math.max(Math.abs(shortNext), Math.abs(longNext)),
+      flatRun: flatNext,
+      maxFlatRun: this.maxFlatRun,
+      lo: this.lo,
+      hi: this.hi,
+    });
+
+    // Learn from this point.
+    for (const [k, tail] of this.tails.entries()) tail.learn(values[k]!);
+    if (Number.isFinite(this.lo)) {
+      const r = p.extremeRelax * (this.hi - this.lo);
+      this.lo = Math.min(value, this.lo + r);
+      this.hi = Math.max(value, this.hi - r);
+    } else {
+      this.lo = value;
+      this.hi = value;
+    }
+    this.shortShift = shortNext;
+    this.longShift = longNext;
+    if (flatNext === 0) {
+      if (this.n > 0) this.changes++;
+      this.maxFlatRun = Math.max(this.maxFlatRun, this.flatRun);
+      this.flatAlarmed = false;
+    } else if (alarm && kind === 'flatline') {
+      this.flatAlarmed = true;
+    }
+    this.flatRun = flatNext;
+    for (const [name, guess] of candidates) {
+      const e = Math.abs(value - guess);
+      const prev = this.err[name];
+      this.err[name] = Number.isFinite(prev) ? prev + p.errorAlpha * (Math.min(e, 5 * prev + floor) - prev) : e;
+    }
+    if (Number.isFinite(this.slowLevel)) {
+      const e = Math.abs(value - this.slowLevel);
+      this.slowErr = Number.isFinite(this.slowErr) ? this.slowErr + p.errorAlpha * (Math.min(e, 5 * this.slowErr + floor) - this.slowErr) : e;
+    }
+    this.level = Number.isFinite(this.level) ? this.level + p.levelAlpha * (value - this.level) : value;
+    this.slowLevel = Number.isFinite(this.slowLevel) ? this.slowLevel + p.slowLevelAlpha * (value - this.slowLevel) : value;
+    this.n++;
+    const a = Math.max(1 / this.n, 0.001);
+    this.mean += a * (value - this.mean);
+    this.spread += a * (Math.abs(value - this.mean) - this.spread);
+    this.daily?.learn(ts, value, p.profileAlpha);
+    this.weekly?.learn(ts, value, p.profileAlpha);
+    this.lastTs = ts;
+    this.lastValue = value;
+    return result;
+  }
+
+  /** Surprise of a value beyond the remembered range, in shares of that range. */
+  private extremeSurprise(value: number): number {
+    const p = this.params;
+    const range = this.hi - this.lo;
+    if (!(range > 0) || this.n < p.warmupPoints) return 0;
+    const beyond = Math.max(value - this.hi, this.lo - value) / range;
+    return beyond > 0 ? (p.alarmSurprise * beyond) / p.extremeMargin : 0;
+  }
+
+  private learnStep(ts: number): void {
+    if (this.step > 0 || !Number.isFinite(this.lastTs)) return;
+    const diff = ts - this.lastTs;
+    if (diff > 0) this.diffs.push(diff);
+    if (this.diffs.length < 16) return;
+    this.step = median(this.diffs);
+    this.diffs.length = 0;
+    const p = this.params;
+    if (this.step <= DAY_MS / 4) {
+      this.daily = new Profile(DAY_MS, Math.max(1, Math.min(p.maxDailySlots, Math.round(DAY_MS / this.step))));
+      this.weekly = new Profile(WEEK_MS, Math.max(1, Math.min(p.maxWeeklySlots, Math.round(WEEK_MS / this.step))));
+    } else if (this.step <= WEEK_MS / 4) {
+      this.weekly = new Profile(WEEK_MS, Math.max(1, Math.min(p.maxWeeklySlots, Math.round(WEEK_MS / this.step))));
+    }
+  }
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 0.01 || a >= 1e6)) return x.toExponential(2);
+  return String(Math.round(x * 100) / 100);
+}
+
+interface ExplainFacts {
+  z: number;
+  shift: number;
+  flatRun: number;
+  maxFlatRun: number;
+  lo: number;
+  hi: number;
+}
+
+function explain(s: PointScore, f: ExplainFacts): string {
+  const base = `${s.baseline} baseline`;
+  switch (s.kind) {
+    case 'warmup':
+      return `learning the baseline; value ${fmt(s.value)}`;
+    case 'flatline':
+      return `value ${fmt(s.value)} repeated ${f.flatRun + 1} times in a row; the longest earlier run was ${f.maxFlatRun + 1}`;
+    case 'level_shift':
+      return `value ${fmt(s.value)} has stayed ${s.value >= s.expected ? 'above' : 'below'} the ${base} ${fmt(s.expected)} for several points (${fmt(f.shift)} usual residuals on average)`;
+    case 'extreme':
+      return `value ${fmt(s.value)} is ${s.value > f.hi ? 'above' : 'below'} the range ${fmt(f.lo)}..${fmt(f.hi)} the series has kept so far`;
+    case 'spike':
+      return `value ${fmt(s.value)} is outside ${fmt(s.lower)}..${fmt(s.upper)} around the ${base} ${fmt(s.expected)} (${fmt(f.z)} usual residuals)`;
+    case 'normal':
+      return `value ${fmt(s.value)}, expected ${fmt(s.expected)} from the ${base} (band ${fmt(s.lower)}..${fmt(s.upper)}); no signal is rare enough to alarm`;
+  }
+}
