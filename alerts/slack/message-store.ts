@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { AlertEvent } from '../alert.js';
 import type { Logger } from '../../server/logger.js';
 
 /** The Slack message that carries one thread of incidents. */
@@ -12,6 +13,10 @@ export interface StoredThread {
   /** Epoch milliseconds of the last change posted. */
   lastActivityAt: number;
   resolved: boolean;
+  /** Incidents of the thread that are not resolved; the thread resolves when none is left. */
+  openIncidents: string[];
+  /** Latest event of the root incident as JSON, so a restarted service rewrites the root message with it. */
+  rootEvent?: string;
 }
 
 interface StoreFile {
@@ -128,4 +133,20 @@ export class SlackMessageStore {
 
 function threadKey(thread: Pick<StoredThread, 'channel' | 'ts'>): string {
   return `${thread.channel}/${thread.ts}`;
+}
+
+/** Serializes an event for `StoredThread.rootEvent`. */
+export function encodeEvent(event: AlertEvent): string {
+  return JSON.stringify(event);
+}
+
+/** Reads an event written by `encodeEvent`, turning its timestamps back into dates. */
+export function decodeEvent(text: string): AlertEvent {
+  const event = JSON.parse(text) as AlertEvent;
+  const toDate = (value: Date | string) => new Date(value);
+  event.at = toDate(event.at);
+  if (event.window) event.window = { start: toDate(event.window.start), end: toDate(event.window.end) };
+  if (event.predictedBreachAt) event.predictedBreachAt = toDate(event.predictedBreachAt);
+  if (event.proposals) event.proposals = event.proposals.map((proposal) => ({ ...proposal, expiresAt: toDate(proposal.expiresAt) }));
+  return event;
 }

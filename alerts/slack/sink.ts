@@ -6,7 +6,7 @@ import { UpdateCoalescer } from '../throttle.js';
 import type { Logger } from '../../server/logger.js';
 import { renderRootMessage, renderThreadReply, type AlertLinks, type ThreadSummary } from './blocks.js';
 import type { SlackApi } from './client.js';
-import type { SlackMessageStore, StoredThread } from './message-store.js';
+import { decodeEvent, encodeEvent, type SlackMessageStore, type StoredThread } from './message-store.js';
 
 /** How often waiting quiet-hour alerts are checked for release, in milliseconds. */
 const QUIET_RELEASE_CHECK_MS = 60_000;
@@ -179,13 +179,22 @@ export class SlackAlertSink implements AlertSink {
     }
 
     const thread = this.#runtimeOf(stored, alert, event);
+    // The store returns its own copy, which carries the latest open incidents.
+    thread.stored = stored;
     store.addIncident(event.incidentId, stored);
     thread.incidents.set(event.incidentId, event);
     thread.latest = event;
-    if (event.incidentId === stored.rootIncidentId) thread.root = event;
+    if (event.incidentId === stored.rootIncidentId) {
+      thread.root = event;
+      stored.rootEvent = encodeEvent(event);
+    }
     thread.updates += 1;
 
-    const allResolved = [...thread.incidents.values()].every((incident) => incident.state === 'resolved');
+    const open = new Set(stored.openIncidents);
+    if (event.state === 'resolved') open.delete(event.incidentId);
+    else open.add(event.incidentId);
+    stored.openIncidents = [...open];
+    const allResolved = open.size === 0;
     thread.resolvedAt = allResolved ? event.at : undefined;
     stored.resolved = allResolved;
     stored.lastActivityAt = now.getTime();
@@ -198,7 +207,16 @@ export class SlackAlertSink implements AlertSink {
 
   async #openThread(event: AlertEvent, alert: AlertCatalogueEntry, channel: string, groupKey: string): Promise<void> {
     const thread: ThreadRuntime = {
-      stored: { channel, ts: '', groupKey, rootIncidentId: event.incidentId, lastActivityAt: this.#now().getTime(), resolved: false },
+      stored: {
+        channel,
+        ts: '',
+        groupKey,
+        rootIncidentId: event.incidentId,
+        lastActivityAt: this.#now().getTime(),
+        resolved: false,
+        openIncidents: [event.incidentId],
+        rootEvent: encodeEvent(event),
+      },
       alert,
       incidents: new Map([[event.incidentId, event]]),
       root: event,
@@ -227,11 +245,12 @@ export class SlackAlertSink implements AlertSink {
     this.#logger.info({ incidentId: event.incidentId, alertId: alert.id, channel: posted.channel, ts: posted.ts }, 'alert posted to Slack');
   }
 
-  /** Returns the runtime of a stored thread, rebuilt from the current event after a restart. */
+  /** Returns the runtime of a stored thread, rebuilt from the stored root event after a restart. */
   #runtimeOf(stored: StoredThread, alert: AlertCatalogueEntry, event: AlertEvent): ThreadRuntime {
     let thread = this.#threads.get(threadKey(stored));
     if (!thread) {
-      thread = { stored, alert, incidents: new Map(), root: event, latest: event, updates: 0, shownProposals: new Set(), resolvedAt: undefined };
+      const root = stored.rootEvent ? decodeEvent(stored.rootEvent) : event;
+      thread = { stored, alert, incidents: new Map(), root, latest: event, updates: 0, shownProposals: new Set(), resolvedAt: undefined };
       this.#threads.set(threadKey(stored), thread);
     }
     return thread;
@@ -271,8 +290,8 @@ export class SlackAlertSink implements AlertSink {
       alert: thread.alert,
       root: thread.root,
       latest: thread.latest,
-      openIncidents: incidents.filter((incident) => incident.state !== 'resolved').length,
-      totalIncidents: incidents.length,
+      openIncidents: thread.stored.openIncidents.length,
+      totalIncidents: Math.max(incidents.length, thread.stored.openIncidents.length),
       updates: thread.updates,
       proposals,
       decisions,

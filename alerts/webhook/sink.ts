@@ -65,9 +65,13 @@ export class WebhookAlertSink implements AlertSink {
     });
   }
 
+  /**
+   * Queues the event and returns without waiting for the post, so retries
+   * never hold up the analyzer. `close()` waits for posts in progress.
+   */
   async send(event: AlertEvent): Promise<void> {
-    await this.#coalescer.offer(event.incidentId, event, event.state !== 'updated');
-    if (event.state === 'resolved') this.#coalescer.forget(event.incidentId);
+    const delivered = this.#coalescer.offer(event.incidentId, event, event.state !== 'updated');
+    if (event.state === 'resolved') void delivered.then(() => this.#coalescer.forget(event.incidentId));
   }
 
   async close(): Promise<void> {

@@ -36,7 +36,7 @@ function recordingApi(calls: Call[]): SlackApi {
   };
 }
 
-function createSink(calls: Call[], options: { quiet?: boolean } = {}): SlackAlertSink {
+function createSink(calls: Call[], options: { quiet?: boolean; storePath?: string } = {}): SlackAlertSink {
   return new SlackAlertSink({
     api: recordingApi(calls),
     config: {
@@ -48,7 +48,7 @@ function createSink(calls: Call[], options: { quiet?: boolean } = {}): SlackAler
         : {}),
     },
     links: {},
-    store: new SlackMessageStore(join(mkdtempSync(join(dataDir, 'store-')), 'state.json'), logger),
+    store: new SlackMessageStore(options.storePath ?? join(mkdtempSync(join(dataDir, 'store-')), 'state.json'), logger),
     syncModeOf: (workflow) => (workflow === 'cost_rollup' ? 'batch' : 'real_time'),
     logger,
   });
@@ -129,5 +129,27 @@ describe('SlackAlertSink', () => {
     expect(roots).toHaveLength(2);
     expect(sink.stats.droppedQuietResolved).toBe(1);
     await sink.close();
+  });
+
+  it('keeps root and open incidents across a restart', async () => {
+    const storePath = join(mkdtempSync(join(dataDir, 'restart-')), 'state.json');
+    const calls: Call[] = [];
+    const first = createSink(calls, { storePath });
+    await first.send(lagAnomaly({ incidentId: 'root', title: 'Root incident', at: new Date() }));
+    await first.send(lagAnomaly({ incidentId: 'joined', title: 'Joined incident', at: new Date() }));
+    await first.close();
+
+    const second = createSink(calls, { storePath });
+    await second.send(lagAnomaly({ incidentId: 'joined', title: 'Joined incident', state: 'resolved', at: new Date() }));
+    await second.close();
+    const lastUpdate = calls.filter((call) => call.method === 'update').at(-1)!;
+    expect(lastUpdate.text).toBe('[CRITICAL] Root incident');
+
+    const third = createSink(calls, { storePath });
+    await third.send(lagAnomaly({ incidentId: 'root', title: 'Root incident', state: 'resolved', at: new Date() }));
+    await third.close();
+    const roots = calls.filter((call) => call.method === 'post' && call.threadTs === undefined);
+    expect(roots).toHaveLength(1);
+    expect(calls.filter((call) => call.method === 'update').at(-1)!.text).toBe('Resolved: Root incident');
   });
 });
