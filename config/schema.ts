@@ -11,6 +11,7 @@ import {
 } from '../collector/sources/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../collector/otlp/receiver.js';
 import { alertsConfigSchema, DEFAULT_ALERTS_CONFIG } from '../alerts/config.js';
+import { DEFAULT_EXCEPTIONS_CONFIG, exceptionsConfigSchema } from '../analyzer/exceptions/config.js';
 import { durationSchema } from './duration.js';
 import { remediationConfigSchema } from '../remediation/config.js';
 
@@ -140,6 +141,9 @@ export const configSchema = z
     sources: z.array(sourceSchema).default([]),
     remediation: remediationConfigSchema.default(remediationConfigSchema.parse({})),
     alerts: alertsConfigSchema.default(DEFAULT_ALERTS_CONFIG),
+    analyzer: z
+      .strictObject({ exceptions: exceptionsConfigSchema.default(DEFAULT_EXCEPTIONS_CONFIG) })
+      .default({ exceptions: DEFAULT_EXCEPTIONS_CONFIG }),
   })
   .superRefine((config, context) => {
     checkUniqueNames(config.integrations, ['integrations'], context);

@@ -1,0 +1,64 @@
+import type { Logger } from 'pino';
+import type { LlmClassifier } from './llm.js';
+import { exceptionText, fingerprintOf, normalizeMessage } from './normalize.js';
+import { createRedactor, type Redactor } from './redact.js';
+import { classifyByRules, unknownClassification } from './rules.js';
+import type { ExceptionClassification } from './taxonomy.js';
+
+/** One exception as read from a span event, a failed job or an input file. */
+export interface ExceptionOccurrence {
+  message: string;
+  exceptionType?: string;
+  /** System that raised it, such as odoo, postgres or rabbitmq. */
+  system?: string;
+}
+
+/** An occurrence after redaction and normalization. */
+export interface PreparedException {
+  /** The redacted text, with the exception type in front when the message does not name it. */
+  redacted: string;
+  template: string;
+  fingerprint: string;
+  system?: string;
+}
+
+export interface ExceptionClassifierOptions {
+  /** Names to redact, from `analyzer.exceptions.redact.names`. */
+  redactNames?: readonly string[];
+  /** Model classifier for what no rule matches; absent means rules only. */
+  llm?: LlmClassifier;
+  logger?: Logger;
+}
+
+/**
+ * Redacts, fingerprints and labels exceptions: deterministic rules first, then
+ * the model when one is configured and available, else `unknown`.
+ */
+export class ExceptionClassifier {
+  readonly redact: Redactor;
+  readonly llm: LlmClassifier | undefined;
+  private readonly logger: Logger | undefined;
+
+  constructor(options: ExceptionClassifierOptions = {}) {
+    this.redact = createRedactor({ names: options.redactNames ?? [] });
+    this.llm = options.llm;
+    this.logger = options.logger;
+  }
+
+  prepare(occurrence: ExceptionOccurrence): PreparedException {
+    const redacted = this.redact(exceptionText(occurrence.exceptionType, occurrence.message));
+    const template = normalizeMessage(redacted);
+    return { redacted, template, fingerprint: fingerprintOf(template), system: occurrence.system };
+  }
+
+  async classify(prepared: PreparedException): Promise<ExceptionClassification> {
+    const byRules = classifyByRules({ text: prepared.redacted, system: prepared.system });
+    if (byRules) return byRules;
+    if (!this.llm) return unknownClassification('no rule matched');
+
+    const result = await this.llm.classify(prepared.fingerprint, { text: prepared.redacted, system: prepared.system });
+    if (result.ok) return result.classification;
+    this.logger?.debug({ fingerprint: prepared.fingerprint, reason: result.reason }, 'no model label; exception stays unknown');
+    return unknownClassification(`no rule matched; model unavailable (${result.reason})`);
+  }
+}
