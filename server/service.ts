@@ -7,6 +7,7 @@ import { registerOtlpReceiver } from '../collector/otlp/index.js';
 import { createSource, startSourcePolling, type LagSource } from '../collector/sources/index.js';
 import { createBatchedTraceWriter } from '../collector/trace-writer.js';
 import type { SyncwatchConfig } from '../config/index.js';
+import { openRemediation, type Remediation } from '../remediation/index.js';
 import { describeStore, migrate, MIGRATIONS, openClickHouse, resolveStoreOptions, storeCluster } from '../store/index.js';
 import { buildApiServer } from './api-server.js';
 import type { ApiToken } from './auth.js';
@@ -40,6 +41,8 @@ export interface RunningService {
   metrics: SyncwatchMetrics;
   /** Batched, spooled writes into the store; `drain()` waits until the spool is replayed. */
   ingest: Ingest;
+  /** Proposals, approvals and their execution, on the control-plane store. */
+  remediation: Remediation;
   /** Polls every source once, now; used by tests and the demo. */
   pollNow(): Promise<void>;
   stop(): Promise<void>;
@@ -60,6 +63,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   logger.info({ store: storeDescription, applied: migration.applied }, 'store ready');
   const objectives = await writeWorkflowObjectives(client, config.workflows);
   logger.info({ workflows: objectives.active, deactivated: objectives.deactivated }, 'workflow objectives written');
+  const remediationLogger = logger.child({ component: 'remediation' });
+  const remediation = await openRemediation({ config, client, logger: remediationLogger });
+  // Executions a previous run left unfinished resume in the background, skipping their finished targets.
+  remediation.runPendingExecutions().catch((error: unknown) => remediationLogger.error({ err: error }, 'resuming executions failed'));
 
   // Integrations export every few seconds, so one log line per request would drown the rest;
   // the receiver logs rejected requests itself.
@@ -85,7 +92,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const tokens: ApiToken[] = [...config.api.tokens];
   tokens.push({ name: 'local', token: ensureLocalApiToken(config.store.dataDir), scopes: ['sql'] });
-  const api = buildApiServer({ client, tokens, logger, storeDescription, metrics });
+  const api = buildApiServer({ client, tokens, logger, storeDescription, metrics, remediation });
 
   const sources = [...config.sources.map((source) => createSource(source, { logger })), ...(options.extraSources ?? [])].map(
     (source) => instrumentLagSource(source, metrics),
@@ -113,6 +120,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     apiUrl,
     metrics,
     ingest,
+    remediation,
     pollNow: () => polling.pollNow(),
     async stop() {
       removeServiceRecord(config.store.dataDir);
@@ -120,6 +128,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       await Promise.allSettled([otlp.close(), api.close()]);
       await Promise.allSettled(sources.map((source) => source.close()));
       await ingest.close();
+      await remediation.close();
       await client.close();
       await telemetry.shutdown();
       logger.info('syncwatch stopped');
