@@ -428,6 +428,61 @@ CREATE TABLE IF NOT EXISTS remediation_audit (
 ORDER BY seq
 SETTINGS index_granularity = 8192`;
 
+/**
+ * One row per prediction of the analyzer's prediction stage: the probability
+ * that a workflow's lag on one integration and plant reaches its objective
+ * within `horizon_seconds` after `ts`, the extrapolated breach time, and the
+ * indicators that drove it in words and values. `threshold` and `alerted`
+ * record whether it raised an alert, and `model_version` which model made it.
+ */
+const PREDICTIONS = `
+CREATE TABLE IF NOT EXISTS predictions (
+    ts DateTime64(3) CODEC(Delta(8), ZSTD(1)),
+    workflow LowCardinality(String) CODEC(ZSTD(1)),
+    integration LowCardinality(String) CODEC(ZSTD(1)),
+    plant LowCardinality(String) CODEC(ZSTD(1)),
+    horizon_seconds UInt32 CODEC(ZSTD(1)),
+    probability Float64 CODEC(ZSTD(1)),
+    threshold Float64 CODEC(ZSTD(1)),
+    alerted Bool CODEC(ZSTD(1)),
+    predicted_breach_at Nullable(DateTime64(3)) CODEC(ZSTD(1)),
+    objective_seconds Float64 CODEC(ZSTD(1)),
+    lag_seconds Nullable(Float64) CODEC(ZSTD(1)),
+    indicators Nested (
+        name LowCardinality(String),
+        value Float64,
+        description String
+    ) CODEC(ZSTD(1)),
+    model_version LowCardinality(String) CODEC(ZSTD(1))
+) ENGINE = MergeTree
+PARTITION BY toDate(ts)
+ORDER BY (workflow, integration, plant, ts)
+SETTINGS index_granularity = 8192`;
+
+/**
+ * Each prediction beside its outcome: the first queue sample after `ts`
+ * whose lag reached the workflow's active objective, and whether that came
+ * within the horizon. `first_breach_at` is NULL when no such sample exists
+ * yet, so a recent prediction reads as not breached until its horizon has
+ * passed.
+ */
+const PREDICTION_OUTCOMES = `
+CREATE VIEW IF NOT EXISTS prediction_outcomes AS
+SELECT
+    p.*,
+    if(b.observed_at > p.ts, b.observed_at, NULL) AS first_breach_at,
+    toBool(b.observed_at > p.ts AND b.observed_at <= p.ts + toIntervalSecond(p.horizon_seconds)) AS breached_within_horizon
+FROM predictions AS p
+ASOF LEFT JOIN (
+    SELECT l.integration AS integration, l.workflow AS workflow, l.attributes['plant'] AS plant, l.observed_at AS observed_at
+    FROM integration_lag AS l
+    INNER JOIN (
+        SELECT workflow, objective_ms FROM workflow_objectives FINAL WHERE active AND objective_ms IS NOT NULL
+    ) AS o ON o.workflow = l.workflow
+    WHERE l.status = 'ok' AND l.lag_seconds * 1000 >= o.objective_ms
+) AS b
+ON p.integration = b.integration AND p.workflow = b.workflow AND p.plant = b.plant AND p.ts < b.observed_at`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -467,5 +522,10 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 9,
     name: 'remediation audit mirror',
     statements: [REMEDIATION_AUDIT],
+  },
+  {
+    version: 8,
+    name: 'failure predictions',
+    statements: [PREDICTIONS, PREDICTION_OUTCOMES],
   },
 ];
