@@ -71,7 +71,8 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
       done(null, body);
     });
 
-    scope.post(SLACK_INTERACTIVITY_PATH, async (request, reply) => {
+    // Hidden from the OpenAPI document, because Slack, not API clients, calls this route.
+    scope.post(SLACK_INTERACTIVITY_PATH, { schema: { hide: true } }, async (request, reply) => {
       const rawBody = request.body;
       if (!Buffer.isBuffer(rawBody)) {
         return reject(reply, request, 415, 'ALERTS_SLACK_PAYLOAD_INVALID', `expected application/x-www-form-urlencoded, received ${String(request.headers['content-type'])}`);
