@@ -16,7 +16,14 @@ export type { AlertEvent, AlertSink } from './alert.js';
 export { ALERT_CATALOGUE, classifyAlert, type AlertCatalogueEntry, type AlertId } from './catalogue.js';
 export { alertsConfigSchema, type AlertsConfig, type SlackConfig, type WebhookConfig } from './config.js';
 export { isQuiet, isWithinQuietHours, routeAlert } from './routing.js';
-export type { SecurityAuditCode, SecurityAuditEvent, SecurityAuditLog } from './security-audit.js';
+export {
+  createAuditLogAdapter,
+  SLACK_REQUEST_REJECTED_EVENT,
+  type AuditLogRecord,
+  type SecurityAuditCode,
+  type SecurityAuditEvent,
+  type SecurityAuditLog,
+} from './security-audit.js';
 export { createSlackApi, DEFAULT_SLACK_RETRY, type SlackApi } from './slack/client.js';
 export { registerSlackInteractivity, SLACK_INTERACTIVITY_PATH } from './slack/interactivity.js';
 export { SlackMessageStore } from './slack/message-store.js';

@@ -21,10 +21,44 @@ export interface SecurityAuditEvent {
   proposalId?: string;
   /** Address the request came from, as the HTTP server saw it. */
   remoteAddress?: string;
-  /** What was expected and what arrived, without secrets or signatures. */
+  /** Expected and received values, without secrets or signatures. */
   detail: string;
 }
 
 export interface SecurityAuditLog {
   record(event: SecurityAuditEvent): Promise<void>;
+}
+
+/** One row in the shape of the remediation layer's audit log (`AuditRecord` there). */
+export interface AuditLogRecord {
+  actor: string;
+  channel: 'slack';
+  event: string;
+  proposalId?: string;
+  code: string;
+  detail: string;
+}
+
+/** Audit event name of a Slack request rejected before a decision. */
+export const SLACK_REQUEST_REJECTED_EVENT = 'slack.request_rejected';
+
+/**
+ * Creates a security audit log that appends to the remediation audit log,
+ * beside the decisions. The actor is `slack:<user id>` because the request
+ * never reached a syncwatch user. The remote address goes into `detail`.
+ */
+export function createAuditLogAdapter(append: (record: AuditLogRecord) => Promise<unknown>): SecurityAuditLog {
+  return {
+    async record(event) {
+      const from = event.remoteAddress ? ` (from ${event.remoteAddress})` : '';
+      await append({
+        actor: `slack:${event.actor}`,
+        channel: 'slack',
+        event: SLACK_REQUEST_REJECTED_EVENT,
+        code: event.code,
+        detail: `${event.detail}${from}`,
+        ...(event.proposalId ? { proposalId: event.proposalId } : {}),
+      });
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyAlert } from '../../../alerts/catalogue.js';
 import { redactSample } from '../../../alerts/redact.js';
+import { createAuditLogAdapter } from '../../../alerts/security-audit.js';
 import { signSlackRequest, verifySlackSignature } from '../../../alerts/slack/signature.js';
 
 const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
@@ -72,5 +73,31 @@ describe('redactSample', () => {
     expect(redacted).not.toContain('xoxb-123-456');
     expect(redacted).not.toContain('ops@plant.example');
     expect(redacted).toContain('https://bot:[redacted]@erp.local/api');
+  });
+});
+
+describe('createAuditLogAdapter', () => {
+  it('maps rejected requests to audit rows', async () => {
+    const rows: unknown[] = [];
+    const audit = createAuditLogAdapter(async (record) => rows.push(record));
+    await audit.record({
+      at: now,
+      channel: 'slack',
+      code: 'ALERTS_SLACK_USER_UNKNOWN',
+      actor: 'U0STRANGER',
+      proposalId: 'prop-1',
+      remoteAddress: '127.0.0.1',
+      detail: 'Slack user U0STRANGER is not mapped to a syncwatch user',
+    });
+    expect(rows).toEqual([
+      {
+        actor: 'slack:U0STRANGER',
+        channel: 'slack',
+        event: 'slack.request_rejected',
+        code: 'ALERTS_SLACK_USER_UNKNOWN',
+        proposalId: 'prop-1',
+        detail: 'Slack user U0STRANGER is not mapped to a syncwatch user (from 127.0.0.1)',
+      },
+    ]);
   });
 });
