@@ -12,6 +12,7 @@ import {
 import { DEFAULT_MAX_BODY_BYTES } from '../collector/otlp/receiver.js';
 import { alertsConfigSchema, DEFAULT_ALERTS_CONFIG } from '../alerts/config.js';
 import { DEFAULT_EXCEPTIONS_CONFIG, exceptionsConfigSchema } from '../analyzer/exceptions/config.js';
+import { DEFAULT_PREDICTION_CONFIG, predictionConfigSchema } from '../analyzer/prediction/config.js';
 import { durationSchema } from './duration.js';
 import { remediationConfigSchema } from '../remediation/config.js';
 
@@ -142,8 +143,11 @@ export const configSchema = z
     remediation: remediationConfigSchema.default(remediationConfigSchema.parse({})),
     alerts: alertsConfigSchema.default(DEFAULT_ALERTS_CONFIG),
     analyzer: z
-      .strictObject({ exceptions: exceptionsConfigSchema.default(DEFAULT_EXCEPTIONS_CONFIG) })
-      .default({ exceptions: DEFAULT_EXCEPTIONS_CONFIG }),
+      .strictObject({
+        exceptions: exceptionsConfigSchema.default(DEFAULT_EXCEPTIONS_CONFIG),
+        prediction: predictionConfigSchema.default(DEFAULT_PREDICTION_CONFIG),
+      })
+      .default({ exceptions: DEFAULT_EXCEPTIONS_CONFIG, prediction: DEFAULT_PREDICTION_CONFIG }),
   })
   .superRefine((config, context) => {
     checkUniqueNames(config.integrations, ['integrations'], context);

@@ -43,3 +43,4 @@ export {
 export { buildExamples, MIN_EXAMPLES_PER_CLASS, trainBreachModel, type LabelledExample, type TrainingResult } from './training.js';
 export { PREDICTIONS_TABLE, writePredictions } from './predictions-table.js';
 export { PREDICTION_DEFAULTS, PredictionStage, type PredictionStageOptions } from './stage.js';
+export { createPredictionStage, DEFAULT_PREDICTION_CONFIG, predictionConfigSchema, type PredictionConfig } from './config.js';
