@@ -128,15 +128,29 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
       return;
     }
 
-    const outcome = await options.decider.decide({
-      proposalId: action.proposalId,
-      decision: action.decision,
-      userName,
-      channel: 'slack',
-      // NOTE: Slack buttons carry no text, so a rejection gets this fixed reason; a modal asking for one is not built.
-      ...(action.decision === 'reject' ? { reason: `rejected in Slack by ${userName}` } : {}),
-      idempotencyKey: `slack:${slackUserId}:${action.proposalId}:${action.actionTs}`,
-    });
+    let outcome: DecisionOutcome;
+    try {
+      outcome = await options.decider.decide({
+        proposalId: action.proposalId,
+        decision: action.decision,
+        userName,
+        channel: 'slack',
+        // NOTE: Slack buttons carry no text, so a rejection gets this fixed reason; a modal asking for one is not built.
+        ...(action.decision === 'reject' ? { reason: `rejected in Slack by ${userName}` } : {}),
+        idempotencyKey: `slack:${slackUserId}:${action.proposalId}:${action.actionTs}`,
+      });
+    } catch (error) {
+      logger.error({ err: error, proposalId: action.proposalId, userName, slackUserId }, 'recording a Slack decision failed');
+      if (channel) {
+        await options.api.postEphemeral({
+          channel,
+          user: slackUserId,
+          text: 'Nothing was decided: syncwatch failed to record the decision. Try again, or decide in the console.',
+          ...threadOf(payload),
+        });
+      }
+      return;
+    }
     logger.info({ proposalId: action.proposalId, userName, slackUserId, status: outcome.status, code: outcome.code }, 'Slack decision processed');
 
     if (outcome.status === 'refused') {

@@ -13,6 +13,8 @@ const MAX_ATTEMPTS = 5;
 const BASE_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Posts in flight at once per webhook, so a burst of new incidents does not open hundreds of connections. */
+const MAX_CONCURRENT_POSTS = 4;
 
 export interface WebhookSinkOptions {
   config: WebhookConfig;
@@ -50,6 +52,8 @@ export class WebhookAlertSink implements AlertSink {
   readonly #coalescer: UpdateCoalescer<AlertEvent, Pending>;
   readonly #now: () => Date;
   #aborted = new AbortController();
+  #inFlight = 0;
+  readonly #waiting: Array<() => void> = [];
 
   constructor(options: WebhookSinkOptions) {
     this.#options = options;
@@ -80,6 +84,19 @@ export class WebhookAlertSink implements AlertSink {
   }
 
   async #post(pending: Pending): Promise<void> {
+    // A finishing post hands its slot straight to the next waiting one, so the count never passes the limit.
+    if (this.#inFlight >= MAX_CONCURRENT_POSTS) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#inFlight += 1;
+    try {
+      await this.#postWithRetries(pending);
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#inFlight -= 1;
+    }
+  }
+
+  async #postWithRetries(pending: Pending): Promise<void> {
     const body: WebhookBody = {
       version: 1,
       alertId: classifyAlert(pending.event).id,

@@ -252,6 +252,20 @@ describe('POST /slack/interactivity', () => {
     await vi.waitFor(() => expect(JSON.stringify(currentMessage(message).blocks)).toContain('Rejected by <@U0BOB> (bob)'));
   });
 
+  it('tells the user when the decider fails', async () => {
+    const message = await postProposal('prop-failing');
+    decider.gate = Promise.reject(new Error('control plane unavailable'));
+    decider.gate.catch(() => undefined);
+    try {
+      const response = await send(sign(click('U0BOB', 'approve', 'prop-failing', message)));
+      expect(response.status).toBe(200);
+      await vi.waitFor(() => expect(ephemeralsFor('U0BOB').some((call) => String(call.args.text).includes('failed to record the decision'))).toBe(true));
+    } finally {
+      decider.gate = Promise.resolve();
+    }
+    expect(JSON.stringify(currentMessage(message).blocks)).toContain(`"block_id":"proposal:prop-failing"`);
+  });
+
   it('keeps decided proposals out of later root updates', async () => {
     const message = await postProposal('prop-later');
     await send(sign(click('U0BOB', 'reject', 'prop-later', message)));

@@ -107,3 +107,15 @@ describe('verifyWebhook', () => {
     expect(result).toEqual({ ok: false, reason: 'timestamp is 301 s from now' });
   });
 });
+
+describe('webhook burst', () => {
+  it('delivers 50 new incidents', async () => {
+    const sink = createSink();
+    for (let index = 0; index < 50; index += 1) {
+      await sink.send(lagAnomaly({ incidentId: `inc-hook-many-${index}` }));
+    }
+    await sink.close();
+    expect(receiver.received).toHaveLength(50);
+    expect(receiver.received.every((delivery) => delivery.verified)).toBe(true);
+  });
+});
