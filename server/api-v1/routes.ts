@@ -303,7 +303,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     {
       onRequest: scopeHook('admin'),
       schema: {
-        summary: 'The remediation audit log, newest first',
+        summary: 'The remediation audit log in sequence order, oldest first',
         tags: ['audit'],
         security: bearerSecurity,
         querystring: {

@@ -77,7 +77,7 @@ export class RemediationDouble implements RemediationAccess {
 
   async listAudit(filter?: { proposalId?: string; limit?: number }): Promise<AuditEntry[]> {
     const entries = this.audit.filter((entry) => !filter?.proposalId || entry.proposalId === filter.proposalId);
-    return entries.reverse().slice(0, filter?.limit ?? entries.length);
+    return entries.slice(0, filter?.limit ?? entries.length);
   }
 
   async findUser(name: string): Promise<UserView | undefined> {

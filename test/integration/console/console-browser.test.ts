@@ -1,19 +1,28 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProposalDraft } from '../../../remediation/proposals.js';
+import { configSchema } from '../../../config/index.js';
+import { openRemediation, type Remediation } from '../../../remediation/index.js';
+import type { ActionExecutor } from '../../../remediation/executors/types.js';
 import { buildApiServer } from '../../../server/api-server.js';
 import { openClickHouse } from '../../../store/index.js';
-import { RemediationDouble } from '../../support/remediation-double.js';
 
 /** Debian's Chromium, which .ci/run installs; the test skips itself where it is missing. */
 const CHROMIUM = '/usr/bin/chromium';
 /** Set to 1 to save a screenshot of the console to docs/images/console.png. */
 const SCREENSHOT_ENV = 'SYNCWATCH_CONSOLE_SCREENSHOT';
 const SCREENSHOT_PATH = fileURLToPath(new URL('../../../docs/images/console.png', import.meta.url));
+
+/** PostgreSQL on loopback for the control plane; embedded PGlite would add about 8 s of start-up. */
+const POSTGRES_URL = process.env.SYNCWATCH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const CONTROL_SCHEMA = `sw_console_${randomBytes(5).toString('hex')}`;
 
 const APPROVER_TOKEN = 'approver-console-token-0123456789';
 const VIEWER_TOKEN = 'viewer-console-token-0123456789';
@@ -22,39 +31,55 @@ const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-console-'));
 const profileDir = mkdtempSync(join(tmpdir(), 'syncwatch-console-chromium-'));
 const client = openClickHouse({ kind: 'embedded', dataDir });
 
-const remediation = new RemediationDouble({
-  // Long enough that the console shows "executing" before the result arrives.
-  executionDelayMs: 400,
-  execute: (proposal) => `requeued ${proposal.targets.length} of ${proposal.targets.length} queue_job rows; all finished on the first attempt`,
-})
-  .addUser('alice', 'approver')
-  .addUser('victor', 'viewer');
+/**
+ * Stands in for the queue_job executor, which needs an Odoo database. It
+ * waits long enough that the console shows `executing` before the result.
+ */
+const requeueExecutor: ActionExecutor = {
+  async runTarget({ target }) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return { state: 'done', result: `requeued ${target.ref}` };
+  },
+  async close() {},
+};
 
-remediation.addProposal({ id: 'prop-requeue-mes-a' });
-remediation.addProposal({
+const REQUEUE_DRAFT: ProposalDraft = {
+  id: 'prop-requeue-mes-a',
+  incidentId: 'incident-mes-a-locks',
+  action: 'requeue_failed_jobs',
+  integration: 'odoo-mes-plant-a',
+  workflow: 'material_consumption',
+  plant: 'plant-a',
+  rationale: 'Material consumption jobs failed with a database lock conflict; the lock is gone and the jobs are safe to retry.',
+  params: {},
+  targets: [
+    { kind: 'queue_job', ref: '7c1e9a52-4f0b-4a8e-9d53-2a1f0e6b8c11', detail: 'mrp.production(4711) consume' },
+    { kind: 'queue_job', ref: '0b9f3d27-8e64-4c5a-b1f2-6d7e8a9c0d22', detail: 'mrp.production(4712) consume' },
+  ],
+  blastRadius: { events: 2, orders: 2, plants: ['plant-a'] },
+  duplicateRisk: 'None: each job carries an idempotency key that Odoo checks before posting the stock move.',
+  requiredApprovals: 1,
+  requestedBy: 'syncwatch',
+  expiresAt: new Date(Date.now() + 30 * 60_000),
+};
+
+const REPLAY_DRAFT: ProposalDraft = {
+  ...REQUEUE_DRAFT,
   id: 'prop-replay-dlq-wms',
+  incidentId: 'incident-wms-dlq',
   action: 'replay_dead_letters',
   integration: 'wms-odoo',
   workflow: 'shipment_execution',
   plant: 'plant-b',
   rationale: 'Shipment milestones went to the dead-letter queue while the WMS endpoint returned 503; it answers again.',
-  targets: [{ kind: 'rabbitmq_dlq', ref: 'wms.shipments.dlq', detail: '37 messages', state: 'pending' }],
-  blastRadius: { events: 37, orders: 12, plants: ['plant-b'] },
+  targets: [{ kind: 'rabbitmq_dlq', ref: 'wms.shipments.dlq', detail: '137 messages' }],
+  blastRadius: { events: 137, orders: 42, plants: ['plant-b'] },
   duplicateRisk: 'Low: the WMS drops milestones whose idempotency key it has seen.',
   requiredApprovals: 2,
-});
+};
 
-const app = buildApiServer({
-  client,
-  tokens: [
-    { name: 'alice-console', token: APPROVER_TOKEN, scopes: ['approve'], user: 'alice' },
-    { name: 'victor-console', token: VIEWER_TOKEN, scopes: ['read'], user: 'victor' },
-  ],
-  logger: pino({ level: 'silent' }),
-  storeDescription: 'test store',
-  remediation,
-});
-
+let remediation: Remediation;
+let app: ReturnType<typeof buildApiServer>;
 let baseUrl = '';
 let browser: BrowserContext | undefined;
 
@@ -70,7 +95,7 @@ async function seedIncidents(): Promise<void> {
     format: 'JSONEachRow',
     values: [
       {
-        incident_id: 'incident-prop-requeue-mes-a',
+        incident_id: 'incident-mes-a-locks',
         state: 'opened',
         severity: 'critical',
         title: 'Material consumption from MES plant-a fails with lock conflicts',
@@ -81,11 +106,11 @@ async function seedIncidents(): Promise<void> {
         updated_at: Date.now() - 120_000,
       },
       {
-        incident_id: 'incident-prop-replay-dlq-wms',
+        incident_id: 'incident-wms-dlq',
         state: 'opened',
         severity: 'warning',
         title: 'Shipment milestones from WMS wait in the dead-letter queue',
-        explanation: '37 messages since 14:02.',
+        explanation: '137 messages since 14:02.',
         integration: 'wms-odoo',
         workflow: 'shipment_execution',
         plant: 'plant-b',
@@ -93,6 +118,16 @@ async function seedIncidents(): Promise<void> {
       },
     ],
   });
+}
+
+async function dropControlSchema(): Promise<void> {
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP SCHEMA IF EXISTS "${CONTROL_SCHEMA}" CASCADE`);
+  } finally {
+    await admin.end();
+  }
 }
 
 async function openConsole(token: string): Promise<Page> {
@@ -105,6 +140,34 @@ async function openConsole(token: string): Promise<Page> {
 describe.skipIf(!existsSync(CHROMIUM))(`console in Chromium (skipped without ${CHROMIUM})`, () => {
   beforeAll(async () => {
     await seedIncidents();
+    const config = configSchema.parse({
+      store: { dataDir },
+      remediation: {
+        database: { url: POSTGRES_URL },
+        users: [
+          { name: 'alice', role: 'approver' },
+          { name: 'victor', role: 'viewer' },
+        ],
+      },
+    });
+    remediation = await openRemediation({
+      config,
+      logger: pino({ level: 'silent' }),
+      schema: CONTROL_SCHEMA,
+      executors: { requeue_failed_jobs: requeueExecutor },
+    });
+    await remediation.storeProposal(REQUEUE_DRAFT);
+    await remediation.storeProposal(REPLAY_DRAFT);
+    app = buildApiServer({
+      client,
+      tokens: [
+        { name: 'alice-console', token: APPROVER_TOKEN, scopes: ['approve'], user: 'alice' },
+        { name: 'victor-console', token: VIEWER_TOKEN, scopes: ['read'], user: 'victor' },
+      ],
+      logger: pino({ level: 'silent' }),
+      storeDescription: 'test store',
+      remediation,
+    });
     baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
@@ -125,7 +188,9 @@ describe.skipIf(!existsSync(CHROMIUM))(`console in Chromium (skipped without ${C
 
   afterAll(async () => {
     await browser?.close();
-    await app.close();
+    await app?.close();
+    await remediation?.close();
+    await dropControlSchema();
     await client.close();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(profileDir, { recursive: true, force: true });
@@ -152,16 +217,21 @@ describe.skipIf(!existsSync(CHROMIUM))(`console in Chromium (skipped without ${C
 
     const result = page.locator('#result').filter({ hasText: 'Execution result:' });
     await result.waitFor({ timeout: 10_000 });
-    await expect(result.textContent()).resolves.toContain('requeued 2 of 2 queue_job rows');
+    await expect(result.textContent()).resolves.toContain('Execution result:');
     await expect(page.locator('#detail-status').textContent()).resolves.toBe('Status: executed');
     await expect(page.locator('#outcome').textContent()).resolves.toContain('Approved');
     await expect(page.locator('#detail-audit').textContent()).resolves.toContain('alice via console');
     await expect(approve.isVisible()).resolves.toBe(false);
 
-    const decision = remediation.decisions.find((request) => request.proposalId === 'prop-requeue-mes-a');
-    expect(decision?.channel).toBe('console');
-    expect(decision?.userName).toBe('alice');
-    expect(decision?.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+    const proposal = await remediation.getProposal('prop-requeue-mes-a');
+    expect(proposal?.status).toBe('executed');
+    expect(proposal?.targets.map((target) => target.state)).toEqual(['done', 'done']);
+    expect(proposal?.approvals.map((approval) => approval.userName)).toEqual(['alice']);
+    const approval = (await remediation.listAudit({ proposalId: 'prop-requeue-mes-a' })).find(
+      (entry) => entry.event === 'decision.approved',
+    );
+    expect(approval?.channel).toBe('console');
+    expect(approval?.actor).toBe('alice');
 
     if (process.env[SCREENSHOT_ENV] === '1') {
       mkdirSync(dirname(SCREENSHOT_PATH), { recursive: true });

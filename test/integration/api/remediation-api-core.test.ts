@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import pg from 'pg';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../../config/index.js';
+import { openRemediation, type Remediation } from '../../../remediation/index.js';
+import type { ProposalDraft } from '../../../remediation/proposals.js';
+import { buildApiServer } from '../../../server/api-server.js';
+
+/** PostgreSQL on loopback for the control plane, in a schema of this file's own. */
+const POSTGRES_URL = process.env.SYNCWATCH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const CONTROL_SCHEMA = `sw_api_${randomBytes(5).toString('hex')}`;
+
+const TOKENS = { alice: 'alice-core-token-0123456789', bob: 'bob-core-token-0123456789', ana: 'ana-core-token-0123456789', pat: 'pat-core-token-0123456789' };
+
+const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-api-core-'));
+let remediation: Remediation;
+let app: ReturnType<typeof buildApiServer>;
+let counter = 0;
+
+/** Builds a route switch draft, which runs on the control plane alone and needs no outside system. */
+function routeDraft(overrides: Partial<ProposalDraft> = {}): ProposalDraft {
+  counter += 1;
+  return {
+    id: `api-core-${counter}`,
+    incidentId: `incident-${counter}`,
+    action: 'reroute',
+    integration: 'odoo-mes',
+    workflow: 'production_order_release',
+    plant: 'plant-1',
+    rationale: 'the primary MES endpoint times out',
+    params: { route: 'mes-secondary', kind: 'endpoint', target: 'https://mes-b.plant-1.example/api' },
+    targets: [{ kind: 'workflow_route', ref: 'production_order_release', detail: 'endpoint https://mes-b.plant-1.example/api' }],
+    blastRadius: { events: 10, orders: 3, plants: ['plant-1'] },
+    duplicateRisk: 'in-flight messages may arrive on both routes',
+    requiredApprovals: 1,
+    requestedBy: 'ana',
+    expiresAt: new Date(Date.now() + 30 * 60_000),
+    ...overrides,
+  };
+}
+
+function approve(id: string, token: string, headers: Record<string, string> = {}) {
+  return app.inject({
+    method: 'POST',
+    url: `/api/v1/proposals/${id}/approve`,
+    headers: { authorization: `Bearer ${token}`, ...headers },
+    payload: {},
+  });
+}
+
+beforeAll(async () => {
+  const config = configSchema.parse({
+    store: { dataDir },
+    remediation: {
+      database: { url: POSTGRES_URL },
+      users: [
+        { name: 'alice', role: 'approver' },
+        { name: 'bob', role: 'approver' },
+        { name: 'ana', role: 'analyst' },
+        { name: 'pat', role: 'approver', plants: ['plant-2'] },
+      ],
+    },
+  });
+  remediation = await openRemediation({ config, logger: pino({ level: 'silent' }), schema: CONTROL_SCHEMA, executeInBackground: false });
+  app = buildApiServer({
+    client: {} as ClickHouseClient,
+    tokens: Object.entries(TOKENS).map(([user, token]) => ({ name: `${user}-token`, token, scopes: ['approve'], user })),
+    logger: pino({ level: 'silent' }),
+    storeDescription: 'test store',
+    remediation,
+  });
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app?.close();
+  await remediation?.close();
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`DROP SCHEMA IF EXISTS "${CONTROL_SCHEMA}" CASCADE`);
+  await admin.end();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('remediation API on the remediation core', () => {
+  it('executes an approved proposal', async () => {
+    const proposal = await remediation.storeProposal(routeDraft());
+    const response = await approve(proposal.id, TOKENS.alice, { 'idempotency-key': `key-${proposal.id}` });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().outcome.status).toBe('executed');
+    expect(response.json().proposal.status).toBe('executed');
+
+    const repeated = await approve(proposal.id, TOKENS.alice, { 'idempotency-key': `key-${proposal.id}` });
+    expect(repeated.statusCode).toBe(200);
+    expect(['executing', 'executed']).toContain(repeated.json().outcome.status);
+    expect(repeated.json().proposal.approvals).toHaveLength(1);
+
+    const second = await approve(proposal.id, TOKENS.bob);
+    expect(second.statusCode).toBe(409);
+    expect(second.json().error.remediationCode).toBe('REMEDIATION_NOT_PENDING');
+  });
+
+  it.each([
+    ['an unknown proposal', () => 'missing-proposal', TOKENS.alice, 404, 'REMEDIATION_PROPOSAL_NOT_FOUND'],
+    ['an analyst', () => routeDraft(), TOKENS.ana, 403, 'REMEDIATION_FORBIDDEN_ROLE'],
+    ['the requester', () => routeDraft({ requestedBy: 'alice' }), TOKENS.alice, 403, 'REMEDIATION_SELF_APPROVAL'],
+    ['another plant', () => routeDraft(), TOKENS.pat, 403, 'REMEDIATION_OUT_OF_SCOPE'],
+    ['an expired proposal', () => routeDraft({ expiresAt: new Date(Date.now() - 1_000) }), TOKENS.alice, 410, 'REMEDIATION_EXPIRED'],
+  ])('refuses %s', async (_case, makeDraft, token, status, remediationCode) => {
+    const draft = makeDraft();
+    const id = typeof draft === 'string' ? draft : (await remediation.storeProposal(draft)).id;
+    const response = await approve(id, token);
+    expect(response.statusCode).toBe(status);
+    expect(response.json().error.remediationCode).toBe(remediationCode);
+    expect(response.json().error.outcome.status).toBe('refused');
+  });
+
+  it('rejects with a reason', async () => {
+    const proposal = await remediation.storeProposal(routeDraft());
+    const response = await app.inject({
+      method: 'POST',
+      url: `/api/v1/proposals/${proposal.id}/reject`,
+      headers: { authorization: `Bearer ${TOKENS.bob}` },
+      payload: { reason: 'the secondary MES is in maintenance' },
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().outcome.status).toBe('rejected');
+    expect(response.json().proposal.rejection.reason).toBe('the secondary MES is in maintenance');
+  });
+});
