@@ -2,12 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfigFile, parseConfigObject, type SyncwatchConfig } from '../config/index.js';
 import { createLogger, startService, type RunningService } from '../server/index.js';
+import { SCENARIO_KINDS, type ScenarioKind } from '../simulator/scenarios/index.js';
 import { migrate, MIGRATIONS, openClickHouse, resolveStoreOptions, storeCluster } from '../store/index.js';
 import { ClassifyUsageError, runClassifyCommand } from './classify-command.js';
 import { DashboardsUsageError, runDashboardsCommand } from './dashboards-command.js';
 import { runDemoCommand } from './demo-command.js';
 import { runDetectCommand } from './detect-command.js';
 import { runEvalNab } from './eval-nab-command.js';
+import { EvalPredictUsageError, formatEvalPredictReport, parseSeedRange, runEvalPredict } from './eval-predict-command.js';
 import { runSqlCommand, type SqlOutputFormat } from './sql-command.js';
 
 const USAGE = `usage: syncwatch <command> [options]
@@ -21,12 +23,18 @@ commands:
   dashboards build      write the Grafana dashboard JSON and provisioning files to --out
   detect                score a timestamp,value CSV (--input) into timestamp,value,anomaly_score (--output)
   eval nab              score every file of a NAB data folder (--data) into a results folder (--out)
+  eval predict          train the breach model on scenario seeds outside --seeds, replay the held-out seeds
+                        and print precision, recall and lead time beside a static threshold alert
   classify              label exceptions of a JSON Lines file (--input) and write one label per line (--output)
 
 options:
   -c, --config <file>   configuration file (default ${DEFAULT_CONFIG_PATH}; serve starts without sources when it is absent)
   -f, --format <fmt>    sql output: table, json (one object per line) or tsv (default table)
       --duration <sec>  demo: stop after this many seconds (default: run until interrupted)
+      --scenario <name> demo: replay a failure scenario live beside the network's own traffic
+                        (partner_slowdown, consumer_crash, shift_change_burst, month_end_batch,
+                        plant_network_outage, expiring_credentials, dead_letter_leak)
+      --seeds <A..B>    eval predict: held-out scenario seeds, inclusive
       --out <dir>       dashboards build, eval: output folder (created when absent)
       --input <file>    detect: series CSV with timestamp and value columns
       --output <file>   detect: scored CSV to write
@@ -52,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       output: { type: 'string' },
       data: { type: 'string' },
       labels: { type: 'boolean' },
+      scenario: { type: 'string' },
+      seeds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -81,7 +91,8 @@ async function main(argv: string[]): Promise<number> {
     case 'demo': {
       const config = readConfig(values.config);
       const durationSeconds = values.duration === undefined ? undefined : parsePositiveNumber(values.duration, '--duration');
-      return runDemoCommand({ config, durationSeconds });
+      const scenario = values.scenario === undefined ? undefined : parseScenario(values.scenario);
+      return runDemoCommand({ config, durationSeconds, scenario });
     }
     case 'sql': {
       const query = rest.join(' ').trim();
@@ -132,8 +143,20 @@ async function main(argv: string[]): Promise<number> {
           await runEvalNab({ data: values.data, out: values.out, progress: (line) => process.stdout.write(`${line}\n`) });
           return 0;
         }
+        case 'predict': {
+          if (values.seeds === undefined) throw new UsageError('eval predict needs --seeds <first..last>, such as --seeds 100..119');
+          const { horizon, threshold } = readConfig(values.config).analyzer.prediction;
+          const report = await runEvalPredict({
+            ...parseSeedRange(values.seeds),
+            horizonSeconds: horizon / 1000,
+            threshold,
+            progress: (line) => process.stderr.write(`${line}\n`),
+          });
+          process.stdout.write(`${formatEvalPredictReport(report, horizon / 1000, threshold)}\n`);
+          return 0;
+        }
         default:
-          throw new UsageError(`unknown eval subcommand "${subcommand ?? ''}"; expected nab`);
+          throw new UsageError(`unknown eval subcommand "${subcommand ?? ''}"; expected nab or predict`);
       }
     }
     case 'classify': {
@@ -166,6 +189,12 @@ function parseFormat(value: string | undefined): SqlOutputFormat {
   throw new UsageError(`invalid --format "${value}"; expected table, json or tsv`);
 }
 
+function parseScenario(value: string): ScenarioKind {
+  const kind = SCENARIO_KINDS.find((candidate) => candidate === value);
+  if (kind === undefined) throw new UsageError(`invalid --scenario "${value}"; expected one of ${SCENARIO_KINDS.join(', ')}`);
+  return kind;
+}
+
 function parsePositiveNumber(value: string, option: string): number {
   const number = Number(value);
   if (!Number.isFinite(number) || number <= 0) throw new UsageError(`invalid ${option} "${value}"; expected a positive number of seconds`);
@@ -196,7 +225,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const isArgumentError = String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
-    if (error instanceof ConfigError || error instanceof UsageError || error instanceof DashboardsUsageError || error instanceof ClassifyUsageError || isArgumentError) {
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof DashboardsUsageError || error instanceof ClassifyUsageError || error instanceof EvalPredictUsageError || isArgumentError) {
       process.stderr.write(`syncwatch: ${(error as Error).message}\n`);
       process.exitCode = 2;
       return;
