@@ -11,6 +11,7 @@ import {
 } from '../collector/sources/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../collector/otlp/receiver.js';
 import { alertsConfigSchema, DEFAULT_ALERTS_CONFIG } from '../alerts/config.js';
+import { API_SCOPES } from '../server/auth.js';
 import { DEFAULT_EXCEPTIONS_CONFIG, exceptionsConfigSchema } from '../analyzer/exceptions/config.js';
 import { DEFAULT_PREDICTION_CONFIG, predictionConfigSchema } from '../analyzer/prediction/config.js';
 import { durationSchema } from './duration.js';
@@ -66,17 +67,42 @@ const pollingSchema = z.strictObject({
   seriesRetention: durationSchema.optional(),
 });
 
-const apiTokenSchema = z.strictObject({
-  name: nameSchema,
-  token: z
-    .string()
-    .min(16, 'expected a token of at least 16 characters')
-    .regex(/^\S+$/, 'expected a token without spaces, which clients could not send'),
-  scopes: z.array(z.enum(['sql'])).min(1).default(['sql']),
-});
+/**
+ * A bearer token of the query and remediation API. `sql` runs analyst
+ * queries. `read`, `approve` and `admin` open the remediation API and need a
+ * `user`: the syncwatch user the token acts as, whose role the approval
+ * policy checks.
+ */
+const apiTokenSchema = z
+  .strictObject({
+    name: nameSchema,
+    token: z
+      .string()
+      .min(16, 'expected a token of at least 16 characters')
+      .regex(/^\S+$/, 'expected a token without spaces, which clients could not send'),
+    scopes: z.array(z.enum(API_SCOPES)).min(1).default(['sql']),
+    user: z.string().min(1).max(128).optional(),
+  })
+  .superRefine((token, context) => {
+    const remediationScopes = token.scopes.filter((scope) => scope !== 'sql');
+    if (remediationScopes.length > 0 && token.user === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['user'],
+        message: `scopes ${remediationScopes.join(', ')} act as a syncwatch user; add user: <name> to token "${token.name}"`,
+      });
+    }
+  });
 
 const apiSchema = listenSchema(DEFAULT_API_PORT).extend({
   tokens: z.array(apiTokenSchema).default([]),
+  /** Requests one token may send to /api/v1 in each window. */
+  rateLimit: z
+    .strictObject({
+      max: z.number().int().positive().default(300),
+      window: durationSchema.default(60_000),
+    })
+    .default({ max: 300, window: 60_000 }),
 });
 
 const storeSchema = z.strictObject({

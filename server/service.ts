@@ -92,7 +92,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const tokens: ApiToken[] = [...config.api.tokens];
   tokens.push({ name: 'local', token: ensureLocalApiToken(config.store.dataDir), scopes: ['sql'] });
-  const api = buildApiServer({ client, tokens, logger, storeDescription, metrics, remediation });
+  const api = buildApiServer({
+    client,
+    tokens,
+    logger,
+    storeDescription,
+    metrics,
+    rateLimit: { max: config.api.rateLimit.max, windowMs: config.api.rateLimit.window },
+    remediation,
+  });
 
   const sources = [...config.sources.map((source) => createSource(source, { logger })), ...(options.extraSources ?? [])].map(
     (source) => instrumentLagSource(source, metrics),
