@@ -41,7 +41,7 @@ interface ProposalAction {
 
 /**
  * Registers `POST /slack/interactivity`, where Slack sends button clicks. The
- * route verifies the signature on the raw body, answers 200 at once (Slack
+ * route verifies the signature on the raw body, returns 200 at once (Slack
  * shows an error after three seconds), and then decides through the
  * remediation layer and rewrites the message. Requests rejected before the
  * decision are written to the security audit log.
@@ -233,7 +233,9 @@ function parsePayload(rawBody: Buffer): BlockActionsPayload {
 function findProposalAction(payload: BlockActionsPayload): ProposalAction | undefined {
   if (payload.type !== 'block_actions') return undefined;
   for (const action of payload.actions) {
-    const decision = action.action_id === APPROVE_ACTION_ID ? 'approve' : action.action_id === REJECT_ACTION_ID ? 'reject' : undefined;
+    let decision: Decision | undefined;
+    if (action.action_id === APPROVE_ACTION_ID) decision = 'approve';
+    if (action.action_id === REJECT_ACTION_ID) decision = 'reject';
     if (decision && typeof action.value === 'string' && action.value.length > 0) {
       return { proposalId: action.value, decision, actionTs: action.action_ts ?? '' };
     }
