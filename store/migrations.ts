@@ -483,6 +483,65 @@ ASOF LEFT JOIN (
 ) AS b
 ON p.integration = b.integration AND p.workflow = b.workflow AND p.plant = b.plant AND p.ts < b.observed_at`;
 
+/**
+ * One row per anomalous point the analyzer's anomaly stage scored: the
+ * series (`series_key` is `metric|integration|workflow|plant`), its value
+ * beside the expected value and the normal band, the score (0.5 and above
+ * raised an alarm) and a one-line explanation. ReplacingMergeTree keyed by
+ * series and minute keeps one row when a restarted cycle scores a minute again.
+ */
+const ANOMALIES = `
+CREATE TABLE IF NOT EXISTS anomalies (
+    ts DateTime64(3, 'UTC') CODEC(Delta(8), ZSTD(1)),
+    detected_at DateTime64(3, 'UTC') CODEC(Delta(8), ZSTD(1)),
+    series_key String CODEC(ZSTD(1)),
+    integration LowCardinality(String) CODEC(ZSTD(1)),
+    workflow LowCardinality(String) CODEC(ZSTD(1)),
+    plant LowCardinality(String) CODEC(ZSTD(1)),
+    metric LowCardinality(String) CODEC(ZSTD(1)),
+    kind LowCardinality(String) CODEC(ZSTD(1)),
+    value Float64 CODEC(ZSTD(1)),
+    expected Float64 CODEC(ZSTD(1)),
+    lower Float64 CODEC(ZSTD(1)),
+    upper Float64 CODEC(ZSTD(1)),
+    score Float64 CODEC(ZSTD(1)),
+    explanation String CODEC(ZSTD(1)),
+    incident_id String CODEC(ZSTD(1))
+) ENGINE = ReplacingMergeTree(detected_at)
+PARTITION BY toDate(ts)
+ORDER BY (integration, metric, series_key, ts)
+SETTINGS index_granularity = 8192`;
+
+/**
+ * Incidents the anomaly stage opened: one per cause (`cause_key`), with one
+ * row per change. ReplacingMergeTree keyed by `incident_id` keeps the latest
+ * `version` once parts merge; query with FINAL for the current state.
+ */
+const INCIDENTS = `
+CREATE TABLE IF NOT EXISTS incidents (
+    incident_id String CODEC(ZSTD(1)),
+    cause_key String CODEC(ZSTD(1)),
+    state LowCardinality(String) CODEC(ZSTD(1)),
+    kind LowCardinality(String) CODEC(ZSTD(1)),
+    severity LowCardinality(String) CODEC(ZSTD(1)),
+    integration LowCardinality(String) CODEC(ZSTD(1)),
+    workflow LowCardinality(String) CODEC(ZSTD(1)),
+    plant LowCardinality(String) CODEC(ZSTD(1)),
+    metric LowCardinality(String) CODEC(ZSTD(1)),
+    title String CODEC(ZSTD(1)),
+    explanation String CODEC(ZSTD(1)),
+    opened_at DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    updated_at DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    resolved_at Nullable(DateTime64(3, 'UTC')) CODEC(ZSTD(1)),
+    anomaly_count UInt32 CODEC(ZSTD(1)),
+    series_count UInt32 CODEC(ZSTD(1)),
+    peak_score Float64 CODEC(ZSTD(1)),
+    version UInt64 CODEC(ZSTD(1))
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(opened_at)
+ORDER BY incident_id
+SETTINGS index_granularity = 8192`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -517,6 +576,11 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: DEDUPLICATED_TABLES.map(
       (table) => `ALTER TABLE ${table} MODIFY SETTING non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW_BLOCKS}`,
     ),
+  },
+  {
+    version: 6,
+    name: 'anomalies and incidents',
+    statements: [ANOMALIES, INCIDENTS],
   },
   {
     version: 9,

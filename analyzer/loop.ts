@@ -1,0 +1,105 @@
+import type { Logger } from 'pino';
+import type { AlertEvent, AlertSink } from '../alerts/alert.js';
+import type { AnalyzerStage } from './stage.js';
+
+export const DEFAULT_ANALYZER_INTERVAL_MS = 60_000;
+
+export interface AnalyzerLoopOptions {
+  /** Stages in the order they run each cycle. */
+  stages: AnalyzerStage[];
+  /** Receive every event of every stage, in order. */
+  sinks: AlertSink[];
+  intervalMs?: number;
+  logger?: Logger;
+}
+
+/** What one cycle did. */
+export interface AnalyzerCycleResult {
+  events: AlertEvent[];
+  /** Stages that failed, with their error; the others still ran. */
+  failures: Array<{ stage: string; error: unknown }>;
+  elapsedMs: number;
+}
+
+/**
+ * Runs the analyzer stages every `intervalMs`, one cycle at a time: a cycle
+ * that outlasts the interval delays the next one instead of overlapping it.
+ * A failing stage or sink is logged and does not stop the others.
+ */
+export class AnalyzerLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<AnalyzerCycleResult> | undefined;
+  private stopped = false;
+  readonly intervalMs: number;
+
+  constructor(private readonly options: AnalyzerLoopOptions) {
+    this.intervalMs = options.intervalMs ?? DEFAULT_ANALYZER_INTERVAL_MS;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+  }
+
+  /** Runs one cycle as of `now`, after any cycle in progress. */
+  async runCycle(now: Date = new Date()): Promise<AnalyzerCycleResult> {
+    while (this.running) await this.running.catch(() => undefined);
+    this.running = this.cycle(now);
+    try {
+      return await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** Stops scheduling and waits for a cycle in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.runCycle().then(
+        () => this.schedule(),
+        () => this.schedule(),
+      );
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private async cycle(now: Date): Promise<AnalyzerCycleResult> {
+    const started = performance.now();
+    const events: AlertEvent[] = [];
+    const failures: AnalyzerCycleResult['failures'] = [];
+    for (const stage of this.options.stages) {
+      try {
+        events.push(...(await stage.run(now)));
+      } catch (error) {
+        failures.push({ stage: stage.name, error });
+        this.options.logger?.error({ err: error, stage: stage.name }, 'analyzer stage failed; the next cycle retries it');
+      }
+    }
+    for (const event of events) {
+      for (const sink of this.options.sinks) {
+        try {
+          await sink.send(event);
+        } catch (error) {
+          this.options.logger?.error(
+            { err: error, sink: sink.name, incidentId: event.incidentId, state: event.state },
+            'alert sink failed to send an event',
+          );
+        }
+      }
+    }
+    const elapsedMs = performance.now() - started;
+    this.options.logger?.info(
+      { events: events.length, failedStages: failures.length, elapsedMs: Math.round(elapsedMs) },
+      'analyzer cycle done',
+    );
+    return { events, failures, elapsedMs };
+  }
+}
