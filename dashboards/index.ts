@@ -24,6 +24,27 @@ export {
   type ClickHouseQuery,
   type ClickHouseQueryType,
 } from './defaults.js';
+export {
+  ANOMALIES_UID,
+  ANOMALY_POINTS_SQL,
+  ANOMALY_SCORE_SQL,
+  BREACH_PROBABILITY_SQL,
+  INCIDENT_HISTORY_SQL,
+  LATEST_PREDICTIONS_SQL,
+  OPEN_INCIDENTS_SQL,
+  OPEN_INCIDENT_COUNT_SQL,
+  PREDICTION_OUTCOMES_SQL,
+  buildAnomaliesDashboard,
+} from './anomalies.js';
+export {
+  EXCEPTIONS_BY_CATEGORY_SQL,
+  EXCEPTIONS_UID,
+  FINGERPRINTS_SQL,
+  RETRYABLE_SHARE_SQL,
+  SPAN_EXCEPTIONS_SQL,
+  UNCLASSIFIED_COUNT_SQL,
+  buildExceptionsDashboard,
+} from './exceptions.js';
 export { MACRO_ERROR_CODE, MacroExpansionError, expandMacros, type MacroContext } from './expand-macros.js';
 export {
   ENTITY_LAG_SQL,
@@ -58,4 +79,14 @@ export {
   renderDatasourceYaml,
 } from './provisioning.js';
 export { DASHBOARDS, type DashboardDefinition } from './registry.js';
+export {
+  AUDIT_LOG_SQL,
+  DECISIONS_OVER_TIME_SQL,
+  PROPOSALS_BY_STATUS_SQL,
+  PROPOSALS_SQL,
+  REFUSED_DECISIONS_SQL,
+  REMEDIATION_UID,
+  buildRemediationDashboard,
+} from './remediation.js';
+export { ANALYZER_SCOPE_FILTER } from './scope.js';
 export { writeDashboardFiles, type WrittenDashboardFiles } from './write-dashboards.js';

@@ -109,6 +109,76 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
     'failed',
     'conditions',
   ],
+  'Open incidents': ['open_incidents'],
+  'Incidents open now': [
+    'incident_id',
+    'severity',
+    'kind',
+    'integration',
+    'workflow',
+    'plant',
+    'metric',
+    'title',
+    'opened_at',
+    'updated_at',
+    'anomaly_count',
+    'peak_score',
+    'explanation',
+  ],
+  'Anomaly score per series': ['time', 'series', 'score'],
+  'Breach probability': ['time', 'series', 'probability'],
+  'Anomalous points and expected bands': [
+    'ts',
+    'integration',
+    'workflow',
+    'plant',
+    'metric',
+    'kind',
+    'value',
+    'expected',
+    'lower',
+    'upper',
+    'score',
+    'explanation',
+    'incident_id',
+  ],
+  'Latest predictions': [
+    'workflow',
+    'integration',
+    'plant',
+    'predicted_at',
+    'probability',
+    'alerted',
+    'predicted_breach_at',
+    'lag_seconds',
+    'objective_seconds',
+    'indicators',
+    'model_version',
+  ],
+  'Prediction outcomes': ['workflow', 'alerts', 'alerts_followed_by_breach', 'alerts_without_breach', 'breaches_without_alert'],
+  'Incident history': ['incident_id', 'state', 'severity', 'title', 'opened_at', 'resolved_at', 'duration_minutes'],
+  'Unclassified fingerprints': ['unclassified_fingerprints'],
+  'Retryable share of occurrences': ['retryable_share'],
+  'Exceptions by category': ['category', 'retryable', 'fingerprints', 'occurrences', 'last_seen_at'],
+  'Span exceptions per type': ['time', 'exception_type', 'exceptions'],
+  Fingerprints: [
+    'integration',
+    'category',
+    'retryable',
+    'confidence',
+    'classified_by',
+    'occurrences',
+    'first_seen',
+    'last_seen',
+    'template',
+    'sample',
+    'fingerprint',
+  ],
+  'Proposals by status': ['status', 'proposals'],
+  'Decisions and executions': ['time', 'event', 'events'],
+  Proposals: ['proposal_id', 'status', 'proposed_at', 'last_change_at'],
+  'Refused decisions': ['at', 'actor', 'channel', 'code', 'proposal_id', 'detail'],
+  'Audit log': ['seq', 'at', 'actor', 'channel', 'event', 'proposal_id', 'code', 'detail'],
   Failures: [
     'failed_at',
     'integration',
@@ -135,6 +205,11 @@ function formatNanos(time: Date): string {
   return `${seconds}.${String((milliseconds - seconds * 1000) * 1_000_000).padStart(9, '0')}`;
 }
 
+/** Formats a time as the `seconds.milliseconds` string DateTime64(3) accepts, whatever the column's time zone. */
+function formatMillis(time: Date): string {
+  return (time.getTime() / 1000).toFixed(3);
+}
+
 interface SpanSeed {
   traceId: string;
   spanId: string;
@@ -146,6 +221,7 @@ interface SpanSeed {
   durationMs: number;
   error?: boolean;
   attributes: Record<string, string>;
+  exception?: { type: string; message: string };
 }
 
 function toTraceRow(span: SpanSeed): OtelTraceRow {
@@ -165,9 +241,11 @@ function toTraceRow(span: SpanSeed): OtelTraceRow {
     Duration: String(span.durationMs * 1_000_000),
     StatusCode: span.error ? 'Error' : 'Unset',
     StatusMessage: span.error ? 'MES rejected the order' : '',
-    'Events.Timestamp': [],
-    'Events.Name': [],
-    'Events.Attributes': [],
+    'Events.Timestamp': span.exception ? [formatNanos(span.start)] : [],
+    'Events.Name': span.exception ? ['exception'] : [],
+    'Events.Attributes': span.exception
+      ? [{ 'exception.type': span.exception.type, 'exception.message': span.exception.message }]
+      : [],
     'Links.TraceId': [],
     'Links.SpanId': [],
     'Links.TraceState': [],
@@ -211,6 +289,7 @@ function buildSpanSeeds(): SpanSeed[] {
       start: new Date(start.getTime() + 2_000),
       durationMs: 500 + index * 100,
       error: index === 3,
+      exception: index === 3 ? { type: 'MesRejectedError', message: 'MES rejected the order' } : undefined,
       attributes,
     });
   }
@@ -341,7 +420,161 @@ function buildPolls(): PollRecord[] {
   ];
 }
 
+/** Two incidents on the MES link (one resolved) and their anomalous points. */
+async function seedAnomalies(): Promise<void> {
+  const incident = {
+    cause_key: 'lag_seconds|odoo-mes',
+    kind: 'anomaly',
+    severity: 'critical',
+    integration: 'odoo-mes',
+    workflow: 'production_order_release',
+    plant: 'plant-a',
+    metric: 'lag_seconds',
+    explanation: 'lag 40 s against an expected 3 s (band 1 to 6 s)',
+    anomaly_count: 3,
+    series_count: 1,
+    peak_score: 0.93,
+  };
+  await client.insert({
+    table: 'incidents',
+    format: 'JSONEachRow',
+    values: [
+      {
+        ...incident,
+        incident_id: 'inc-open',
+        state: 'opened',
+        title: 'Order releases to the MES lag 40 s in plant-a',
+        opened_at: formatMillis(atOffset(30 * 60_000)),
+        updated_at: formatMillis(atOffset(32 * 60_000)),
+        resolved_at: null,
+        version: 1,
+      },
+      {
+        ...incident,
+        incident_id: 'inc-resolved',
+        state: 'resolved',
+        title: 'Order releases to the MES lag 25 s in plant-a',
+        opened_at: formatMillis(atOffset(5 * 60_000)),
+        updated_at: formatMillis(atOffset(15 * 60_000)),
+        resolved_at: formatMillis(atOffset(15 * 60_000)),
+        version: 2,
+      },
+    ],
+  });
+  await client.insert({
+    table: 'anomalies',
+    format: 'JSONEachRow',
+    values: [30, 31, 32].map((minute) => ({
+      ts: formatMillis(atOffset(minute * 60_000)),
+      detected_at: formatMillis(atOffset((minute + 1) * 60_000)),
+      series_key: 'lag_seconds|odoo-mes|production_order_release|plant-a',
+      integration: 'odoo-mes',
+      workflow: 'production_order_release',
+      plant: 'plant-a',
+      metric: 'lag_seconds',
+      kind: 'level_shift',
+      value: 40,
+      expected: 3,
+      lower: 1,
+      upper: 6,
+      score: 0.9,
+      explanation: 'lag 40 s against an expected 3 s (band 1 to 6 s)',
+      incident_id: 'inc-open',
+    })),
+  });
+}
+
+/** Predictions for the MES link before and during the lag, one of them alerted. */
+async function seedPredictions(): Promise<void> {
+  await client.insert({
+    table: 'predictions',
+    format: 'JSONEachRow',
+    values: [20, 25].map((minute) => ({
+      ts: formatMillis(atOffset(minute * 60_000)),
+      workflow: 'production_order_release',
+      integration: 'odoo-mes',
+      plant: 'plant-a',
+      horizon_seconds: 900,
+      probability: minute === 25 ? 0.85 : 0.2,
+      threshold: 0.5,
+      alerted: minute === 25,
+      predicted_breach_at: minute === 25 ? formatMillis(atOffset(35 * 60_000)) : null,
+      objective_seconds: 60,
+      lag_seconds: 4,
+      'indicators.name': ['lag_slope'],
+      'indicators.value': [0.1],
+      'indicators.description': ['lag grows 0.1 s per second'],
+      model_version: 'test',
+    })),
+  });
+}
+
+/** Two fingerprints: a classified deadlock on the WMS link and an unclassified MES error. */
+async function seedExceptionFingerprints(): Promise<void> {
+  const label = (category: string, retryable: boolean) => ({
+    classified_at: formatMillis(atOffset(40 * 60_000)),
+    category,
+    retryable,
+    confidence: 0.9,
+    classified_by: 'rules',
+    rule: 'sqlstate',
+    rationale: 'SQLSTATE 40001',
+  });
+  await client.insert({
+    table: 'exception_fingerprints',
+    format: 'JSONEachRow',
+    values: [
+      {
+        integration: 'odoo-wms',
+        fingerprint: 'fp-serialize',
+        template: 'could not serialize access',
+        exception_type: 'psycopg2.OperationalError',
+        system: 'postgres',
+        occurrences: 12,
+        first_seen: formatMillis(atOffset(25 * 60_000)),
+        last_seen: formatMillis(atOffset(45 * 60_000)),
+        samples: ['could not serialize access'],
+        label: label('concurrency_conflict', true),
+      },
+      {
+        integration: 'odoo-mes',
+        fingerprint: 'fp-rejected',
+        template: 'order <num> has no routing',
+        exception_type: 'rejected',
+        system: 'rabbitmq',
+        occurrences: 3,
+        first_seen: formatMillis(atOffset(35 * 60_000)),
+        last_seen: formatMillis(atOffset(36 * 60_000)),
+        samples: ['order 7 has no routing'],
+        label: label('unknown', false),
+      },
+    ],
+  });
+}
+
+/** One proposal approved and executed, one refused self-approval. */
+async function seedRemediationAudit(): Promise<void> {
+  const events = [
+    { event: 'proposal.created', actor: 'syncwatch', channel: 'system', code: '', detail: 'requeue 3 failed jobs' },
+    { event: 'decision.refused', actor: 'alice', channel: 'api', code: 'REMEDIATION_SELF_APPROVAL', detail: 'requester cannot approve' },
+    { event: 'decision.approved', actor: 'bob', channel: 'console', code: '', detail: 'approved' },
+    { event: 'execution.started', actor: 'syncwatch', channel: 'system', code: '', detail: '3 targets' },
+    { event: 'execution.finished', actor: 'syncwatch', channel: 'system', code: '', detail: 'executed: 3 jobs requeued' },
+  ];
+  await client.insert({
+    table: 'remediation_audit',
+    format: 'JSONEachRow',
+    values: events.map((entry, index) => ({
+      ...entry,
+      seq: index + 1,
+      at: formatMillis(atOffset((40 + index) * 60_000)),
+      proposal_id: 'proposal-1',
+    })),
+  });
+}
+
 async function seedStore(): Promise<void> {
+  await Promise.all([seedAnomalies(), seedPredictions(), seedExceptionFingerprints(), seedRemediationAudit()]);
   await client.insert({ table: 'otel_traces', values: buildSpanSeeds().map(toTraceRow), format: 'JSONEachRow' });
   await client.insert({
     table: 'workflow_objectives',
@@ -451,6 +684,31 @@ describe('dashboard panel queries', () => {
 
     expect(result.data.map((row) => row.spanID)).toEqual(['1100000000000000', '1200000000000000']);
     expect(result.data[1]?.parentSpanID).toBe('1100000000000000');
+  });
+
+  it('list only the open incident', async () => {
+    const result = await runPanelQuery(targets.find((target) => target.panel.title === 'Incidents open now')!.query.rawSql);
+
+    expect(result.data.map((row) => row.incident_id)).toEqual(['inc-open']);
+  });
+
+  it('count the alert followed by a breach', async () => {
+    const result = await runPanelQuery(targets.find((target) => target.panel.title === 'Prediction outcomes')!.query.rawSql);
+
+    expect(Number(result.data[0]?.alerts)).toBe(1);
+    expect(Number(result.data[0]?.alerts_followed_by_breach)).toBe(0);
+  });
+
+  it('count unknown fingerprints as unclassified', async () => {
+    const result = await runPanelQuery(targets.find((target) => target.panel.title === 'Unclassified fingerprints')!.query.rawSql);
+
+    expect(Number(result.data[0]?.unclassified_fingerprints)).toBe(1);
+  });
+
+  it('derive an executed proposal from the audit', async () => {
+    const result = await runPanelQuery(targets.find((target) => target.panel.title === 'Proposals')!.query.rawSql);
+
+    expect(result.data.map((row) => [row.proposal_id, row.status])).toEqual([['proposal-1', 'executed']]);
   });
 
   it('narrow lag to the chosen integration', async () => {

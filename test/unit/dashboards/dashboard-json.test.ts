@@ -51,7 +51,28 @@ const EXPECTED_PANELS: Record<string, string[]> = {
     'Entity state',
     'Failures',
   ],
+  'anomalies.json': [
+    'Open incidents',
+    'Incidents open now',
+    'Anomaly score per series',
+    'Breach probability',
+    'Anomalous points and expected bands',
+    'Latest predictions',
+    'Prediction outcomes',
+    'Incident history',
+  ],
+  'exceptions.json': [
+    'Unclassified fingerprints',
+    'Retryable share of occurrences',
+    'Exceptions by category',
+    'Span exceptions per type',
+    'Fingerprints',
+  ],
+  'remediation.json': ['Proposals by status', 'Decisions and executions', 'Proposals', 'Refused decisions', 'Audit log'],
 };
+
+/** Dashboards whose rows carry no plant, integration or workflow to filter on. */
+const DASHBOARDS_WITHOUT_SCOPE = new Set(['remediation.json']);
 
 function toJsonDashboard(definition: (typeof DASHBOARDS)[number]): Dashboard {
   return JSON.parse(JSON.stringify(definition.build())) as Dashboard;
@@ -115,7 +136,7 @@ describe.each(DASHBOARDS.map((definition) => [definition.fileName, definition] a
     expect(dashboard.tags).toContain('syncwatch');
   });
 
-  it('has plant, integration and workflow variables', () => {
+  it.skipIf(DASHBOARDS_WITHOUT_SCOPE.has(fileName))('has plant, integration and workflow variables', () => {
     const variables = dashboard.templating.list ?? [];
     const names = variables.map((variable) => variable.name);
     expect(names).toEqual(expect.arrayContaining(['plant', 'integration', 'workflow']));
