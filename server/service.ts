@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createAlertSinks, createAuditLogAdapter, type AlertDelivery } from '../alerts/index.js';
 import { writeWorkflowObjectives } from '../analyzer/workflows/index.js';
 import { createClientBatchInserter, openIngest, type Ingest } from '../collector/ingest/index.js';
 import { createLagWriter } from '../collector/lag-writer.js';
@@ -7,6 +8,7 @@ import { registerOtlpReceiver } from '../collector/otlp/index.js';
 import { createSource, startSourcePolling, type LagSource } from '../collector/sources/index.js';
 import { createBatchedTraceWriter } from '../collector/trace-writer.js';
 import type { SyncwatchConfig } from '../config/index.js';
+import { appendAudit } from '../remediation/audit.js';
 import { openRemediation, type Remediation } from '../remediation/index.js';
 import { describeStore, migrate, MIGRATIONS, openClickHouse, resolveStoreOptions, storeCluster } from '../store/index.js';
 import { buildApiServer } from './api-server.js';
@@ -43,6 +45,8 @@ export interface RunningService {
   ingest: Ingest;
   /** Proposals, approvals and their execution, on the control-plane store. */
   remediation: Remediation;
+  /** Slack and webhook targets; analyzer events go to `alerts.send`. */
+  alerts: AlertDelivery;
   /** Polls every source once, now; used by tests and the demo. */
   pollNow(): Promise<void>;
   stop(): Promise<void>;
@@ -101,6 +105,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     rateLimit: { max: config.api.rateLimit.max, windowMs: config.api.rateLimit.window },
     remediation,
   });
+  // Slack clicks are decided by the remediation layer; requests rejected before that go to its audit log.
+  const alerts = createAlertSinks(config.alerts, {
+    logger,
+    dataDir: config.store.dataDir,
+    workflows: config.workflows,
+    decider: remediation,
+    securityAudit: createAuditLogAdapter((record) => remediation.store.transaction((tx) => appendAudit(tx, record))),
+  });
+  alerts.registerRoutes(api);
 
   const sources = [...config.sources.map((source) => createSource(source, { logger })), ...(options.extraSources ?? [])].map(
     (source) => instrumentLagSource(source, metrics),
@@ -129,6 +142,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     metrics,
     ingest,
     remediation,
+    alerts,
     pollNow: () => polling.pollNow(),
     async stop() {
       removeServiceRecord(config.store.dataDir);
@@ -136,6 +150,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       await Promise.allSettled([otlp.close(), api.close()]);
       await Promise.allSettled(sources.map((source) => source.close()));
       await ingest.close();
+      await alerts.close();
       await remediation.close();
       await client.close();
       await telemetry.shutdown();
