@@ -14,7 +14,7 @@ const POLL_LIMIT_MS = 120000;
 const REFRESH_INTERVAL_MS = 15000;
 const FINAL_STATUSES = ['executed', 'failed', 'rejected', 'expired'];
 
-const state = { token: null, me: null, selectedId: null, refreshTimer: null, pollGeneration: 0 };
+const state = { token: null, me: null, selectedId: null, refreshTimer: null, pollGeneration: 0, incidents: new Map() };
 
 function byId(id) {
   return document.getElementById(id);
@@ -154,6 +154,7 @@ async function loadIncidents() {
     body.replaceChildren();
     note.textContent = result.note || '';
     if (!result.note && result.incidents.length === 0) note.textContent = 'No incident is open.';
+    state.incidents = new Map(result.incidents.map((incident) => [incident.id, incident]));
     for (const incident of result.incidents) {
       const row = element('tr');
       row.append(element('td', incident.severity || '', 'severity-' + (incident.severity || 'none')));
@@ -185,7 +186,8 @@ function renderProposal(proposal, audit) {
   const facts = byId('detail-facts');
   facts.replaceChildren();
   addFact(facts, 'Proposal', proposal.id);
-  addFact(facts, 'Incident', proposal.incidentId);
+  const incident = state.incidents.get(proposal.incidentId);
+  addFact(facts, 'Incident', incident ? incident.title + ' (' + proposal.incidentId + ')' : proposal.incidentId);
   addFact(facts, 'Workflow', proposal.workflow);
   addFact(facts, 'Plant', proposal.plant);
   addFact(facts, 'Created', formatTime(proposal.createdAt));

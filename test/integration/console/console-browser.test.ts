@@ -78,6 +78,15 @@ const REPLAY_DRAFT: ProposalDraft = {
   requiredApprovals: 2,
 };
 
+const REJECT_DRAFT: ProposalDraft = {
+  ...REQUEUE_DRAFT,
+  id: 'prop-requeue-qms-c',
+  incidentId: 'incident-qms-c',
+  integration: 'qms-odoo-plant-c',
+  workflow: 'quality_hold',
+  plant: 'plant-c',
+};
+
 let remediation: Remediation;
 let app: ReturnType<typeof buildApiServer>;
 let baseUrl = '';
@@ -158,6 +167,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`console in Chromium (skipped without ${C
     });
     await remediation.storeProposal(REQUEUE_DRAFT);
     await remediation.storeProposal(REPLAY_DRAFT);
+    await remediation.storeProposal(REJECT_DRAFT);
     app = buildApiServer({
       client,
       tokens: [
@@ -203,8 +213,9 @@ describe.skipIf(!existsSync(CHROMIUM))(`console in Chromium (skipped without ${C
     await page.locator('#incidents tbody tr').first().waitFor();
     await expect(page.locator('#incidents tbody tr').count()).resolves.toBe(2);
 
-    await page.locator('[data-proposal-id="prop-requeue-mes-a"]').click();
+    await page.locator('#proposals [data-proposal-id="prop-requeue-mes-a"]').click();
     await page.locator('#detail-title').filter({ hasText: 'requeue_failed_jobs on odoo-mes-plant-a' }).waitFor();
+    await expect(page.locator('#detail-facts').textContent()).resolves.toContain('Material consumption from MES plant-a fails');
     await expect(page.locator('#detail-rationale').textContent()).resolves.toContain('database lock conflict');
     await expect(page.locator('#detail-blast-radius').textContent()).resolves.toBe('2 events, 2 orders, plants: plant-a');
     await expect(page.locator('#detail-duplicate-risk').textContent()).resolves.toContain('idempotency key');
@@ -240,6 +251,26 @@ describe.skipIf(!existsSync(CHROMIUM))(`console in Chromium (skipped without ${C
     await page.close();
   });
 
+  it('lets an approver reject with a reason', async () => {
+    const page = await openConsole(APPROVER_TOKEN);
+    await page.locator('#proposals [data-proposal-id="prop-requeue-qms-c"]').click();
+    await page.locator('#detail-title').filter({ hasText: 'on qms-odoo-plant-c' }).waitFor();
+
+    // The browser's own form validation stops a rejection without a reason.
+    await page.getByRole('button', { name: 'Reject' }).click();
+    await expect(page.locator('#reject-reason:invalid').count()).resolves.toBe(1);
+    await expect(page.locator('#detail-status').textContent()).resolves.toBe('Status: pending');
+    await page.getByLabel('Reason for rejecting').fill('plant-c quality lab is re-inspecting the lot');
+    await page.getByRole('button', { name: 'Reject' }).click();
+
+    await page.locator('#detail-status').filter({ hasText: 'Status: rejected' }).waitFor();
+    await expect(page.locator('#outcome').textContent()).resolves.toBe('Rejected.');
+    await expect(page.locator('#detail-facts').textContent()).resolves.toContain('plant-c quality lab is re-inspecting the lot');
+    // The pending list reloads after the decision and drops the proposal.
+    await page.locator('#proposals [data-proposal-id="prop-requeue-qms-c"]').waitFor({ state: 'detached' });
+    await page.close();
+  });
+
   it('shows a viewer no approve button', async () => {
     const page = await browser!.newPage();
     await page.goto(`${baseUrl}/console`);
@@ -247,7 +278,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`console in Chromium (skipped without ${C
     await page.getByRole('button', { name: 'Open the console' }).click();
     await page.locator('#identity').filter({ hasText: 'victor (viewer)' }).waitFor();
 
-    await page.locator('[data-proposal-id="prop-replay-dlq-wms"]').click();
+    await page.locator('#proposals [data-proposal-id="prop-replay-dlq-wms"]').click();
     await page.locator('#detail-title').filter({ hasText: 'replay_dead_letters on wms-odoo' }).waitFor();
     await expect(page.getByRole('button', { name: 'Approve' }).isVisible()).resolves.toBe(false);
     await expect(page.getByRole('button', { name: 'Reject' }).isVisible()).resolves.toBe(false);
