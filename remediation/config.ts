@@ -6,6 +6,8 @@ import { ROLES } from './contract.js';
 export const DEFAULT_PROPOSAL_TTL_MS = 30 * 60_000;
 /** Delay of `retry_after_delay`, in milliseconds (5 minutes). */
 export const DEFAULT_RETRY_DELAY_MS = 5 * 60_000;
+/** Messages a dead-letter replay moves per AMQP transaction. */
+export const DEFAULT_REPLAY_BATCH_SIZE = 25;
 /** Blast radius above which a proposal needs two distinct approvers. */
 export const DEFAULT_TWO_APPROVERS_ABOVE = { events: 100, orders: 20 } as const;
 
@@ -96,7 +98,13 @@ const executorsSchema = z.strictObject({
       apiKey: z.string().min(1),
     })
     .optional(),
-  rabbitmq: z.strictObject({ url: z.string().regex(/^amqps?:\/\//, 'expected an amqp:// or amqps:// URL') }).optional(),
+  rabbitmq: z
+    .strictObject({
+      url: z.string().regex(/^amqps?:\/\//, 'expected an amqp:// or amqps:// URL'),
+      /** Messages a dead-letter replay moves per AMQP transaction. */
+      batchSize: z.number().int().min(1).max(1_000).default(DEFAULT_REPLAY_BATCH_SIZE),
+    })
+    .optional(),
   nats: z.strictObject({ servers: z.array(z.string().min(1)).min(1) }).optional(),
 });
 

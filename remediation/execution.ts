@@ -211,25 +211,27 @@ export class ExecutionRunner {
   #progress(proposalId: string, position: number): MessageProgress {
     const store = this.#store;
     return {
-      async get(key) {
-        const { rows } = await store.query<{ state: 'publishing' | 'done' }>(
-          'SELECT state FROM message_progress WHERE proposal_id = $1 AND position = $2 AND message_key = $3',
-          [proposalId, position, key],
+      async states(keys) {
+        const { rows } = await store.query<{ message_key: string; state: 'publishing' | 'done' }>(
+          'SELECT message_key, state FROM message_progress WHERE proposal_id = $1 AND position = $2 AND message_key = ANY($3::text[])',
+          [proposalId, position, keys],
         );
-        return rows[0]?.state;
+        return new Map(rows.map((row) => [row.message_key, row.state]));
       },
-      async markPublishing(key) {
+      async markPublishing(keys) {
         await store.query(
-          `INSERT INTO message_progress (proposal_id, position, message_key, state) VALUES ($1, $2, $3, 'publishing')
+          `INSERT INTO message_progress (proposal_id, position, message_key, state)
+           SELECT $1, $2, key, 'publishing' FROM unnest($3::text[]) AS key
            ON CONFLICT (proposal_id, position, message_key) DO NOTHING`,
-          [proposalId, position, key],
+          [proposalId, position, keys],
         );
       },
-      async markDone(key) {
+      async markDone(keys) {
         await store.query(
-          `INSERT INTO message_progress (proposal_id, position, message_key, state) VALUES ($1, $2, $3, 'done')
+          `INSERT INTO message_progress (proposal_id, position, message_key, state)
+           SELECT $1, $2, key, 'done' FROM unnest($3::text[]) AS key
            ON CONFLICT (proposal_id, position, message_key) DO UPDATE SET state = 'done', at = now()`,
-          [proposalId, position, key],
+          [proposalId, position, keys],
         );
       },
       async listPublishing() {

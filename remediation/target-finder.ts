@@ -86,7 +86,7 @@ export class TargetFinder {
   async #readDeadLetterQueue(queue: Extract<FailureQueueConfig, { kind: 'rabbitmq_dlq' }>): Promise<FailureFacts | undefined> {
     const url = this.#config.executors.rabbitmq?.url;
     if (url === undefined) return undefined;
-    const connection = await amqp.connect(url, { timeout: READ_TIMEOUT_MS });
+    const connection = await amqp.connect(url, { timeout: READ_TIMEOUT_MS, noDelay: true });
     try {
       const channel = await connection.createChannel();
       const reply = await channel.checkQueue(queue.queue);

@@ -45,7 +45,8 @@ export function createExecutors(options: { config: RemediationConfig; store: Con
     // Requeues through the API pass Odoo's access rules.
     executors.requeue_failed_jobs = new QueueJobOdooExecutor(client, store);
   }
-  if (config.executors.rabbitmq) executors.replay_dead_letters = new DeadLetterReplayExecutor({ url: config.executors.rabbitmq.url, store });
+  const rabbitmq = config.executors.rabbitmq;
+  if (rabbitmq) executors.replay_dead_letters = new DeadLetterReplayExecutor({ url: rabbitmq.url, store, batchSize: rabbitmq.batchSize });
   if (config.executors.nats) executors.republish_nats = new NatsRepublishExecutor(config.executors.nats.servers, store);
   return executors;
 }

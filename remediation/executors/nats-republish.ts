@@ -38,7 +38,7 @@ export class NatsRepublishExecutor implements ActionExecutor {
       const fallbackSubject = typeof proposal.params.subject === 'string' ? proposal.params.subject : undefined;
       let duplicates = 0;
       for (let sequence = info.state.first_seq; sequence <= lastSequence && info.state.messages > 0; sequence += 1) {
-        if ((await progress.get(String(sequence))) === 'done') {
+        if ((await progress.states([String(sequence)])).get(String(sequence)) === 'done') {
           // Republished by a run that stopped before deleting it here.
           await manager.streams.deleteMessage(stream, sequence, false).catch(ignoreMissing);
           continue;
@@ -54,7 +54,7 @@ export class NatsRepublishExecutor implements ActionExecutor {
           headers: copyHeaders(stored.header, proposal.id),
         });
         if (ack.duplicate) duplicates += 1;
-        await progress.markDone(String(sequence));
+        await progress.markDone([String(sequence)]);
         await manager.streams.deleteMessage(stream, sequence, false).catch(ignoreMissing);
       }
       const moved = await progress.countDone();

@@ -2,12 +2,11 @@ import { createHash } from 'node:crypto';
 import amqp, { type Channel, type ChannelModel, type GetMessage, type Options } from 'amqplib';
 // amqplib has no public call for AMQP transactions; its `rpc` sends any method from the protocol definitions.
 import defs from 'amqplib/lib/defs.js';
+import { DEFAULT_REPLAY_BATCH_SIZE } from '../config.js';
 import type { ControlStore } from '../control-store.js';
 import { checkHold } from './control-plane.js';
 import type { ActionExecutor, MessageProgress, TargetContext, TargetOutcome } from './types.js';
 
-/** Messages moved per AMQP transaction. */
-export const REPLAY_BATCH_SIZE = 25;
 /** Header set on every replayed message to the id of the proposal that replayed it. */
 export const REPLAY_HEADER = 'x-syncwatch-replay';
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -45,13 +44,18 @@ export class DeadLetterReplayExecutor implements ActionExecutor {
   constructor(options: { url: string; store: ControlStore; batchSize?: number }) {
     this.#url = options.url;
     this.#store = options.store;
-    this.#batchSize = options.batchSize ?? REPLAY_BATCH_SIZE;
+    this.#batchSize = options.batchSize ?? DEFAULT_REPLAY_BATCH_SIZE;
   }
 
   async runTarget(context: TargetContext): Promise<TargetOutcome> {
     const held = await checkHold(this.#store, context.proposal.integration, context.target.ref);
     if (held) return held;
-    const connection = await amqp.connect(this.#url, { timeout: CONNECT_TIMEOUT_MS, clientProperties: { connection_name: 'syncwatch-remediation' } });
+    // Without noDelay, Nagle's algorithm holds each small frame for the peer's delayed ACK, about 40 ms per get.
+    const connection = await amqp.connect(this.#url, {
+      timeout: CONNECT_TIMEOUT_MS,
+      noDelay: true,
+      clientProperties: { connection_name: 'syncwatch-remediation' },
+    });
     connection.on('error', () => undefined);
     try {
       return await this.#replay(connection, context);
@@ -92,20 +96,22 @@ export class DeadLetterReplayExecutor implements ActionExecutor {
         if (!checked.has(destination)) await channel.checkQueue(destination);
         checked.add(destination);
       }
-      for (const { message, key, destination } of routed) {
-        await progress.markPublishing(key);
+      await progress.markPublishing(routed.map(({ key }) => key));
+      for (const { message, destination } of routed) {
         channel.publish('', destination as string, message.content, replayOptions(message, proposal.id));
         channel.ack(message);
       }
       await channel.rpc(defs.TxCommit, {}, defs.TxCommitOk);
+      await progress.markDone(batch.messages.map(({ key }) => key));
       for (const { key } of batch.messages) {
-        await progress.markDone(key);
         if (uncertain.delete(key)) processed -= 1;
         processed += 1;
       }
     }
-    // Keys left in `publishing` by a killed run that never came back were committed by that run.
-    for (const key of uncertain) await progress.markDone(key);
+    // Keys left in `publishing` by a killed run that did not come back were committed by that run.
+    // NOTE: this relies on a rolled-back delivery returning to its old place near the head, as
+    // classic queues return it; one returned behind the replay limit would be counted as moved.
+    if (stop === undefined) await progress.markDone([...uncertain]);
     const moved = await progress.countDone();
     const summary = `${moved} messages moved from ${target.ref} back to their queue`;
     if (stop !== undefined) return { state: 'failed', result: `${summary}; stopped: ${stop}` };
@@ -127,21 +133,24 @@ export class DeadLetterReplayExecutor implements ActionExecutor {
   ): Promise<{ messages: Array<{ message: GetMessage; key: string }>; stop?: string }> {
     const messages: Array<{ message: GetMessage; key: string }> = [];
     const keys = new Set<string>();
+    let stop: string | undefined;
     while (messages.length < size) {
       const message = await channel.get(queue, { noAck: false });
       if (message === false) break;
       const key = messageKey(message);
-      const replayedBy = message.properties.headers?.[REPLAY_HEADER];
-      const seen = keys.has(key) || (!uncertain.has(key) && (await progress.get(key)) !== undefined);
-      if (replayedBy === proposalId || seen) {
+      if (message.properties.headers?.[REPLAY_HEADER] === proposalId || keys.has(key)) {
         channel.nack(message, false, true);
-        const reason = replayedBy === proposalId ? 'was dead-lettered again after its replay' : 'appears a second time';
-        return { messages, stop: `message ${key} ${reason}; it stays in ${queue}` };
+        stop = `message ${key} was dead-lettered again after its replay or appears twice; it stays in ${queue}`;
+        break;
       }
       keys.add(key);
       messages.push({ message, key });
     }
-    return { messages };
+    const states = await progress.states([...keys].filter((key) => !uncertain.has(key)));
+    const firstSeen = messages.findIndex(({ key }) => states.has(key));
+    if (firstSeen < 0) return stop === undefined ? { messages } : { messages, stop };
+    for (const { message } of messages.slice(firstSeen)) channel.nack(message, false, true);
+    return { messages: messages.slice(0, firstSeen), stop: `message ${messages[firstSeen]?.key} was already replayed; it stays in ${queue}` };
   }
 }
 

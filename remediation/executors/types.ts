@@ -13,10 +13,10 @@ export interface TargetOutcome {
  * restarted execution knows which messages it already handled.
  */
 export interface MessageProgress {
-  /** Returns the recorded state of a message key, or undefined when it was never seen. */
-  get(key: string): Promise<'publishing' | 'done' | undefined>;
-  markPublishing(key: string): Promise<void>;
-  markDone(key: string): Promise<void>;
+  /** Returns the recorded state of each given key that was seen before. */
+  states(keys: readonly string[]): Promise<Map<string, 'publishing' | 'done'>>;
+  markPublishing(keys: readonly string[]): Promise<void>;
+  markDone(keys: readonly string[]): Promise<void>;
   /** Keys still in `publishing`, left by an execution that stopped between the two marks. */
   listPublishing(): Promise<string[]>;
   countDone(): Promise<number>;

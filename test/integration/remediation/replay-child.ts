@@ -1,0 +1,27 @@
+/**
+ * A syncwatch process for the dead-letter kill test: `approve` records two
+ * approvals of a proposal, and the second one runs its execution; `resume`
+ * runs what a killed process left unfinished. The last line on stdout is the
+ * proposal as JSON.
+ */
+import { pino } from 'pino';
+import { configSchema } from '../../../config/index.js';
+import { openRemediation } from '../../../remediation/index.js';
+
+const [mode, proposalId, configJson] = process.argv.slice(2);
+if (!mode || !proposalId || !configJson) throw new Error('usage: replay-child.ts approve|resume <proposal id> <config json>');
+
+const remediation = await openRemediation({
+  config: configSchema.parse(JSON.parse(configJson)),
+  logger: pino({ level: 'silent' }),
+  executeInBackground: false,
+});
+if (mode === 'approve') {
+  await remediation.decide({ proposalId, decision: 'approve', userName: 'alice', channel: 'api' });
+  process.stdout.write('approved once\n');
+  await remediation.decide({ proposalId, decision: 'approve', userName: 'bob', channel: 'slack' });
+} else {
+  await remediation.runPendingExecutions();
+}
+process.stdout.write(`${JSON.stringify(await remediation.getProposal(proposalId))}\n`);
+await remediation.close();
