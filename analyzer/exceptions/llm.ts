@@ -24,7 +24,7 @@ export interface LlmSettings {
   /** Characters of exception text sent; the rest is cut. */
   maxInputChars: number;
   maxOutputTokens: number;
-  /** Answers below this confidence become `unknown`. */
+  /** Labels below this confidence become `unknown`. */
   minConfidence: number;
   breakerFailures: number;
   breakerCooldownMs: number;
@@ -43,7 +43,7 @@ export const DEFAULT_LLM_SETTINGS: Omit<LlmSettings, 'baseUrl' | 'model'> = {
   breakerCooldownMs: 300_000,
 };
 
-/** Why the model gave no label; the caller falls back to rules. */
+/** Reason the model returned no label; the caller falls back to rules. */
 export type LlmFailureReason =
   | 'budget_exhausted'
   | 'circuit_open'
@@ -84,7 +84,7 @@ export interface LlmStats {
 
 /**
  * Labels exception texts that no rule matched, through any OpenAI-compatible
- * chat completions endpoint. One call per fingerprint: answers are cached, and
+ * chat completions endpoint. One call per fingerprint: responses are cached, and
  * concurrent requests for one fingerprint share one call. Calls stop when the
  * hourly token budget is spent or the circuit breaker is open, and the caller
  * then uses rules only.
@@ -128,7 +128,7 @@ export class LlmClassifier {
       return cached;
     }
     const pending = this.classifyUncached(input).then((result) => {
-      // Only answers are cached; a failed fingerprint may be tried again later.
+      // Only valid responses stay cached, so a failed fingerprint may be tried again later.
       if (!result.ok) this.cache.delete(fingerprint);
       return result;
     });

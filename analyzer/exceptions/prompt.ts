@@ -5,9 +5,9 @@ import { EXCEPTION_CATEGORIES } from './taxonomy.js';
  * The prompt and answer schema of the model classifier. The exception text is
  * untrusted: it is redacted before it gets here, cut to a maximum length,
  * stripped of control characters and placed between markers that carry a
- * random nonce, so the text cannot close its own block. The answer can only
- * hold enum values, a boolean, a number and a short rationale, and nothing a
- * model writes selects an action or a target.
+ * random nonce, so the text cannot close its own block. The response can only
+ * hold enum values, a boolean, a number and a short rationale. Nothing a model
+ * writes selects an action or a target.
  */
 
 const CATEGORY_GUIDE = `transient_network: connection refused, reset or dropped; a new connection fixes it
@@ -64,7 +64,7 @@ function truncate(text: string, maxChars: number): string {
   return text.length > maxChars ? `${text.slice(0, maxChars)} [truncated]` : text;
 }
 
-/** The JSON schema sent as `response_format`; the answer is checked again locally. */
+/** The JSON schema sent as `response_format`; the response is checked again locally. */
 export const ANSWER_SCHEMA = {
   type: 'object',
   additionalProperties: false,
