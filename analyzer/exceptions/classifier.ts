@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { stripInstructions } from './injection.js';
 import type { LlmClassifier } from './llm.js';
 import { exceptionText, fingerprintOf, normalizeMessage } from './normalize.js';
 import { createRedactor, type Redactor } from './redact.js';
@@ -51,12 +52,21 @@ export class ExceptionClassifier {
     return { redacted, template, fingerprint: fingerprintOf(template), system: occurrence.system };
   }
 
+  /**
+   * Labels a prepared exception. Instruction-like sentences are removed
+   * first, and a text that contained any is labelled by rules only.
+   */
   async classify(prepared: PreparedException): Promise<ExceptionClassification> {
-    const byRules = classifyByRules({ text: prepared.redacted, system: prepared.system });
+    const stripped = stripInstructions(prepared.redacted);
+    const byRules = classifyByRules({ text: stripped.text, system: prepared.system });
     if (byRules) return byRules;
+    if (stripped.removed > 0) {
+      this.logger?.warn({ fingerprint: prepared.fingerprint, removedSentences: stripped.removed }, 'exception text contains instructions; labelled by rules only');
+      return unknownClassification('no rule matched; the text contains instructions, so it was not sent to the model');
+    }
     if (!this.llm) return unknownClassification('no rule matched');
 
-    const result = await this.llm.classify(prepared.fingerprint, { text: prepared.redacted, system: prepared.system });
+    const result = await this.llm.classify(prepared.fingerprint, { text: stripped.text, system: prepared.system });
     if (result.ok) return result.classification;
     this.logger?.debug({ fingerprint: prepared.fingerprint, reason: result.reason }, 'no model label; exception stays unknown');
     return unknownClassification(`no rule matched; model unavailable (${result.reason})`);

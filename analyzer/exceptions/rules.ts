@@ -247,24 +247,34 @@ export interface RuleInput {
   system?: string;
 }
 
-/** Returns the label of the first matching rule, or undefined when none matches. */
+/**
+ * Returns the label of the first matching rule, or undefined when none
+ * matches. The label is retryable only when no other matching rule or
+ * reported HTTP status says otherwise, so a text that carries signs of two
+ * causes is never retried on the strength of one.
+ */
 export function classifyByRules(input: RuleInput): ExceptionClassification | undefined {
   const text = input.text;
   const status = extractHttpStatus(text);
-  for (const candidate of RULES) {
-    const statusMatches = status !== undefined && candidate.statuses?.includes(status) === true;
-    if (statusMatches || candidate.pattern.test(text)) {
-      return {
-        category: candidate.category,
-        retryable: candidate.retryable,
-        confidence: candidate.confidence,
-        classifiedBy: 'rules',
-        rule: candidate.id,
-        rationale: `matched rule ${candidate.id}`,
-      };
-    }
-  }
   const statusRule = status === undefined ? undefined : STATUS_RULES[status];
+  const matches = RULES.filter((candidate) => {
+    const statusMatches = status !== undefined && candidate.statuses?.includes(status) === true;
+    return statusMatches || candidate.pattern.test(text);
+  });
+
+  const first = matches[0];
+  if (first) {
+    const veto = matches.find((candidate) => !candidate.retryable) ?? (statusRule && !statusRule.retryable ? { id: `http_${status}` } : undefined);
+    const retryable = first.retryable && veto === undefined;
+    return {
+      category: first.category,
+      retryable,
+      confidence: first.confidence,
+      classifiedBy: 'rules',
+      rule: first.id,
+      rationale: first.retryable && !retryable ? `matched rule ${first.id}; not retryable because ${veto?.id} also matched` : `matched rule ${first.id}`,
+    };
+  }
   if (status !== undefined && statusRule) {
     return {
       ...statusRule,
