@@ -385,6 +385,67 @@ PARTITION BY toDate(started_at)
 ORDER BY (source, started_at)
 SETTINGS index_granularity = 8192`;
 
+/**
+ * One row per exception fingerprint and integration after merges: the
+ * template, occurrence count, first and last time seen, up to a few redacted
+ * samples and the latest label. The analyzer appends one increment per cycle,
+ * and AggregatingMergeTree sums, takes minimum and maximum and unites the
+ * increments of a key, so repeated upserts stay exact. `label` is a tuple led
+ * by its time, so `max` keeps the latest label; increments without a label
+ * carry the epoch and never win. Read through `exception_fingerprint_summary`
+ * or group by (integration, fingerprint).
+ */
+const EXCEPTION_FINGERPRINTS = `
+CREATE TABLE IF NOT EXISTS exception_fingerprints (
+    integration LowCardinality(String) CODEC(ZSTD(1)),
+    fingerprint String CODEC(ZSTD(1)),
+    template SimpleAggregateFunction(any, String) CODEC(ZSTD(1)),
+    exception_type SimpleAggregateFunction(any, String) CODEC(ZSTD(1)),
+    system SimpleAggregateFunction(any, String) CODEC(ZSTD(1)),
+    occurrences SimpleAggregateFunction(sum, UInt64) CODEC(ZSTD(1)),
+    first_seen SimpleAggregateFunction(min, DateTime64(3)) CODEC(ZSTD(1)),
+    last_seen SimpleAggregateFunction(max, DateTime64(3)) CODEC(ZSTD(1)),
+    samples SimpleAggregateFunction(groupUniqArrayArray, Array(String)) CODEC(ZSTD(1)),
+    label SimpleAggregateFunction(max, Tuple(
+        classified_at DateTime64(3),
+        category String,
+        retryable Bool,
+        confidence Float64,
+        classified_by String,
+        rule String,
+        rationale String
+    )) CODEC(ZSTD(1))
+) ENGINE = AggregatingMergeTree
+ORDER BY (integration, fingerprint)
+SETTINGS index_granularity = 8192`;
+
+/**
+ * Each fingerprint with its merged counts and its latest label as columns.
+ * `category` is empty and `classified_by` too while a fingerprint has no label.
+ */
+const EXCEPTION_FINGERPRINT_SUMMARY = `
+CREATE VIEW IF NOT EXISTS exception_fingerprint_summary AS
+SELECT
+    integration,
+    fingerprint,
+    any(template) AS template,
+    any(exception_type) AS exception_type,
+    any(system) AS system,
+    sum(occurrences) AS occurrences,
+    min(first_seen) AS first_seen,
+    max(last_seen) AS last_seen,
+    arraySort(groupUniqArrayArray(samples)) AS samples,
+    max(label) AS latest_label,
+    tupleElement(latest_label, 'category') AS category,
+    tupleElement(latest_label, 'retryable') AS retryable,
+    tupleElement(latest_label, 'confidence') AS confidence,
+    tupleElement(latest_label, 'classified_by') AS classified_by,
+    tupleElement(latest_label, 'rule') AS rule,
+    tupleElement(latest_label, 'rationale') AS rationale,
+    tupleElement(latest_label, 'classified_at') AS classified_at
+FROM exception_fingerprints
+GROUP BY integration, fingerprint`;
+
 /** Blocks per table whose insert deduplication tokens ClickHouse remembers. */
 export const DEDUPLICATION_WINDOW_BLOCKS = 1000;
 
@@ -576,6 +637,11 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: DEDUPLICATED_TABLES.map(
       (table) => `ALTER TABLE ${table} MODIFY SETTING non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW_BLOCKS}`,
     ),
+  },
+  {
+    version: 7,
+    name: 'exception fingerprints',
+    statements: [EXCEPTION_FINGERPRINTS, EXCEPTION_FINGERPRINT_SUMMARY],
   },
   {
     version: 6,

@@ -31,7 +31,7 @@ const VARIABLE_PARTS: ReadonlyArray<{ pattern: RegExp; replace: Replacer }> = [
   },
   // Quoted single tokens (names, ids, codes) but not JSON keys and not quoted sentences, which carry the message.
   { pattern: /"(?:[^"\\\n]|\\.)*"|(?<!\w)'(?:[^'\\\n]|\\.)*'(?!\w)/g, replace: replaceQuotedValue },
-  // Numbers, except 4xx and 5xx (HTTP statuses) and SQLSTATE codes, which tell errors apart.
+  // Numbers, except HTTP statuses and SQLSTATE codes, which tell errors apart.
   { pattern: /(?<![\w<])[-+]?\d+(?:[.,]\d+)?(?![\w>])/g, replace: replaceNumber },
 ];
 
@@ -47,11 +47,18 @@ function replaceQuotedValue(match: string, ...rest: unknown[]): string {
   return `${quote}<str>${quote}`;
 }
 
+const STATUS_BEFORE = /(?:HTTP(?:\/[\d.]+)?|status(?:[ _-]?code)?\]?|response code|statusCode|code|error|exception)\W{0,3}$/i;
+const STATUS_AFTER =
+  /^\]?\s*[-:]?\s*(?:Bad Request|Unauthorized|Forbidden|Not Found|Method Not Allowed|Conflict|Gone|Payload Too Large|Unsupported Media Type|Unprocessable|Locked|Too Many Requests|Internal Server Error|Not Implemented|Bad Gateway|Service Unavailable|Gateway Time-?out)/i;
+
 function replaceNumber(match: string, ...rest: unknown[]): string {
   const offset = rest.at(-2) as number;
   const whole = rest.at(-1) as string;
-  const before = whole.slice(Math.max(0, offset - 12), offset);
-  if (/^[45]\d\d$/.test(match) && !/line\s$/i.test(before)) return match;
+  const before = whole.slice(Math.max(0, offset - 20), offset);
+  const after = whole.slice(offset + match.length, offset + match.length + 30);
+  // A 4xx or 5xx number next to HTTP words is a status and tells errors apart; elsewhere it is an id or a count.
+  const isStatus = /^[45]\d\d$/.test(match) && (STATUS_BEFORE.test(before) || STATUS_AFTER.test(after) || (before.endsWith('[') && after.startsWith(']')));
+  if (isStatus) return match;
   if (/SQLSTATE\W{0,3}$/i.test(before)) return match;
   return '<n>';
 }

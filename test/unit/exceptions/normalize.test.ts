@@ -80,3 +80,17 @@ describe('exceptionText', () => {
     expect(exceptionText(undefined, 'boom')).toBe('boom');
   });
 });
+
+describe('normalizeMessage statuses', () => {
+  it.each([
+    ['Request failed with status code 503', 'Request failed with status code 503'],
+    ['429 Too Many Requests', '429 Too Many Requests'],
+    ['quota: [429] exceeded', 'quota: [429] exceeded'],
+  ])('keeps the status in %s', (input, expected) => {
+    expect(normalizeMessage(input)).toBe(expected);
+  });
+
+  it('replaces ids in the 4xx range', () => {
+    expect(normalizeMessage('bridge 450 after 3 cycles')).toBe('bridge <n> after <n> cycles');
+  });
+});
