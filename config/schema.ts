@@ -14,6 +14,7 @@ import { alertsConfigSchema, DEFAULT_ALERTS_CONFIG } from '../alerts/config.js';
 import { API_SCOPES } from '../server/auth.js';
 import { DEFAULT_EXCEPTIONS_CONFIG, exceptionsConfigSchema } from '../analyzer/exceptions/config.js';
 import { DEFAULT_PREDICTION_CONFIG, predictionConfigSchema } from '../analyzer/prediction/config.js';
+import { DEFAULT_ANALYZER_INTERVAL_MS } from '../analyzer/loop.js';
 import { durationSchema } from './duration.js';
 import { remediationConfigSchema } from '../remediation/config.js';
 
@@ -170,10 +171,16 @@ export const configSchema = z
     alerts: alertsConfigSchema.default(DEFAULT_ALERTS_CONFIG),
     analyzer: z
       .strictObject({
+        /** Time between analyzer cycles, in milliseconds. */
+        interval: durationSchema.default(DEFAULT_ANALYZER_INTERVAL_MS),
         exceptions: exceptionsConfigSchema.default(DEFAULT_EXCEPTIONS_CONFIG),
         prediction: predictionConfigSchema.default(DEFAULT_PREDICTION_CONFIG),
       })
-      .default({ exceptions: DEFAULT_EXCEPTIONS_CONFIG, prediction: DEFAULT_PREDICTION_CONFIG }),
+      .default({
+        interval: DEFAULT_ANALYZER_INTERVAL_MS,
+        exceptions: DEFAULT_EXCEPTIONS_CONFIG,
+        prediction: DEFAULT_PREDICTION_CONFIG,
+      }),
   })
   .superRefine((config, context) => {
     checkUniqueNames(config.integrations, ['integrations'], context);

@@ -1,6 +1,10 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AlertSink } from '../alerts/alert.js';
 import { createAlertSinks, createAuditLogAdapter, type AlertDelivery } from '../alerts/index.js';
+import { AnomalyStage } from '../analyzer/anomaly/stage.js';
+import { AnalyzerLoop, type AnalyzerCycleResult } from '../analyzer/loop.js';
+import type { AnalyzerStage } from '../analyzer/stage.js';
 import { writeWorkflowObjectives } from '../analyzer/workflows/index.js';
 import { createClientBatchInserter, openIngest, type Ingest } from '../collector/ingest/index.js';
 import { createLagWriter } from '../collector/lag-writer.js';
@@ -32,6 +36,8 @@ export interface ServiceOptions {
   logger: Logger;
   /** Sources built outside the configuration, such as the demo's in-process queues. */
   extraSources?: LagSource[];
+  /** Alert targets beside the configured ones, such as a test recorder. */
+  alertSinks?: AlertSink[];
 }
 
 /** A running syncwatch service. */
@@ -49,6 +55,8 @@ export interface RunningService {
   alerts: AlertDelivery;
   /** Polls every source once, now; used by tests and the demo. */
   pollNow(): Promise<void>;
+  /** Runs one analyzer cycle as of `now` and delivers its events; used by tests. */
+  runAnalyzerCycle(now?: Date): Promise<AnalyzerCycleResult>;
   stop(): Promise<void>;
 }
 
@@ -115,6 +123,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   alerts.registerRoutes(api);
 
+  const analyzerLogger = logger.child({ component: 'analyzer' });
+  const analyzerStages: AnalyzerStage[] = [new AnomalyStage({ client, logger: analyzerLogger })];
+  const analyzer = new AnalyzerLoop({
+    stages: analyzerStages,
+    sinks: [...alerts.sinks, ...(options.alertSinks ?? [])],
+    intervalMs: config.analyzer.interval,
+    logger: analyzerLogger,
+  });
+
   const sources = [...config.sources.map((source) => createSource(source, { logger })), ...(options.extraSources ?? [])].map(
     (source) => instrumentLagSource(source, metrics),
   );
@@ -134,6 +151,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const apiUrl = await listen(api, config.api.host, config.api.port);
   writeServiceRecord(config.store.dataDir, { pid: process.pid, apiUrl, otlpUrl, startedAt: new Date().toISOString() });
   logger.info({ otlpUrl: `${otlpUrl}/v1/traces`, apiUrl, sources: sources.map((source) => source.name) }, 'syncwatch started');
+  analyzer.start();
 
   return {
     client,
@@ -144,8 +162,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     remediation,
     alerts,
     pollNow: () => polling.pollNow(),
+    runAnalyzerCycle: (now) => analyzer.runCycle(now),
     async stop() {
       removeServiceRecord(config.store.dataDir);
+      await analyzer.stop();
       await polling.stop();
       await Promise.allSettled([otlp.close(), api.close()]);
       await Promise.allSettled(sources.map((source) => source.close()));

@@ -123,3 +123,10 @@ export async function streamSeries(
   }
   return count;
 }
+
+/** Reads every series' per-minute values in [startMs, endMs), ordered by series and minute. */
+export async function querySeries(client: ClickHouseClient, startMs: number, endMs: number): Promise<SeriesPoint[]> {
+  const points: SeriesPoint[] = [];
+  await streamSeries(client, startMs, endMs, (point) => points.push(point));
+  return points;
+}
