@@ -6,7 +6,8 @@
  * same rows the SQL source reads.
  *
  * NOTE: it implements only what syncwatch calls: `read_group`,
- * `formatted_read_group`, `search_read` and `search_count` on `queue.job`.
+ * `formatted_read_group`, `search_read`, `search_count` and `requeue` on
+ * `queue.job`.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import pg from 'pg';
@@ -58,6 +59,8 @@ type MethodParams = Record<string, unknown>;
 interface MethodSpec {
   /** Parameter names in Python's order, for binding positional arguments. */
   parameters: readonly string[];
+  /** Whether the method runs on records, whose ids come first over JSON-RPC and as `ids` over `/json/2`. */
+  onRecords?: boolean;
   run(table: JobTable, params: MethodParams): Promise<unknown>;
 }
 
@@ -160,6 +163,7 @@ function registerJson2Route(app: FastifyInstance, table: JobTable, options: Odoo
       const body = (request.body ?? {}) as Record<string, unknown>;
       const { ids, context: _context, ...keywords } = body;
       const spec = findMethod(request.params.model, request.params.method);
+      if (spec.onRecords) return await spec.run(table, { ...bindArguments(request.params.method, spec, [], keywords), ids });
       if (Array.isArray(ids) && ids.length > 0) {
         throw new OdooFault(
           'werkzeug.exceptions.UnprocessableEntity',
@@ -205,6 +209,11 @@ const METHODS: Record<string, MethodSpec> = {
   search_count: {
     parameters: ['domain', 'limit'],
     run: (table, params) => table.searchCount(params),
+  },
+  requeue: {
+    parameters: ['ids'],
+    onRecords: true,
+    run: (table, params) => table.requeue(params),
   },
 };
 
@@ -291,6 +300,23 @@ class JobTable {
     if (rows.length === 0) throw new Error(`SIMULATOR_ERR_TABLE_NOT_FOUND: table ${table} not found; create it with createQueueJobTable`);
     const fields = new Map(rows.map((row) => [row.column_name, fieldType(row.data_type)] as const));
     return new JobTable(pool, table, fields);
+  }
+
+  /**
+   * Runs `queue.job.requeue` as the OCA addon does: the jobs become pending
+   * with their retry count reset, whatever their state.
+   */
+  async requeue(params: MethodParams): Promise<boolean> {
+    const ids = params.ids;
+    if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id))) {
+      throw new OdooFault('builtins.TypeError', `requeue() expects a list of record ids, got ${JSON.stringify(ids)}`);
+    }
+    await this.#pool.query(
+      `UPDATE ${this.#table} SET state = 'pending', retry = 0, date_enqueued = NULL, date_started = NULL, date_done = NULL, worker_pid = NULL
+        WHERE id = ANY($1::int[])`,
+      [ids],
+    );
+    return true;
   }
 
   async searchCount(params: MethodParams): Promise<number> {
