@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeWorkflowObjectives, type WorkflowConfig } from '../analyzer/workflows/index.js';
 import {
   buildExamples,
+  PREDICTION_DEFAULTS,
   readMinuteSeries,
   readObjectiveSeconds,
   readRunSeries,
@@ -19,6 +20,7 @@ import {
 } from '../analyzer/prediction/index.js';
 import { CANONICAL_WORKFLOWS, parseDurationMs } from '../config/index.js';
 import { migrate, openClickHouse } from '../store/index.js';
+import { renderLeadTimeChart } from './lead-time-chart.js';
 import {
   DEFAULT_SCENARIO_MINUTES,
   generateScenario,
@@ -28,10 +30,10 @@ import {
   type ScenarioRun,
 } from '../simulator/scenarios/index.js';
 
-/** Defaults of `syncwatch eval predict`, matching the service's `analyzer.prediction` defaults. */
+/** Defaults of `syncwatch eval predict`: the service's `analyzer.prediction` defaults and 20 training seeds. */
 export const EVAL_PREDICT_DEFAULTS = {
-  horizonSeconds: 900,
-  threshold: 0.5,
+  horizonSeconds: PREDICTION_DEFAULTS.horizonMs / 1000,
+  threshold: PREDICTION_DEFAULTS.threshold,
   trainingSeeds: 20,
 } as const;
 
@@ -51,6 +53,20 @@ export interface EvalPredictOptions {
   progress?: (line: string) => void;
 }
 
+/**
+ * Writes the printed report and an SVG chart of the lead times into `outDir`
+ * (created when absent) as `eval-predict.txt` and `lead-times.svg`, and
+ * returns their paths.
+ */
+export function writeEvalPredictFiles(report: EvalPredictReport, text: string, outDir: string): string[] {
+  mkdirSync(outDir, { recursive: true });
+  const reportPath = join(outDir, 'eval-predict.txt');
+  const chartPath = join(outDir, 'lead-times.svg');
+  writeFileSync(reportPath, `${text}\n`);
+  writeFileSync(chartPath, renderLeadTimeChart(report.byKind, `Lead time on held-out seeds, ${report.heldOutRuns} runs`));
+  return [reportPath, chartPath];
+}
+
 export interface EvalPredictReport {
   model: EvaluationScore;
   staticThreshold: EvaluationScore;
@@ -59,8 +75,8 @@ export interface EvalPredictReport {
   trainingExamples: number;
   trainingPositives: number;
   heldOutRuns: number;
-  /** Lead time in minutes of each detected held-out run, by scenario, for the model. */
-  leadMinutesByKind: Record<string, number[]>;
+  /** The same scores for the runs of each scenario. */
+  byKind: Record<string, { model: EvaluationScore; staticThreshold: EvaluationScore }>;
   seconds: number;
 }
 
@@ -126,15 +142,13 @@ export async function runEvalPredict(options: EvalPredictOptions): Promise<EvalP
 
     const modelResults: RunAlerts[] = [];
     const staticResults: RunAlerts[] = [];
-    const leadMinutesByKind: Record<string, number[]> = {};
+    const kinds: string[] = [];
     for (const [index, scenario] of heldOut.entries()) {
       const run = toEvaluationRun(scenario);
       const series = await readRunSeries(client, run);
-      const modelAlerts = replayModel(run, series, training.model, horizonSeconds, threshold);
-      modelResults.push(modelAlerts);
+      modelResults.push(replayModel(run, series, training.model, horizonSeconds, threshold));
       staticResults.push(replayStaticThreshold(run, series));
-      const lead = scoreAlerts([modelAlerts], horizonSeconds).leadMinutes;
-      (leadMinutesByKind[scenario.kind] ??= []).push(...lead);
+      kinds.push(scenario.kind);
       if ((index + 1) % SCENARIO_KINDS.length === 0 || index + 1 === heldOut.length) {
         progress(`replayed ${index + 1}/${heldOut.length} held-out runs`);
       }
@@ -147,7 +161,15 @@ export async function runEvalPredict(options: EvalPredictOptions): Promise<EvalP
       trainingExamples: training.examples,
       trainingPositives: training.positives,
       heldOutRuns: heldOut.length,
-      leadMinutesByKind,
+      byKind: Object.fromEntries(
+        SCENARIO_KINDS.map((kind) => [
+          kind,
+          {
+            model: scoreAlerts(modelResults.filter((_, index) => kinds[index] === kind), horizonSeconds),
+            staticThreshold: scoreAlerts(staticResults.filter((_, index) => kinds[index] === kind), horizonSeconds),
+          },
+        ]),
+      ),
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
@@ -156,35 +178,48 @@ export async function runEvalPredict(options: EvalPredictOptions): Promise<EvalP
   }
 }
 
-/** Formats the report as the table `syncwatch eval predict` prints. */
+/** Formats the report as the tables `syncwatch eval predict` prints. */
 export function formatEvalPredictReport(report: EvalPredictReport, horizonSeconds: number, threshold: number): string {
-  const row = (name: string, score: EvaluationScore) =>
-    [
-      name.padEnd(34),
-      score.precision.toFixed(3).padStart(9),
-      score.recall.toFixed(3).padStart(7),
-      (score.medianLeadMinutes === null ? '-' : score.medianLeadMinutes.toFixed(1)).padStart(17),
-      `${score.truePositiveAlerts}/${score.alerts}`.padStart(13),
-      `${score.detectedRuns}/${score.breachRuns}`.padStart(15),
-    ].join('');
-  const lines = [
+  const staticName = `static lag >= ${STATIC_THRESHOLD_SHARE * 100}% of objective for ${STATIC_THRESHOLD_MINUTES} min`;
+  const header = ['method', 'precision', 'recall', 'median lead (min)', 'true/all alerts', 'detected/breach runs'];
+  const overall = [header, formatScore('prediction model', report.model), formatScore(staticName, report.staticThreshold)];
+  const perKind = [['scenario', 'model precision', 'recall', 'lead', 'static precision', 'recall', 'lead']];
+  for (const [kind, scores] of Object.entries(report.byKind)) {
+    const model = formatScore(kind, scores.model);
+    const fixed = formatScore(kind, scores.staticThreshold);
+    perKind.push([kind, `${model[1]} (${model[4]})`, model[2]!, model[3]!, `${fixed[1]} (${fixed[4]})`, fixed[2]!, fixed[3]!]);
+  }
+  return [
     `held-out runs: ${report.heldOutRuns}; trained on seeds ${describeSeeds(report.trainingSeeds)} (${report.trainingExamples} examples, ${report.trainingPositives} positive)`,
     `horizon ${horizonSeconds / 60} min, threshold ${threshold}, model ${report.modelVersion}`,
     '',
-    `${'method'.padEnd(34)}${'precision'.padStart(9)}${'recall'.padStart(7)}${'median lead (min)'.padStart(17)}${'true alerts'.padStart(13)}${'detected runs'.padStart(15)}`,
-    row('prediction model', report.model),
-    row(`static lag >= ${STATIC_THRESHOLD_SHARE * 100}% of objective, ${STATIC_THRESHOLD_MINUTES} min`, report.staticThreshold),
+    ...formatTable(overall),
     '',
-    'model lead time by scenario (median min, detected runs):',
-    ...Object.entries(report.leadMinutesByKind).map(([kind, leads]) => {
-      const sorted = [...leads].sort((a, b) => a - b);
-      const middle = sorted.length === 0 ? '-' : (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
-      return `  ${kind.padEnd(22)} ${typeof middle === 'number' ? middle.toFixed(1) : middle} (${leads.length})`;
-    }),
+    'by scenario (precision with true/all alerts; recall; median lead in minutes):',
+    ...formatTable(perKind),
     '',
     `finished in ${report.seconds.toFixed(1)} s`,
+  ].join('\n');
+}
+
+function formatScore(name: string, score: EvaluationScore): string[] {
+  return [
+    name,
+    score.alerts === 0 ? '-' : score.precision.toFixed(3),
+    score.breachRuns === 0 ? '-' : score.recall.toFixed(3),
+    score.medianLeadMinutes === null ? '-' : score.medianLeadMinutes.toFixed(1),
+    `${score.truePositiveAlerts}/${score.alerts}`,
+    `${score.detectedRuns}/${score.breachRuns}`,
   ];
-  return lines.join('\n');
+}
+
+/** Pads columns to their widest cell: the first column left-aligned, the others right-aligned. */
+function formatTable(rows: readonly string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join('  ').trimEnd(),
+  );
 }
 
 /** Generates every scenario kind on every seed, one after another in simulated time. */

@@ -9,7 +9,13 @@ import { DashboardsUsageError, runDashboardsCommand } from './dashboards-command
 import { runDemoCommand } from './demo-command.js';
 import { runDetectCommand } from './detect-command.js';
 import { runEvalNab } from './eval-nab-command.js';
-import { EvalPredictUsageError, formatEvalPredictReport, parseSeedRange, runEvalPredict } from './eval-predict-command.js';
+import {
+  EvalPredictUsageError,
+  formatEvalPredictReport,
+  parseSeedRange,
+  runEvalPredict,
+  writeEvalPredictFiles,
+} from './eval-predict-command.js';
 import { runSqlCommand, type SqlOutputFormat } from './sql-command.js';
 
 const USAGE = `usage: syncwatch <command> [options]
@@ -35,6 +41,7 @@ options:
                         (partner_slowdown, consumer_crash, shift_change_burst, month_end_batch,
                         plant_network_outage, expiring_credentials, dead_letter_leak)
       --seeds <A..B>    eval predict: held-out scenario seeds, inclusive
+                        (with --out: also writes the report and a lead-time chart there)
       --out <dir>       dashboards build, eval: output folder (created when absent)
       --input <file>    detect: series CSV with timestamp and value columns
       --output <file>   detect: scored CSV to write
@@ -152,7 +159,11 @@ async function main(argv: string[]): Promise<number> {
             threshold,
             progress: (line) => process.stderr.write(`${line}\n`),
           });
-          process.stdout.write(`${formatEvalPredictReport(report, horizon / 1000, threshold)}\n`);
+          const text = formatEvalPredictReport(report, horizon / 1000, threshold);
+          process.stdout.write(`${text}\n`);
+          if (values.out !== undefined) {
+            process.stdout.write(`wrote ${writeEvalPredictFiles(report, text, values.out).join(' and ')}\n`);
+          }
           return 0;
         }
         default:

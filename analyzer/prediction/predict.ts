@@ -91,7 +91,7 @@ export function predictKey(
 }
 
 /** Evaluations below the threshold in a row that resolve an open prediction incident. */
-export const RESOLVE_AFTER_EVALUATIONS = 3;
+export const RESOLVE_AFTER_EVALUATIONS = 5;
 /** Probability from which a prediction alert is critical rather than a warning. */
 export const CRITICAL_PROBABILITY = 0.8;
 
