@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Decision, DecisionChannel, DecisionOutcome, ProposalStatus, UserView } from '../../remediation/contract.js';
+import { DECIDING_ROLES } from '../../remediation/policy.js';
 import { findPresentedToken, hasScope, requireScope, type ApiScope, type ApiToken } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { listOpenIncidents } from '../incidents.js';
@@ -19,9 +20,6 @@ export const API_V1_PREFIX = '/api/v1';
 
 /** Requests one token may send per window when the configuration sets no limit. */
 export const DEFAULT_RATE_LIMIT = { max: 300, windowMs: 60_000 } as const;
-
-/** Roles the approval policy lets decide on a proposal. */
-const DECIDING_ROLES: ReadonlySet<string> = new Set(['approver', 'admin']);
 
 export interface ApiV1Options {
   client: ClickHouseClient;
@@ -264,7 +262,8 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
         summary: 'Approve a proposal as the token\'s user',
         description:
           'Runs the approval policy for the token\'s user. When the proposal has all the approvals it needs, ' +
-          'execution starts and `outcome.status` is `executing` or, for fast actions, `executed`.',
+          'execution starts and `outcome.status` is `executing` or, for fast actions, `executed`. ' +
+          'The body is `{}`, and a request without a body is taken as `{}`.',
         tags: ['proposals'],
         security: bearerSecurity,
         params: proposalIdParams,

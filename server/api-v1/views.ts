@@ -6,6 +6,7 @@ import type {
   ProposalView,
   RemediationReader,
 } from '../../remediation/contract.js';
+import { REMEDIATION_CODES } from '../../remediation/errors.js';
 import { ApiError, type ApiErrorCode } from '../errors.js';
 
 /** The remediation layer's read side and decision entry point, which the API calls. */
@@ -40,17 +41,17 @@ export function toAuditJson(entry: AuditEntry): Record<string, unknown> {
  * Refusal codes of the remediation layer and the API error each becomes.
  * Codes not listed are matched by {@link classifyByPattern}.
  */
-const REFUSAL_ERRORS: Record<string, ApiErrorCode> = {
-  REMEDIATION_PROPOSAL_NOT_FOUND: 'API_ERR_PROPOSAL_NOT_FOUND',
-  REMEDIATION_UNKNOWN_USER: 'API_ERR_UNKNOWN_USER',
-  REMEDIATION_FORBIDDEN_ROLE: 'API_ERR_DECISION_REFUSED',
-  REMEDIATION_OUT_OF_SCOPE: 'API_ERR_DECISION_REFUSED',
-  REMEDIATION_SELF_APPROVAL: 'API_ERR_DECISION_REFUSED',
-  REMEDIATION_EXPIRED: 'API_ERR_PROPOSAL_EXPIRED',
-  REMEDIATION_NOT_PENDING: 'API_ERR_PROPOSAL_CONFLICT',
-  REMEDIATION_SAME_APPROVER: 'API_ERR_PROPOSAL_CONFLICT',
-  REMEDIATION_IDEMPOTENCY_CONFLICT: 'API_ERR_PROPOSAL_CONFLICT',
-  REMEDIATION_REASON_REQUIRED: 'API_ERR_VALIDATION',
+const REFUSAL_ERRORS: Partial<Record<string, ApiErrorCode>> = {
+  [REMEDIATION_CODES.proposalNotFound]: 'API_ERR_PROPOSAL_NOT_FOUND',
+  [REMEDIATION_CODES.unknownUser]: 'API_ERR_UNKNOWN_USER',
+  [REMEDIATION_CODES.forbiddenRole]: 'API_ERR_DECISION_REFUSED',
+  [REMEDIATION_CODES.outOfScope]: 'API_ERR_DECISION_REFUSED',
+  [REMEDIATION_CODES.selfApproval]: 'API_ERR_DECISION_REFUSED',
+  [REMEDIATION_CODES.expired]: 'API_ERR_PROPOSAL_EXPIRED',
+  [REMEDIATION_CODES.notPending]: 'API_ERR_PROPOSAL_CONFLICT',
+  [REMEDIATION_CODES.sameApprover]: 'API_ERR_PROPOSAL_CONFLICT',
+  [REMEDIATION_CODES.idempotencyConflict]: 'API_ERR_PROPOSAL_CONFLICT',
+  [REMEDIATION_CODES.reasonRequired]: 'API_ERR_VALIDATION',
 };
 
 /**

@@ -214,12 +214,15 @@ function renderProposal(proposal, audit) {
 
   const canDecide = Boolean(state.me && state.me.permissions.decide);
   const pending = proposal.status === 'pending';
+  const approvedByMe = proposal.approvals.some((approval) => state.me && approval.userName === state.me.user);
   byId('decision-controls').hidden = !(canDecide && pending);
-  byId('decision-note').textContent = !canDecide
-    ? 'Your role (' + (state.me.role || 'none') + ') with this token cannot approve or reject proposals.'
-    : pending
-      ? ''
-      : 'This proposal is ' + proposal.status + ' and takes no more decisions.';
+  // The policy counts each approver once, so a second approval must come from someone else.
+  byId('approve').hidden = approvedByMe;
+  let note = '';
+  if (!canDecide) note = 'Your role (' + (state.me.role || 'none') + ') with this token cannot approve or reject proposals.';
+  else if (!pending) note = 'This proposal is ' + proposal.status + ' and takes no more decisions.';
+  else if (approvedByMe) note = 'You approved this proposal. It waits for another approver.';
+  byId('decision-note').textContent = note;
   byId('result').textContent = proposal.result ? 'Execution result: ' + proposal.result : '';
   byId('result').className = 'result ' + proposal.status;
 

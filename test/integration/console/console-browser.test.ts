@@ -297,4 +297,17 @@ describe.skipIf(!existsSync(CHROMIUM))(`console in Chromium (skipped without ${C
     expect(body.error.code).toBe('API_ERR_FORBIDDEN_SCOPE');
     expect((await remediation.getProposal('prop-replay-dlq-wms'))?.approvals).toEqual([]);
   });
+
+  it('waits for a second approver', async () => {
+    const page = await openConsole(APPROVER_TOKEN);
+    await page.locator('#proposals [data-proposal-id="prop-replay-dlq-wms"]').click();
+    await page.locator('#detail-title').filter({ hasText: 'replay_dead_letters on wms-odoo' }).waitFor();
+    await page.getByRole('button', { name: 'Approve' }).click();
+
+    await page.locator('#outcome').filter({ hasText: 'approval 1 of 2' }).waitFor();
+    await expect(page.locator('#detail-status').textContent()).resolves.toBe('Status: pending');
+    await expect(page.getByRole('button', { name: 'Approve' }).isVisible()).resolves.toBe(false);
+    await expect(page.locator('#decision-note').textContent()).resolves.toContain('waits for another approver');
+    await page.close();
+  });
 });
