@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiServer } from '../../../server/api-server.js';
-import { openClickHouse } from '../../../store/index.js';
+import { migrate, openClickHouse } from '../../../store/index.js';
 
 const TOKEN = 'incident-reader-token-0123456789';
 const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-incidents-api-'));
@@ -15,23 +15,6 @@ const app = buildApiServer({
   logger: pino({ level: 'silent' }),
   storeDescription: 'test store',
 });
-
-// The analyzer owns the incidents table; this shape keeps one version per change, as a replacing table does.
-const INCIDENTS = `
-CREATE TABLE incidents (
-    incident_id String,
-    state LowCardinality(String),
-    kind LowCardinality(String),
-    severity LowCardinality(String),
-    title String,
-    explanation String,
-    integration LowCardinality(String),
-    workflow LowCardinality(String),
-    plant LowCardinality(String),
-    opened_at DateTime64(3, 'UTC'),
-    updated_at DateTime64(3, 'UTC')
-) ENGINE = ReplacingMergeTree(updated_at)
-ORDER BY incident_id`;
 
 function getIncidents(query = '') {
   return app.inject({ method: 'GET', url: `/api/v1/incidents${query}`, headers: { authorization: `Bearer ${TOKEN}` } });
@@ -56,17 +39,18 @@ describe('GET /api/v1/incidents', () => {
   });
 
   it('returns the latest version of each open incident', async () => {
-    await client.command({ query: INCIDENTS });
+    // The analyzer's migration creates the table; each change of an incident inserts a row with a higher version.
+    await migrate(client);
     const base = { kind: 'anomaly', explanation: 'lag above the seasonal band', workflow: 'quality_hold', plant: 'plant-2' };
     await client.insert({
       table: 'incidents',
       format: 'JSONEachRow',
       values: [
-        { ...base, incident_id: 'inc-1', state: 'opened', severity: 'warning', title: 'QMS lag 4 min', integration: 'qms-odoo', opened_at: 1_000, updated_at: 1_000 },
-        { ...base, incident_id: 'inc-1', state: 'updated', severity: 'critical', title: 'QMS lag 14 min', integration: 'qms-odoo', opened_at: 1_000, updated_at: 5_000 },
-        { ...base, incident_id: 'inc-2', state: 'opened', severity: 'warning', title: 'WMS picks late', integration: 'wms-odoo', opened_at: 2_000, updated_at: 2_000 },
-        { ...base, incident_id: 'inc-2', state: 'resolved', severity: 'warning', title: 'WMS picks late', integration: 'wms-odoo', opened_at: 2_000, updated_at: 6_000 },
-        { ...base, incident_id: 'inc-3', state: 'opened', severity: 'info', title: 'Supplier portal slow', integration: 'portal-odoo', opened_at: 3_000, updated_at: 3_000 },
+        { ...base, incident_id: 'inc-1', state: 'opened', severity: 'warning', title: 'QMS lag 4 min', integration: 'qms-odoo', opened_at: 1_000, updated_at: 1_000, version: 1 },
+        { ...base, incident_id: 'inc-1', state: 'updated', severity: 'critical', title: 'QMS lag 14 min', integration: 'qms-odoo', opened_at: 1_000, updated_at: 5_000, version: 2 },
+        { ...base, incident_id: 'inc-2', state: 'opened', severity: 'warning', title: 'WMS picks late', integration: 'wms-odoo', opened_at: 2_000, updated_at: 2_000, version: 1 },
+        { ...base, incident_id: 'inc-2', state: 'resolved', severity: 'warning', title: 'WMS picks late', integration: 'wms-odoo', opened_at: 2_000, updated_at: 6_000, resolved_at: 6_000, version: 2 },
+        { ...base, incident_id: 'inc-3', state: 'opened', severity: 'info', title: 'Supplier portal slow', integration: 'portal-odoo', opened_at: 3_000, updated_at: 3_000, version: 1 },
       ],
     });
 
