@@ -3,7 +3,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { AlertSink } from '../alerts/alert.js';
 import { createAlertSinks, createAuditLogAdapter, type AlertDelivery } from '../alerts/index.js';
 import { AnomalyStage } from '../analyzer/anomaly/stage.js';
+import { createExceptionStage } from '../analyzer/exceptions/index.js';
 import { AnalyzerLoop, type AnalyzerCycleResult } from '../analyzer/loop.js';
+import { createPredictionStage } from '../analyzer/prediction/index.js';
 import type { AnalyzerStage } from '../analyzer/stage.js';
 import { writeWorkflowObjectives } from '../analyzer/workflows/index.js';
 import { createClientBatchInserter, openIngest, type Ingest } from '../collector/ingest/index.js';
@@ -124,7 +126,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   alerts.registerRoutes(api);
 
   const analyzerLogger = logger.child({ component: 'analyzer' });
-  const analyzerStages: AnalyzerStage[] = [new AnomalyStage({ client, logger: analyzerLogger })];
+  const analyzerStages: AnalyzerStage[] = [
+    new AnomalyStage({ client, logger: analyzerLogger }),
+    createExceptionStage(client, config.analyzer.exceptions, analyzerLogger.child({ stage: 'exceptions' })),
+    createPredictionStage(config.analyzer.prediction, { client, logger: analyzerLogger.child({ stage: 'prediction' }) }),
+  ];
   const analyzer = new AnalyzerLoop({
     stages: analyzerStages,
     sinks: [...alerts.sinks, ...(options.alertSinks ?? [])],
