@@ -4,7 +4,6 @@ import type { AlertSink } from '../alerts/alert.js';
 import { createAlertSinks, createAuditLogAdapter, type AlertDelivery } from '../alerts/index.js';
 import { AnomalyStage } from '../analyzer/anomaly/stage.js';
 import { createExceptionStage } from '../analyzer/exceptions/index.js';
-import { createExceptionStage } from '../analyzer/exceptions/index.js';
 import { AnalyzerLoop, type AnalyzerCycleResult } from '../analyzer/loop.js';
 import { createPredictionStage } from '../analyzer/prediction/index.js';
 import type { AnalyzerStage } from '../analyzer/stage.js';
@@ -129,7 +128,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const analyzerLogger = logger.child({ component: 'analyzer' });
   const analyzerStages: AnalyzerStage[] = [
     new AnomalyStage({ client, logger: analyzerLogger }),
-    createExceptionStage(client, config.analyzer.exceptions, analyzerLogger.child({ stage: 'exceptions' })),
     createExceptionStage(client, config.analyzer.exceptions, analyzerLogger.child({ stage: 'exceptions' })),
     createPredictionStage(config.analyzer.prediction, { client, logger: analyzerLogger.child({ stage: 'prediction' }) }),
   ];
