@@ -1,11 +1,11 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
-import type { AlertEvent } from '../alerts/alert.js';
+import type { AlertEvent, AlertProposal } from '../alerts/alert.js';
 import type { SyncwatchConfig } from '../config/index.js';
 import { appendAudit, AUDIT_EVENTS, listAudit } from './audit.js';
 import { AuditMirror } from './audit-mirror.js';
 import { buildProposals, type FailureFacts } from './builder.js';
-import type { RemediationKind } from './catalogue.js';
+import { ACTION_CATALOGUE, type RemediationKind } from './catalogue.js';
 import type {
   AuditEntry,
   DecisionOutcome,
@@ -58,6 +58,13 @@ export interface Remediation extends ProposalDecider, RemediationReader {
   readonly store: ControlStore;
   /** Builds, stores and audits the proposals an incident allows; returns them as surfaces show them. */
   propose(incident: AlertEvent, options?: ProposeOptions): Promise<ProposalView[]>;
+  /**
+   * Returns `event` with the proposals of its incident attached, creating
+   * them when the incident opens or changes; a resolved incident gets none.
+   */
+  attachProposals(event: AlertEvent): Promise<AlertEvent>;
+  /** Marks pending proposals past their expiry as expired, with an audit row each; returns how many. */
+  expireOverdue(): Promise<number>;
   /** Stores a proposal built elsewhere, after the same checks. */
   storeProposal(draft: ProposalDraft): Promise<ProposalView>;
   /** Claims and runs one approved proposal now; refused when approvals are missing or it expired. */
@@ -71,8 +78,8 @@ export interface Remediation extends ProposalDecider, RemediationReader {
   close(): Promise<void>;
 }
 
-/** Interval of the audit mirror, in milliseconds. */
-const AUDIT_MIRROR_INTERVAL_MS = 5_000;
+/** Interval of expiring overdue proposals and mirroring the audit log, in milliseconds. */
+const HOUSEKEEPING_INTERVAL_MS = 5_000;
 const SYSTEM_ACTOR = 'syncwatch';
 
 /**
@@ -98,8 +105,13 @@ export async function openRemediation(options: OpenRemediationOptions): Promise<
   const runner = new ExecutionRunner({ store, executors, logger, clock });
   const finder = new TargetFinder(settings, logger);
   const mirror = options.client ? new AuditMirror(store, options.client, logger) : undefined;
-  const mirrorTimer = mirror ? setInterval(() => void mirror.copyNew().catch(() => undefined), AUDIT_MIRROR_INTERVAL_MS) : undefined;
-  mirrorTimer?.unref();
+  const expireOverdue = () => expireOverdueProposals(store, clock());
+  const housekeeping = setInterval(() => {
+    expireOverdue()
+      .then(() => mirror?.copyNew())
+      .catch((error: unknown) => logger.warn({ err: error }, 'remediation housekeeping failed'));
+  }, HOUSEKEEPING_INTERVAL_MS);
+  housekeeping.unref();
   const background = options.executeInBackground ?? true;
 
   const startExecution = async (proposalId: string, actor: string): Promise<ClaimResult | ExecutionOutcome> => {
@@ -154,6 +166,15 @@ export async function openRemediation(options: OpenRemediationOptions): Promise<
       }
       return views;
     },
+    async attachProposals(event) {
+      if (event.state === 'resolved' || event.integration === undefined) return event;
+      const views = await remediation.propose(event);
+      const proposals: AlertProposal[] = views
+        .filter((view) => view.status === 'pending')
+        .map((view) => ({ proposalId: view.id, action: view.action, summary: summarize(view), expiresAt: view.expiresAt }));
+      return proposals.length === 0 ? event : { ...event, proposals };
+    },
+    expireOverdue,
     async storeProposal(draft) {
       await storeDraft(draft);
       const [view] = await listProposalViews(store, { id: draft.id });
@@ -189,11 +210,14 @@ export async function openRemediation(options: OpenRemediationOptions): Promise<
       return view;
     },
     execute: (proposalId, actor = SYSTEM_ACTOR) => startExecution(proposalId, actor),
-    runPendingExecutions: () => runner.runPending(),
+    async runPendingExecutions() {
+      await expireOverdue();
+      return runner.runPending();
+    },
     waitForExecutions: () => runner.waitForIdle(),
     mirrorAudit: () => (mirror ? mirror.copyNew() : Promise.resolve(0)),
     async close() {
-      if (mirrorTimer) clearInterval(mirrorTimer);
+      clearInterval(housekeeping);
       await runner.waitForIdle();
       await mirror?.copyNew().catch((error: unknown) => logger.warn({ err: error }, 'audit mirror failed at close'));
       await finder.close();
@@ -202,4 +226,33 @@ export async function openRemediation(options: OpenRemediationOptions): Promise<
     },
   };
   return remediation;
+}
+
+function summarize(view: ProposalView): string {
+  const entry = ACTION_CATALOGUE[view.action as RemediationKind];
+  const { events, orders, plants } = view.blastRadius;
+  const where = plants.length > 0 ? ` in ${plants.join(', ')}` : '';
+  return `${entry?.summary ?? view.action}: ${view.targets.length} targets, ${events} events, ${orders} orders${where}`;
+}
+
+/** Marks every pending proposal whose expiry has passed as expired, each with its audit row. */
+async function expireOverdueProposals(store: ControlStore, now: Date): Promise<number> {
+  const { rows } = await store.query<{ id: string }>(`SELECT id FROM proposals WHERE status = 'pending' AND expires_at <= $1`, [now]);
+  let expired = 0;
+  for (const { id } of rows) {
+    const changed = await store.transaction(async (tx) => {
+      const updated = await tx.query(`UPDATE proposals SET status = 'expired' WHERE id = $1 AND status = 'pending' AND expires_at <= $2`, [id, now]);
+      if (updated.rowCount !== 1) return false;
+      await appendAudit(tx, {
+        actor: SYSTEM_ACTOR,
+        channel: 'system',
+        event: AUDIT_EVENTS.expired,
+        proposalId: id,
+        detail: 'expired without the approvals it needed',
+      });
+      return true;
+    });
+    if (changed) expired += 1;
+  }
+  return expired;
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionOutcome } from '../../../remediation/contract.js';
 import { REMEDIATION_CODES, type Remediation } from '../../../remediation/index.js';
-import { ControlPlaneHarness, routeDraft, type StoreKind } from './harness.js';
+import { ControlPlaneHarness, exceptionIncident, routeDraft, type StoreKind } from './harness.js';
 
 const KINDS: StoreKind[] = ['pglite', 'postgres'];
 
@@ -165,6 +165,27 @@ describe.each(KINDS)('decisions on %s', (kind) => {
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['awaiting_second_approval', 'awaiting_second_approval', 'awaiting_second_approval']);
     expect((await remediation.getProposal(proposal.id))?.approvals).toHaveLength(1);
     expect(conflict.code).toBe(REMEDIATION_CODES.idempotencyConflict);
+  });
+
+  it('expires overdue proposals on a sweep', async () => {
+    const proposal = await remediation.storeProposal(routeDraft({ expiresAt: new Date(now.getTime() + 60_000) }));
+    now = new Date(now.getTime() + 61_000);
+    const expired = await remediation.expireOverdue();
+    now = new Date();
+
+    expect(expired).toBeGreaterThanOrEqual(1);
+    expect((await remediation.getProposal(proposal.id))?.status).toBe('expired');
+    const events = (await remediation.listAudit({ proposalId: proposal.id })).map((entry) => entry.event);
+    expect(events).toEqual(['proposal.created', 'proposal.expired']);
+  });
+
+  it('attaches pending proposals to an alert', async () => {
+    const event = await remediation.attachProposals(exceptionIncident());
+    const resolved = await remediation.attachProposals(exceptionIncident({ state: 'resolved' }));
+
+    expect(event.proposals?.map((proposal) => proposal.action)).toEqual(['hold_channel']);
+    expect(event.proposals?.[0]?.summary).toContain('hold the channel');
+    expect(resolved.proposals).toBeUndefined();
   });
 
   it('maps Slack user ids and lists users', async () => {
