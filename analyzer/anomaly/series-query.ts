@@ -91,6 +91,12 @@ SELECT metric, integration, workflow, plant, toUnixTimestamp(minute) AS t, value
 )
 ORDER BY metric, integration, workflow, plant, t`;
 
+/** Undoes TabSeparated escaping of backslashes, tabs and newlines in a name. */
+function unescapeTsv(text: string): string {
+  if (!text.includes('\\')) return text;
+  return text.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === '0' ? '\0' : c));
+}
+
 function toClickHouseTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
@@ -106,18 +112,19 @@ export async function streamSeries(
   endMs: number,
   onPoint: (point: SeriesPoint) => void,
 ): Promise<number> {
+  // TabSeparated rows parse faster than JSON rows. ClickHouse escapes tabs, newlines and backslashes in names.
   const result = await client.query({
     query: SERIES_QUERY,
     query_params: { start: toClickHouseTime(startMs), end: toClickHouseTime(endMs) },
-    format: 'JSONCompactEachRow',
+    format: 'TabSeparated',
   });
   let count = 0;
   for await (const rows of result.stream()) {
     for (const row of rows) {
-      const [metric, integration, workflow, plant, t, value] = row.json<[string, string, string, string, number | string, number | string | null]>();
-      const v = value === null ? Number.NaN : Number(value);
-      if (!Number.isFinite(v)) continue;
-      onPoint({ metric, integration, workflow, plant, ts: Number(t) * 1000, value: v });
+      const [metric, integration, workflow, plant, t, value] = row.text.split('\t') as [string, string, string, string, string, string];
+      const v = Number(value);
+      if (value === '\\N' || !Number.isFinite(v)) continue;
+      onPoint({ metric, integration: unescapeTsv(integration), workflow: unescapeTsv(workflow), plant: unescapeTsv(plant), ts: Number(t) * 1000, value: v });
       count++;
     }
   }
