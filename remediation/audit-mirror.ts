@@ -9,9 +9,9 @@ const MIRROR_BATCH_ROWS = 5_000;
 /**
  * Copies audit rows from the control plane to ClickHouse's
  * `remediation_audit`, by sequence. It starts after the highest sequence
- * ClickHouse already holds, so it keeps no state of its own and resumes after
- * a restart; a row copied twice (a crash between insert and return) is
- * dropped by the table's ReplacingMergeTree engine when parts merge.
+ * ClickHouse already contains, so it keeps no state of its own and resumes
+ * after a restart. A row copied twice, by a crash between insert and return,
+ * is dropped by the table's ReplacingMergeTree engine when parts merge.
  */
 export class AuditMirror {
   readonly #store: ControlStore;

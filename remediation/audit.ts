@@ -43,7 +43,7 @@ interface AuditRow {
 /**
  * Appends one audit row inside `tx` and returns its sequence number. The
  * advisory lock is held until `tx` ends, so rows become visible in sequence
- * order; call this inside a transaction, never on a bare pool.
+ * order. Call this inside a transaction, never on a bare pool.
  */
 export async function appendAudit(tx: SqlRunner, record: AuditRecord): Promise<number> {
   await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY.toString()]);

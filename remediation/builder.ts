@@ -14,7 +14,7 @@ export interface FailedJob {
   excName: string | null;
 }
 
-/** What the target finder read from one failure queue of the incident's integration. */
+/** Facts the target finder read from one failure queue of the incident's integration. */
 export type FailureFacts =
   | { kind: 'queue_job'; integration: string; table: string; channel?: string | undefined; failedJobs: FailedJob[]; duplicateJobs: FailedJob[] }
   | { kind: 'rabbitmq_dlq'; integration: string; queue: string; returnQueue?: string | undefined; messages: number }

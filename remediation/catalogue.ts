@@ -7,12 +7,12 @@ import {
 
 export { REMEDIATION_KINDS, type RemediationKind };
 
-/** What one action does and what running it twice or blindly could cause. */
+/** Description of one action and of what running it twice or blindly could cause. */
 export interface ActionEntry {
   kind: RemediationKind;
   /** One line for the console and chat. */
   summary: string;
-  /** What the action could send twice, in words. */
+  /** Description, in words, of what the action could send twice. */
   duplicateRisk: string;
 }
 
@@ -69,7 +69,7 @@ export const ACTION_CATALOGUE: Readonly<Record<RemediationKind, ActionEntry>> = 
 /**
  * Returns the action kinds allowed for an exception label. Without a label
  * (a lag or prediction incident) only holding, rerouting and delayed retries
- * are offered, since no classification says a retry is safe now.
+ * are offered, since no classification marks a retry as safe now.
  */
 export function allowedActions(exception: { category: string; retryable: boolean } | undefined): readonly RemediationKind[] {
   if (exception === undefined) return ['retry_after_delay', 'reroute', 'hold_channel'];

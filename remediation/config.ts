@@ -40,7 +40,7 @@ const routeSchema = z.strictObject({
 });
 
 /**
- * Where an integration's failed work waits: a queue_job table, a RabbitMQ
+ * Location of an integration's failed work: a queue_job table, a RabbitMQ
  * dead-letter queue or a NATS JetStream stream of dead letters. Retry and
  * replay proposals take their targets from these places.
  */

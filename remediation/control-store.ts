@@ -31,7 +31,7 @@ export interface ControlStoreOptions {
   url?: string | undefined;
   /** Directory of the embedded database; ignored when `url` is set. */
   dataDir?: string | undefined;
-  /** Schema that holds the tables, created when missing; `public` by default. */
+  /** Schema that contains the tables, created when missing; `public` by default. */
   schema?: string | undefined;
   /** Connections of the pool, for a PostgreSQL server. */
   maxConnections?: number | undefined;

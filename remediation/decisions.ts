@@ -5,7 +5,7 @@ import { REMEDIATION_CODES } from './errors.js';
 import { checkDecision } from './policy.js';
 import { loadProposal, loadUser, type StoredProposal } from './proposals.js';
 
-/** Longest rejection reason kept, in characters. */
+/** Maximum length of a stored rejection reason, in characters. */
 const MAX_REASON_LENGTH = 2_000;
 
 /**

@@ -47,7 +47,7 @@ export interface OpenRemediationOptions {
 }
 
 export interface ProposeOptions {
-  /** User or component that asks for the proposals; it may not approve them. */
+  /** User or component that requests the proposals; that user may not approve them. */
   requestedBy?: string;
   /** Failure facts to build from, in place of reading them from the systems. */
   facts?: FailureFacts[];

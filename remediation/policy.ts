@@ -37,7 +37,7 @@ export interface DecisionCheck {
  * want to hear about the problems: who they are, what they may do, then the
  * state of the proposal. Returns undefined when the decision may be recorded.
  * Expiry is checked before the pending state, so an expired proposal that
- * nobody has marked yet is still refused as expired.
+ * is not marked yet is still refused as expired.
  */
 export function checkDecision(check: DecisionCheck): Refusal | undefined {
   const { user, proposal, userName } = check;
@@ -71,11 +71,12 @@ export function checkDecision(check: DecisionCheck): Refusal | undefined {
   return undefined;
 }
 
-/** A user with no integrations and no plants listed may decide for all of them. */
+/** Checks the user's integrations and plants; a user with neither listed may decide for all. */
 function checkScope(user: StoredUser, proposal: StoredProposal): Refusal | undefined {
   if (user.integrations.length === 0 && user.plants.length === 0) return undefined;
   if (user.integrations.includes(proposal.integration)) return undefined;
-  const plants = proposal.blastRadius.plants.length > 0 ? proposal.blastRadius.plants : proposal.plant ? [proposal.plant] : [];
+  let plants = proposal.blastRadius.plants;
+  if (plants.length === 0 && proposal.plant) plants = [proposal.plant];
   // Every affected plant must be one the user may decide for, so a wide action needs a wide approver.
   if (plants.length > 0 && plants.every((plant) => user.plants.includes(plant))) return undefined;
   return refusal(

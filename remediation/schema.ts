@@ -117,7 +117,7 @@ CREATE TABLE workflow_routes (
 
 /**
  * The audit log. A trigger raises on every UPDATE, DELETE and TRUNCATE, so
- * rows can only be appended; writers take an advisory lock before appending,
+ * rows can only be appended. Writers take an advisory lock before appending,
  * so sequence numbers commit in order and a mirror that copies by sequence
  * misses none.
  */

@@ -15,9 +15,9 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * killed run republishes a message again after a restart, JetStream drops the
  * second copy as a duplicate.
  *
- * NOTE: that holds only within the target stream's `duplicate_window`
- * (two minutes by default); a run resumed later than that can publish a
- * message whose earlier copy was stored but not yet deleted here.
+ * NOTE: JetStream drops a copy only within the target stream's
+ * `duplicate_window`, two minutes by default. A run resumed later than that
+ * republishes a message whose earlier copy was stored but not yet deleted here.
  */
 export class NatsRepublishExecutor implements ActionExecutor {
   constructor(

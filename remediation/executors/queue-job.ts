@@ -81,8 +81,8 @@ function describeDone(action: RemediationKind): string {
  * so Odoo's own access rules and hooks apply.
  *
  * NOTE: Odoo's `requeue` does not check the state itself, so a job that leaves
- * `failed` between the two calls is still requeued; the SQL executor, whose
- * check and change are one statement, has no such window.
+ * `failed` between the two calls is still requeued. The SQL executor has no
+ * such window, because its check and change are one statement.
  */
 export class QueueJobOdooExecutor implements ActionExecutor {
   constructor(

@@ -50,7 +50,7 @@ export class DeadLetterReplayExecutor implements ActionExecutor {
   async runTarget(context: TargetContext): Promise<TargetOutcome> {
     const held = await checkHold(this.#store, context.proposal.integration, context.target.ref);
     if (held) return held;
-    // Without noDelay, Nagle's algorithm holds each small frame for the peer's delayed ACK, about 40 ms per get.
+    // Without noDelay, Nagle's algorithm delays each small frame until the peer's delayed ACK, about 40 ms per get.
     const connection = await amqp.connect(this.#url, {
       timeout: CONNECT_TIMEOUT_MS,
       noDelay: true,
@@ -109,8 +109,8 @@ export class DeadLetterReplayExecutor implements ActionExecutor {
       }
     }
     // Keys left in `publishing` by a killed run that did not come back were committed by that run.
-    // NOTE: this relies on a rolled-back delivery returning to its old place near the head, as
-    // classic queues return it; one returned behind the replay limit would be counted as moved.
+    // NOTE: this assumes a rolled-back delivery returns to its old place near the head, as classic
+    // queues return it. A delivery returned behind the replay limit would be counted as moved.
     if (stop === undefined) await progress.markDone([...uncertain]);
     const moved = await progress.countDone();
     const summary = `${moved} messages moved from ${target.ref} back to their queue`;
@@ -154,7 +154,7 @@ export class DeadLetterReplayExecutor implements ActionExecutor {
   }
 }
 
-/** The message id, or a digest of the body and headers for a message without one. */
+/** Returns the message id, or a digest of the body and headers for a message without one. */
 export function messageKey(message: GetMessage): string {
   const id = message.properties.messageId;
   if (typeof id === 'string' && id.length > 0) return id;

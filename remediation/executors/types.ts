@@ -4,13 +4,13 @@ import type { StoredProposal, StoredTarget } from '../proposals.js';
 /** Result of running one target. */
 export interface TargetOutcome {
   state: Exclude<ProposalTarget['state'], 'pending'>;
-  /** What happened, in one line, such as `requeued` or `498 messages moved to orders.in`. */
+  /** One-line account of the change, such as `requeued` or `498 messages moved to orders.in`. */
   result: string;
 }
 
 /**
  * Per-message progress of one target, kept in the control-plane store, so a
- * restarted execution knows which messages it already handled.
+ * restarted execution can skip the messages it already handled.
  */
 export interface MessageProgress {
   /** Returns the recorded state of each given key that was seen before. */

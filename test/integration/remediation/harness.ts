@@ -74,7 +74,7 @@ export class ControlPlaneHarness {
 
 let draftCounter = 0;
 
-/** A proposal on the control plane alone (a route switch), so decision tests need no outside system. */
+/** Builds a proposal on the control plane alone (a route switch), so decision tests need no outside system. */
 export function routeDraft(overrides: Partial<ProposalDraft> = {}): ProposalDraft {
   draftCounter += 1;
   return {
@@ -96,7 +96,7 @@ export function routeDraft(overrides: Partial<ProposalDraft> = {}): ProposalDraf
   };
 }
 
-/** An exception incident on `integration`, as the analyzer hands it over. */
+/** Builds an exception incident on integration `odoo-mes`, as the analyzer hands it over. */
 export function exceptionIncident(overrides: Partial<AlertEvent> = {}): AlertEvent {
   return {
     incidentId: `inc-${randomBytes(4).toString('hex')}`,

@@ -1,8 +1,8 @@
 /**
- * A syncwatch process for the dead-letter kill test: `approve` records two
- * approvals of a proposal, and the second one runs its execution; `resume`
- * runs what a killed process left unfinished. The last line on stdout is the
- * proposal as JSON.
+ * A syncwatch process for the dead-letter kill test. Mode `approve` records
+ * two approvals of a proposal, and the second one runs its execution. Mode
+ * `resume` runs what a killed process left unfinished. The last line on
+ * stdout is the proposal as JSON.
  */
 import { pino } from 'pino';
 import { configSchema } from '../../../config/index.js';
