@@ -57,18 +57,28 @@ export class ExceptionClassifier {
    * first, and a text that contained any is labelled by rules only.
    */
   async classify(prepared: PreparedException): Promise<ExceptionClassification> {
+    return (await this.label(prepared)).classification;
+  }
+
+  /**
+   * Labels a prepared exception and reports whether the label is final. A label
+   * is provisional when a model is configured but gave no label (budget
+   * spent, breaker open, endpoint failing), so a later try may do better.
+   */
+  async label(prepared: PreparedException): Promise<{ classification: ExceptionClassification; final: boolean }> {
     const stripped = stripInstructions(prepared.redacted);
     const byRules = classifyByRules({ text: stripped.text, system: prepared.system });
-    if (byRules) return byRules;
+    if (byRules) return { classification: byRules, final: true };
     if (stripped.removed > 0) {
       this.logger?.warn({ fingerprint: prepared.fingerprint, removedSentences: stripped.removed }, 'exception text contains instructions; labelled by rules only');
-      return unknownClassification('no rule matched; the text contains instructions, so it was not sent to the model');
+      return { classification: unknownClassification('no rule matched; the text contains instructions, so it was not sent to the model'), final: true };
     }
-    if (!this.llm) return unknownClassification('no rule matched');
+    if (!this.llm) return { classification: unknownClassification('no rule matched'), final: true };
 
     const result = await this.llm.classify(prepared.fingerprint, { text: stripped.text, system: prepared.system });
-    if (result.ok) return result.classification;
-    this.logger?.debug({ fingerprint: prepared.fingerprint, reason: result.reason }, 'no model label; exception stays unknown');
-    return unknownClassification(`no rule matched; model unavailable (${result.reason})`);
+    if (result.ok) return { classification: result.classification, final: true };
+    this.logger?.debug({ fingerprint: prepared.fingerprint, reason: result.reason }, 'no model label; exception stays unknown for now');
+    const retryLater = result.reason !== 'malformed_answer' && result.reason !== 'invalid_answer';
+    return { classification: unknownClassification(`no rule matched; no model label (${result.reason})`), final: !retryLater };
   }
 }

@@ -15,6 +15,7 @@ import {
   type OccurrenceGroup,
   type StoredFingerprint,
 } from './store.js';
+import { unknownClassification } from './rules.js';
 import { recommendedActionFor, type ExceptionClassification } from './taxonomy.js';
 
 /** Characters of one stored sample; samples are redacted before they are cut. */
@@ -72,18 +73,20 @@ export function createExceptionStage(client: ClickHouseClient, config: Exception
       const labelByFingerprint = new Map<string, ExceptionClassification>();
       for (const entry of stored) if (entry.classification) labelByFingerprint.set(entry.fingerprint, entry.classification);
 
+      // Fingerprints without a stored label are labelled once each, a few at a time.
+      const labels = await labelFingerprints(classifier, [...cycle.values()], storedByKey, labelByFingerprint);
+
       const updates: FingerprintUpdate[] = [];
       const events: AlertEvent[] = [];
       for (const [key, entry] of cycle) {
         const previous = storedByKey.get(key);
-        let label = previous?.classification;
-        let labelledNow = false;
-        if (!label) {
-          label = labelByFingerprint.get(entry.prepared.fingerprint) ?? (await classifier.classify(entry.prepared));
-          labelByFingerprint.set(entry.prepared.fingerprint, label);
-          labelledNow = true;
-        }
-        updates.push(toUpdate(entry, previous, config.samplesPerFingerprint, labelledNow ? label : undefined, now));
+        const labelledNow = labels.get(entry.prepared.fingerprint);
+        const shared = labelByFingerprint.get(entry.prepared.fingerprint);
+        const label = previous?.classification ?? labelledNow?.classification ?? shared ?? unknownClassification('not labelled');
+        // A provisional label is shown in the alert but not stored, so the next cycle tries again.
+        const isFinal = labelledNow ? labelledNow.final : shared !== undefined;
+        const stored = !previous?.classification && isFinal ? label : undefined;
+        updates.push(toUpdate(entry, previous, config.samplesPerFingerprint, stored, now));
         const event = alertFor(entry, previous, label, { from, now, surge: config.surge });
         if (event) events.push(event);
       }
@@ -96,6 +99,30 @@ export function createExceptionStage(client: ClickHouseClient, config: Exception
       return events;
     },
   };
+}
+
+/** Model calls in flight at once while labelling new fingerprints. */
+const LABEL_CONCURRENCY = 4;
+
+async function labelFingerprints(
+  classifier: ExceptionClassifier,
+  entries: readonly CycleFingerprint[],
+  storedByKey: ReadonlyMap<string, StoredFingerprint>,
+  labelByFingerprint: ReadonlyMap<string, ExceptionClassification>,
+): Promise<Map<string, { classification: ExceptionClassification; final: boolean }>> {
+  const pending = new Map<string, PreparedException>();
+  for (const entry of entries) {
+    const fingerprint = entry.prepared.fingerprint;
+    if (storedByKey.get(keyOf(entry.integration, fingerprint))?.classification || labelByFingerprint.has(fingerprint)) continue;
+    pending.set(fingerprint, entry.prepared);
+  }
+  const labels = new Map<string, { classification: ExceptionClassification; final: boolean }>();
+  const queue = [...pending.values()];
+  const worker = async () => {
+    for (let prepared = queue.shift(); prepared; prepared = queue.shift()) labels.set(prepared.fingerprint, await classifier.label(prepared));
+  };
+  await Promise.all(Array.from({ length: LABEL_CONCURRENCY }, worker));
+  return labels;
 }
 
 async function initialWatermark(client: ClickHouseClient, now: Date, lookbackMs: number): Promise<Date> {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exceptionsConfigSchema } from '../../../analyzer/exceptions/config.js';
 import { createExceptionStage, type ExceptionStage } from '../../../analyzer/exceptions/stage.js';
 import { migrate, openClickHouse } from '../../../store/index.js';
-import { startOpenAiCompatibleServer, type OpenAiCompatibleServer } from '../../support/openai-compatible-server.js';
+import { plainAnswer, startOpenAiCompatibleServer, type OpenAiCompatibleServer } from '../../support/openai-compatible-server.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-exception-stage-'));
 const client = openClickHouse({ kind: 'embedded', dataDir });
@@ -17,12 +17,12 @@ const DISTINCT_ERRORS = 50;
 const OCCURRENCES = 10_000;
 const START = Date.now() - 10 * 60_000;
 
-/** A word of letters only, so normalization keeps it and each index gives its own template. */
+/** Builds a word of letters only, so normalization keeps it and each index gets its own template. */
 function wordFor(index: number): string {
   return `q${String.fromCharCode(97 + (index % 26))}${String.fromCharCode(97 + Math.floor(index / 26))}`;
 }
 
-/** An exception no rule matches, with ids, numbers and an e-mail address that change per occurrence. */
+/** Builds an exception text that no rule matches, with ids, numbers and an e-mail address that change per occurrence. */
 function messageFor(errorIndex: number, occurrence: number): string {
   return `Widget ${wordFor(errorIndex)} handshake drifted on bridge ${occurrence} after ${occurrence % 17} cycles, owner ops${occurrence}@plant-2.example.com`;
 }
@@ -143,7 +143,7 @@ describe('exception stage', () => {
   it('counts later occurrences without new calls', async () => {
     const callsBefore = server.requests.length;
     const now = Date.now();
-    const rows = Array.from({ length: 5 }, (_, index) => spanRow('odoo-mes', now - 1_000 + index, messageFor(0, 90_000 + index)));
+    const rows = Array.from({ length: 5 }, (_, index) => spanRow('odoo-mes', now + index, messageFor(0, 90_000 + index)));
     await client.insert({ table: 'otel_traces', values: rows, format: 'JSONEachRow' });
 
     const events = await stage.run(new Date(now + 1_000));
@@ -186,9 +186,9 @@ describe('exception stage', () => {
     await client.insert({
       table: 'integration_failures',
       values: [
-        failure('job-1', now - 3_000, 'could not serialize access due to concurrent update'),
-        failure('job-1', now - 2_000, 'could not serialize access due to concurrent update'),
-        failure('job-2', now - 1_000, 'could not serialize access due to concurrent update'),
+        failure('job-1', now - 900, 'could not serialize access due to concurrent update'),
+        failure('job-1', now - 800, 'could not serialize access due to concurrent update'),
+        failure('job-2', now - 700, 'could not serialize access due to concurrent update'),
       ],
       format: 'JSONEachRow',
     });
@@ -206,3 +206,43 @@ describe('exception stage', () => {
     expect(events.map((event) => event.integration)).toEqual(['odoo-wms']);
   });
 });
+
+describe('exception stage labels', () => {
+  it('shares one model call between integrations', async () => {
+    const callsBefore = server.requests.length;
+    const now = Date.now() + 10_000;
+    await client.insert({
+      table: 'otel_traces',
+      values: [spanRow('odoo-qms', now - 500, 'Gadget zz spun out on rail 4'), spanRow('odoo-wms', now - 400, 'Gadget zz spun out on rail 9')],
+      format: 'JSONEachRow',
+    });
+
+    await stage.run(new Date(now));
+    const labelled = (await readSummary()).filter((row) => row.template.includes('Gadget zz'));
+
+    expect(labelled.map((row) => row.integration)).toEqual(['odoo-qms', 'odoo-wms']);
+    expect(labelled.map((row) => row.classified_by)).toEqual(['llm', 'llm']);
+    expect(server.requests.length - callsBefore).toBe(1);
+  });
+
+  it('tries again when the model failed', async () => {
+    const now = Date.now() + 20_000;
+    server.defaultReply = () => ({ kind: 'status', status: 500 });
+    await client.insert({ table: 'otel_traces', values: [spanRow('odoo-qms', now - 500, 'Sprocket yy lost its phase 1')], format: 'JSONEachRow' });
+
+    const events = await stage.run(new Date(now));
+    const unlabelled = (await readSummary()).find((row) => row.template.includes('Sprocket yy'));
+
+    expect(events[0]?.exception?.category).toBe('unknown');
+    expect(unlabelled?.classified_by).toBe('');
+
+    server.defaultReply = () => plainAnswer();
+    await client.insert({ table: 'otel_traces', values: [spanRow('odoo-qms', now + 500, 'Sprocket yy lost its phase 2')], format: 'JSONEachRow' });
+    await stage.run(new Date(now + 1_000));
+    const labelled = (await readSummary()).find((row) => row.template.includes('Sprocket yy'));
+
+    expect(labelled?.classified_by).toBe('llm');
+    expect(Number(labelled?.occurrences)).toBe(2);
+  });
+});
+

@@ -57,7 +57,7 @@ async function label(classifier: ExceptionClassifier, text: string): Promise<Exc
   return classifier.classify(classifier.prepare({ message: text }));
 }
 
-/** A model that does what the text says: it returns actions, extra fields, foreign labels and its own prompt. */
+/** A model that follows the text's instructions: it returns actions, extra fields, foreign labels and its own prompt. */
 function compromisedReply(request: ChatRequest): ScriptedReply {
   const systemPrompt = request.messages[0]?.content ?? '';
   const replies: ScriptedReply[] = [
@@ -124,7 +124,7 @@ describe('compromised model answers', () => {
   it('yield only taxonomy labels that allow holding', async () => {
     server.defaultReply = compromisedReply;
     const classifier = modelClassifier();
-    // Texts without recognizable instructions reach the model, which answers with every kind of hostile reply in turn.
+    // Texts without recognizable instructions reach the model, which replies with every kind of hostile response in turn.
     for (let index = 0; index < 12; index += 1) {
       const actual = await label(classifier, `widget bridge reported state ${index} for lot L${index}-${'x'.repeat(index)}`);
       expect(EXCEPTION_CATEGORIES).toContain(actual.category);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ExceptionClassifier } from '../../../analyzer/exceptions/classifier.js';
-import { DEFAULT_LLM_SETTINGS, LlmClassifier, type LlmSettings } from '../../../analyzer/exceptions/llm.js';
-import { EXCEPTION_CATEGORIES } from '../../../analyzer/exceptions/taxonomy.js';
+import { DEFAULT_LLM_SETTINGS, LlmClassifier, type LlmFailureReason, type LlmResult, type LlmSettings } from '../../../analyzer/exceptions/llm.js';
+import { EXCEPTION_CATEGORIES, type ExceptionClassification } from '../../../analyzer/exceptions/taxonomy.js';
 import { plainAnswer, startOpenAiCompatibleServer, type OpenAiCompatibleServer } from '../../support/openai-compatible-server.js';
 
 let server: OpenAiCompatibleServer;
@@ -31,6 +31,18 @@ function settings(overrides: Partial<LlmSettings> = {}): LlmSettings {
     maxRetries: 2,
     ...overrides,
   };
+}
+
+/** Returns the label of a successful result, failing the test otherwise. */
+function labelOf(result: LlmResult): ExceptionClassification {
+  if (!result.ok) throw new Error(`expected a label, got ${result.reason}: ${result.detail}`);
+  return result.classification;
+}
+
+/** Returns the failure reason of a failed result, failing the test otherwise. */
+function failureOf(result: LlmResult): LlmFailureReason {
+  if (result.ok) throw new Error(`expected a failure, got the label ${result.classification.category}`);
+  return result.reason;
 }
 
 const TEXT = { text: 'widget bridge reported state 7 for order <n>', system: 'mes' };
@@ -88,7 +100,7 @@ describe('LlmClassifier answers', () => {
     const llm = new LlmClassifier({ settings: settings() });
     const result = await llm.classify('fp-clamp', TEXT);
 
-    expect(result.ok && result.classification.retryable).toBe(false);
+    expect(labelOf(result).retryable).toBe(false);
   });
 
   it('turns low confidence into unknown', async () => {
@@ -96,8 +108,8 @@ describe('LlmClassifier answers', () => {
     const llm = new LlmClassifier({ settings: settings() });
     const result = await llm.classify('fp-low', TEXT);
 
-    expect(result.ok && result.classification.category).toBe('unknown');
-    expect(result.ok && result.classification.retryable).toBe(false);
+    expect(labelOf(result).category).toBe('unknown');
+    expect(labelOf(result).retryable).toBe(false);
   });
 
   it('rejects a category outside the taxonomy', async () => {
@@ -106,7 +118,7 @@ describe('LlmClassifier answers', () => {
     const result = await llm.classify('fp-enum', TEXT);
 
     expect(result.ok).toBe(false);
-    expect(!result.ok && result.reason).toBe('invalid_answer');
+    expect(failureOf(result)).toBe('invalid_answer');
     expect(server.requests).toHaveLength(1);
   });
 
@@ -118,7 +130,7 @@ describe('LlmClassifier answers', () => {
     const llm = new LlmClassifier({ settings: settings() });
     const result = await llm.classify('fp-extra', TEXT);
 
-    expect(!result.ok && result.reason).toBe('invalid_answer');
+    expect(failureOf(result)).toBe('invalid_answer');
   });
 
   it('rejects a confidence above one', async () => {
@@ -126,7 +138,7 @@ describe('LlmClassifier answers', () => {
     const llm = new LlmClassifier({ settings: settings() });
     const result = await llm.classify('fp-confidence', TEXT);
 
-    expect(!result.ok && result.reason).toBe('invalid_answer');
+    expect(failureOf(result)).toBe('invalid_answer');
   });
 
   it('rejects a malformed answer without retrying', async () => {
@@ -134,7 +146,7 @@ describe('LlmClassifier answers', () => {
     const llm = new LlmClassifier({ settings: settings() });
     const result = await llm.classify('fp-malformed', TEXT);
 
-    expect(!result.ok && result.reason).toBe('malformed_answer');
+    expect(failureOf(result)).toBe('malformed_answer');
     expect(server.requests).toHaveLength(1);
   });
 
@@ -143,7 +155,7 @@ describe('LlmClassifier answers', () => {
     const llm = new LlmClassifier({ settings: settings() });
     const result = await llm.classify('fp-rationale', TEXT);
 
-    expect(result.ok && result.classification.rationale.length).toBe(200);
+    expect(labelOf(result).rationale.length).toBe(200);
   });
 });
 
@@ -163,7 +175,7 @@ describe('LlmClassifier failures', () => {
     const started = Date.now();
     const result = await llm.classify('fp-timeout', TEXT);
 
-    expect(!result.ok && result.reason).toBe('timeout');
+    expect(failureOf(result)).toBe('timeout');
     expect(server.requests).toHaveLength(2);
     expect(Date.now() - started).toBeLessThan(1_500);
   });
@@ -184,7 +196,7 @@ describe('LlmClassifier failures', () => {
     const llm = new LlmClassifier({ settings: settings({ maxRetryAfterMs: 5_000 }) });
     const result = await llm.classify('fp-429-long', TEXT);
 
-    expect(!result.ok && result.reason).toBe('rate_limited');
+    expect(failureOf(result)).toBe('rate_limited');
     expect(server.requests).toHaveLength(1);
   });
 
@@ -202,7 +214,7 @@ describe('LlmClassifier failures', () => {
     const llm = new LlmClassifier({ settings: settings() });
     const result = await llm.classify('fp-400', TEXT);
 
-    expect(!result.ok && result.reason).toBe('request_failed');
+    expect(failureOf(result)).toBe('request_failed');
     expect(server.requests).toHaveLength(1);
   });
 
@@ -213,7 +225,7 @@ describe('LlmClassifier failures', () => {
     const second = await llm.classify('fp-budget-2', TEXT);
 
     expect(first.ok).toBe(true);
-    expect(!second.ok && second.reason).toBe('budget_exhausted');
+    expect(failureOf(second)).toBe('budget_exhausted');
     expect(server.requests).toHaveLength(1);
     expect(llm.budget.used()).toBe(5_000);
   });
