@@ -6,6 +6,7 @@ import { ExceptionClassifier, type PreparedException } from './classifier.js';
 import { toLlmSettings, type ExceptionsConfig } from './config.js';
 import { LlmClassifier } from './llm.js';
 import {
+  MAX_GROUPS_PER_READ,
   readFailureExceptions,
   readLatestSeen,
   readSpanExceptions,
@@ -65,7 +66,15 @@ export function createExceptionStage(client: ClickHouseClient, config: Exception
       const from = watermark ?? (await initialWatermark(client, now, config.initialLookback));
       if (now.getTime() <= from.getTime()) return [];
 
-      const groups = [...(await readSpanExceptions(client, from, now)), ...(await readFailureExceptions(client, from, now))];
+      const spanGroups = await readSpanExceptions(client, from, now);
+      const failureGroups = await readFailureExceptions(client, from, now);
+      if (spanGroups.length >= MAX_GROUPS_PER_READ || failureGroups.length >= MAX_GROUPS_PER_READ) {
+        logger?.warn(
+          { spanGroups: spanGroups.length, failureGroups: failureGroups.length, limit: MAX_GROUPS_PER_READ, from, to: now },
+          'exception read hit its group limit; the least frequent texts of this window are not counted',
+        );
+      }
+      const groups = [...spanGroups, ...failureGroups];
       const cycle = groupByFingerprint(groups, classifier, config.samplesPerFingerprint);
       const stored = await readStoredFingerprints(client, [...new Set([...cycle.values()].map((entry) => entry.prepared.fingerprint))]);
       const storedByKey = new Map(stored.map((entry) => [keyOf(entry.integration, entry.fingerprint), entry]));

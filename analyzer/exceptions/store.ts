@@ -3,7 +3,10 @@ import { isExceptionCategory, type ExceptionClassification } from './taxonomy.js
 
 export const EXCEPTION_FINGERPRINTS_TABLE = 'exception_fingerprints';
 
-/** Rows read per cycle and source at most; the rest waits for the next cycle. */
+/**
+ * Groups read per cycle and source at most, the most frequent first. Groups
+ * beyond it are not counted, and the stage logs a warning when a read hits it.
+ */
 export const MAX_GROUPS_PER_READ = 50_000;
 
 /** Exceptions of one integration, type and exact text in a window, as read from the store. */
@@ -51,6 +54,7 @@ export async function readSpanExceptions(client: ClickHouseClient, from: Date, t
       ARRAY JOIN Events.Name AS event_name, Events.Timestamp AS event_time, Events.Attributes AS event_attributes
       WHERE Timestamp > {from:DateTime64(3)} AND Timestamp <= {to:DateTime64(3)} AND event_name = 'exception'
       GROUP BY integration, system, exception_type, message
+      ORDER BY occurrences DESC
       LIMIT ${MAX_GROUPS_PER_READ}`,
     query_params: { from: formatDateTime(from), to: formatDateTime(to) },
     format: 'JSONEachRow',
@@ -95,6 +99,7 @@ export async function readFailureExceptions(client: ClickHouseClient, from: Date
           HAVING first_observed > {from:DateTime64(3)} AND first_observed <= {to:DateTime64(3)}
       )
       GROUP BY integration, system, exception_type, message
+      ORDER BY occurrences DESC
       LIMIT ${MAX_GROUPS_PER_READ}`,
     query_params: { from: formatDateTime(from), to: formatDateTime(to) },
     format: 'JSONEachRow',

@@ -292,3 +292,21 @@ describe('ExceptionClassifier with a model', () => {
     expect(user).not.toContain('abc123secret');
   });
 });
+
+describe('ExceptionClassifier over many occurrences', () => {
+  it('makes one call per fingerprint', async () => {
+    const classifier = new ExceptionClassifier({ llm: new LlmClassifier({ settings: settings() }) });
+    const fingerprints = new Set<string>();
+    for (let occurrence = 0; occurrence < 10_000; occurrence += 1) {
+      const kind = occurrence % 50;
+      const word = `k${String.fromCharCode(97 + (kind % 26))}${String.fromCharCode(97 + Math.floor(kind / 26))}`;
+      const prepared = classifier.prepare({ message: `Gizmo ${word} stalled at step ${occurrence} for job ${occurrence * 7}` });
+      fingerprints.add(prepared.fingerprint);
+      await classifier.classify(prepared);
+    }
+
+    expect(fingerprints.size).toBe(50);
+    expect(server.requests.length).toBeLessThanOrEqual(50);
+  });
+});
+
