@@ -9,9 +9,12 @@ export const LIVE_SCENARIO_ONSET_MINUTES = 5;
 /** Poll interval of the replay source, which reports each simulated minute once. */
 const REPLAY_POLL_INTERVAL_MS = 5_000;
 
+/** A live replay picks the first seed whose run breaches within this many minutes, so a demo shows the alert soon. */
+const LIVE_BREACH_WITHIN_MINUTES = 30;
+
 export interface ScenarioReplayOptions {
   kind: ScenarioKind;
-  /** Default 1. */
+  /** Default: from `pickLiveSeed`. */
   seed?: number;
   /** Wall-clock start of the replay. Default: the time of creation. */
   startedAt?: Date;
@@ -37,10 +40,11 @@ export class ScenarioReplaySource implements LagSource {
 
   constructor(options: ScenarioReplayOptions) {
     const startedAt = options.startedAt ?? new Date();
+    const onsetMinute = options.onsetMinute ?? LIVE_SCENARIO_ONSET_MINUTES;
     this.run = generateScenario(options.kind, {
-      seed: options.seed ?? 1,
+      seed: options.seed ?? pickLiveSeed(options.kind, onsetMinute),
       startedAt,
-      onsetMinute: options.onsetMinute ?? LIVE_SCENARIO_ONSET_MINUTES,
+      onsetMinute,
       ...(options.durationMinutes === undefined ? {} : { durationMinutes: options.durationMinutes }),
     });
     this.name = `scenario-${options.kind}`;
@@ -65,4 +69,17 @@ export class ScenarioReplaySource implements LagSource {
   async close(): Promise<void> {
     // Holds no connection.
   }
+}
+
+/**
+ * Returns the first seed from 1 to 50 whose run of `kind` breaches within
+ * `LIVE_BREACH_WITHIN_MINUTES` of its start, or 1 for a scenario that never
+ * breaches or when no seed does.
+ */
+export function pickLiveSeed(kind: ScenarioKind, onsetMinute: number): number {
+  for (let seed = 1; seed <= 50; seed += 1) {
+    const run = generateScenario(kind, { seed, onsetMinute, durationMinutes: LIVE_BREACH_WITHIN_MINUTES });
+    if (run.breachAt !== null) return seed;
+  }
+  return 1;
 }

@@ -3,6 +3,7 @@ import {
   BENIGN_SCENARIO_KINDS,
   buildScenarioPoll,
   generateScenario,
+  pickLiveSeed,
   SCENARIO_KINDS,
   ScenarioReplaySource,
 } from '../../../simulator/scenarios/index.js';
@@ -90,5 +91,18 @@ describe('ScenarioReplaySource', () => {
 
     const pastEnd = await source.poll(new Date(startedAt.getTime() + 60 * 60_000));
     expect(pastEnd.samples).toHaveLength(14);
+  });
+});
+
+describe('pickLiveSeed', () => {
+  it('picks a seed that breaches soon', () => {
+    const seed = pickLiveSeed('partner_slowdown', 5);
+    const run = generateScenario('partner_slowdown', { seed, onsetMinute: 5 });
+    expect(run.breachAt).not.toBeNull();
+    expect(run.breachAt!.getTime() - run.startedAt.getTime()).toBeLessThanOrEqual(30 * 60_000);
+  });
+
+  it('returns 1 for a benign scenario', () => {
+    expect(pickLiveSeed('shift_change_burst', 5)).toBe(1);
   });
 });
