@@ -16,7 +16,7 @@ import { DEFAULT_EXCEPTIONS_CONFIG, exceptionsConfigSchema } from '../analyzer/e
 import { DEFAULT_PREDICTION_CONFIG, predictionConfigSchema } from '../analyzer/prediction/config.js';
 import { DEFAULT_ANALYZER_INTERVAL_MS } from '../analyzer/loop.js';
 import { durationSchema } from './duration.js';
-import { remediationConfigSchema } from '../remediation/config.js';
+import { checkRemediationReferences, remediationConfigSchema } from '../remediation/config.js';
 
 /** Default OTLP/HTTP port, as the OTLP specification assigns it. */
 export const DEFAULT_OTLP_PORT = 4318;
@@ -188,6 +188,7 @@ export const configSchema = z
     checkUniqueNames(config.sources, ['sources'], context);
     checkUniqueNames(config.collector.otlp.tokens, ['collector', 'otlp', 'tokens'], context);
     checkSeparateTokens(config, context);
+    checkRemediationReferences(config, context);
     const integrations = new Set(config.integrations.map((integration) => integration.name));
     const workflows = new Set(config.workflows.map((workflow) => workflow.name));
     config.workflows.forEach((workflow, index) => {

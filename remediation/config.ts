@@ -124,3 +124,46 @@ export type RemediationConfig = z.output<typeof remediationConfigSchema>;
 export type RemediationUserConfig = RemediationConfig['users'][number];
 export type RouteConfig = RemediationConfig['routes'][number];
 export type FailureQueueConfig = RemediationConfig['failureQueues'][number];
+
+/** The parts of the whole configuration that remediation settings refer to. */
+interface ReferencedNames {
+  integrations: ReadonlyArray<{ name: string }>;
+  workflows: ReadonlyArray<{ name: string }>;
+  remediation: RemediationConfig;
+}
+
+/**
+ * Reports remediation settings that name an unknown integration or
+ * workflow, and users or Slack ids listed twice, as issues under
+ * `remediation`.
+ */
+export function checkRemediationReferences(config: ReferencedNames, context: z.RefinementCtx): void {
+  const integrations = new Set(config.integrations.map((integration) => integration.name));
+  const workflows = new Set(config.workflows.map((workflow) => workflow.name));
+  const { users, routes, failureQueues } = config.remediation;
+  const report = (path: Array<string | number>, message: string) => context.addIssue({ code: 'custom', path: ['remediation', ...path], message });
+  const seenUsers = new Set<string>();
+  const seenSlackIds = new Set<string>();
+  users.forEach((user, index) => {
+    if (seenUsers.has(user.name)) report(['users', index, 'name'], `user "${user.name}" is listed twice; expected each name once`);
+    seenUsers.add(user.name);
+    if (user.slackUserId !== undefined) {
+      if (seenSlackIds.has(user.slackUserId)) report(['users', index, 'slackUserId'], `Slack id "${user.slackUserId}" belongs to two users; expected one user per id`);
+      seenSlackIds.add(user.slackUserId);
+    }
+    user.integrations.forEach((name, position) => {
+      if (!integrations.has(name)) report(['users', index, 'integrations', position], unknown('integration', name, integrations));
+    });
+  });
+  routes.forEach((route, index) => {
+    if (!workflows.has(route.workflow)) report(['routes', index, 'workflow'], unknown('workflow', route.workflow, workflows));
+  });
+  failureQueues.forEach((queue, index) => {
+    if (!integrations.has(queue.integration)) report(['failureQueues', index, 'integration'], unknown('integration', queue.integration, integrations));
+  });
+}
+
+function unknown(kind: string, name: string, known: ReadonlySet<string>): string {
+  const list = known.size === 0 ? 'none are configured' : [...known].join(', ');
+  return `unknown ${kind} "${name}"; expected one of the names under ${kind}s: ${list}`;
+}

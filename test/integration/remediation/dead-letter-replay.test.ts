@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProposalView } from '../../../remediation/contract.js';
-import { AMQP_URL, ControlPlaneHarness, exceptionIncident } from './harness.js';
+import { AMQP_URL, ControlPlaneHarness, exceptionIncident, INTEGRATIONS } from './harness.js';
 
 const MESSAGE_COUNT = 500;
 /** Messages on the work queue at which the first process is killed. */
@@ -72,7 +72,7 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): P
 function startChild(mode: 'approve' | 'resume', proposalId: string): { child: ChildProcess; output: Promise<string> } {
   const entry = new URL('./replay-child.ts', import.meta.url);
   const loader = new URL('../../../simulator/ts-loader-register.mjs', import.meta.url);
-  const config = JSON.stringify({ store: { dataDir: harness.dataDir }, remediation: { ...harness.config().remediation, ...remediationConfig } });
+  const config = JSON.stringify({ store: { dataDir: harness.dataDir }, integrations: INTEGRATIONS, remediation: { ...harness.config().remediation, ...remediationConfig } });
   const child = fork(entry, [mode, proposalId, config], { execArgv: ['--import', loader.href], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let stdout = '';
   let stderr = '';

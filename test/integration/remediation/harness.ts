@@ -16,6 +16,9 @@ export const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
 export type StoreKind = 'pglite' | 'postgres';
 
+/** Integrations that test proposals name. */
+export const INTEGRATIONS = [{ name: 'odoo-mes', systems: ['odoo', 'mes'] }];
+
 export const USERS: RemediationConfigInput['users'] = [
   { name: 'ana', role: 'analyst' },
   { name: 'vera', role: 'viewer' },
@@ -40,6 +43,7 @@ export class ControlPlaneHarness {
   config(remediation: RemediationConfigInput = {}): SyncwatchConfig {
     return configSchema.parse({
       store: { dataDir: this.dataDir },
+      integrations: INTEGRATIONS,
       remediation: {
         users: USERS,
         ...remediation,
