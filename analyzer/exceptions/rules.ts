@@ -55,7 +55,7 @@ const RULES: readonly Rule[] = [
     'concurrency_conflict',
     true,
     0.9,
-    /could not serialize access|deadlock detected|Deadlock found when trying to get lock|could not obtain lock|Lock wait timeout exceeded|SerializationFailure|LockNotAvailable|TransactionRollbackError|concurrent (?:update|modification)|ConcurrentModificationException|OptimisticLock|StaleObjectState|RESOURCE_LOCKED|wrong last sequence/i,
+    /could not serialize access|deadlock detected|Deadlock found when trying to get lock|could not obtain lock|Lock wait timeout exceeded|SerializationFailure|LockNotAvailable|TransactionRollbackError|concurrent (?:update|modification)|ConcurrentModificationException|OptimisticLock|StaleObjectState|RESOURCE_LOCKED|wrong last sequence|(?:has been|was) (?:modified|changed|updated) by another (?:user|process|transaction)/i,
   ),
 
   // Rate limits: HTTP 429 and provider-specific quota texts.
@@ -75,7 +75,7 @@ const RULES: readonly Rule[] = [
     'auth_expired',
     false,
     0.85,
-    /invalid_grant|invalid_token|invalid_client|(?:access|refresh|id|bearer|oauth|auth)[ _-]?token (?:has |is )?(?:expired|invalid|revoked)|token (?:has )?expired|jwt expired|invalid (?:api[ _-]?key|access token|credentials|token)|\bunauthori[sz]ed\b|password authentication failed|SQLSTATE\W{0,3}28(?:000|P01)|authentication (?:failed|required)|\bNOAUTH\b|\bWRONGPASS\b|Access denied for user|SASL authentication failed|odoo\.exceptions\.AccessDenied/i,
+    /invalid_grant|invalid_token|invalid_client|(?:access|refresh|id|bearer|oauth|auth)[ _-]?token (?:has |is )?(?:expired|invalid|revoked)|token (?:has )?expired|jwt expired|invalid (?:api[ _-]?key|access token|credentials|(?:auth|bearer|oauth|api|session) token)|\bunauthori[sz]ed\b|password authentication failed|SQLSTATE\W{0,3}28(?:000|P01)|authentication (?:failed|required)|\bNOAUTH\b|\bWRONGPASS\b|Access denied for user|SASL authentication failed|SaslAuthenticationException|odoo\.exceptions\.AccessDenied|\baccess denied\b(?! for the groups)/i,
     [401],
   ),
 
@@ -85,7 +85,7 @@ const RULES: readonly Rule[] = [
     'permission_denied',
     false,
     0.9,
-    /\bAccessError\b|not allowed to access|permission denied|SQLSTATE\W{0,3}42501|\bforbidden\b|ACCESS_REFUSED|(?:TOPIC|GROUP|CLUSTER)_AUTHORIZATION_FAILED|Authorization Violation|\bNOPERM\b|insufficient[_ ]scope|requires? [\w ]{0,40}\bscope\b|not authori[sz]ed to/i,
+    /\bAccessError\b|not allowed to access|not allowed to (?:create|modify|delete|read|write|unlink) '[^']+' \([\w.]+\) records|security restrictions|allowed for the (?:following )?groups|permission denied|SQLSTATE\W{0,3}42501|\bforbidden\b|ACCESS_REFUSED|(?:TOPIC|GROUP|CLUSTER)_AUTHORIZATION_FAILED|Authorization Violation|\bNOPERM\b|insufficient[_ ]scope|requires? [\w ]{0,40}\bscope\b|not authori[sz]ed to/i,
     [403],
   ),
 
@@ -119,7 +119,7 @@ const RULES: readonly Rule[] = [
     'configuration_error',
     false,
     0.85,
-    /configuration error|misconfigur|not configured|are you sure you have [\w ]{1,60} installed|chart of accounts? (?:is )?(?:not )?installed|(?:enter (?:a )?valid|invalid|malformed) url|MissingSchema|InvalidURL|No connection adapters|Name or service not known|nodename nor servname|\bENOTFOUND\b|getaddrinfo ENOTFOUND|self[- ]signed certificate|hostname mismatch|Hostname\/IP does not match|unknown database|SQLSTATE\W{0,3}(?:3D000|42P01)|database "[^"]*" does not exist|relation "[^"]*" does not exist|No module named|ModuleNotFoundError/i,
+    /configuration error|misconfigur|not configured|are you sure you have [\w ]{1,60} installed|chart of accounts? (?:is )?(?:not )?installed|(?:enter (?:a )?valid|invalid|malformed) url|MissingSchema|InvalidURL|No connection adapters|Name or service not known|nodename nor servname|\bENOTFOUND\b|getaddrinfo ENOTFOUND|self[- ]signed certificate|hostname mismatch|Hostname\/IP does not match|unknown database|SQLSTATE\W{0,3}(?:3D000|42P01)|database "[^"]*" does not exist|relation "[^"]*" does not exist|No module named|ModuleNotFoundError|please (?:define|configure|set up|install)\b|(?:no|missing) (?:journal|account|sequence|warehouse|pricelist|payment method|fiscal position)s? (?:found|defined|configured)|InvalidTopicException|OffsetOutOfRange/i,
   ),
 
   // Partner side down or degraded. An expired certificate of the partner clears once they renew it.
@@ -129,12 +129,14 @@ const RULES: readonly Rule[] = [
     'partner_unavailable',
     true,
     0.85,
-    /service unavailable|bad gateway|temporarily unavailable|\b(?:service|server|proxy|backend|upstream|host|api|gateway|endpoint|fleet|broker|site)\b[^.\n]{0,40}\bunavailable\b|under maintenance|no responders|\bLOADING\b.{0,20}dataset|upstream connect error|NOT_ENOUGH_REPLICAS|LEADER_NOT_AVAILABLE|CLUSTERDOWN/i,
+    /service unavailable|bad gateway|temporarily unavailable|\b(?:service|server|proxy|backend|upstream|host|api|gateway|endpoint|fleet|broker|site)\b[^.\n]{0,40}\bunavailable\b|under maintenance|no responders|\bLOADING\b.{0,20}dataset|upstream connect error|NOT_ENOUGH_REPLICAS|NotEnoughReplicas|LEADER_NOT_AVAILABLE|CLUSTERDOWN/i,
   ),
 
   // Timeouts. A gateway timeout or an expired producer batch may hide a call that did complete, so those are not retried blindly.
   rule('gateway_timeout', 'timeout', false, 0.85, /gateway time-?out/i, [504]),
   rule('producer_batch_expired', 'timeout', false, 0.8, /Expiring \d+ record\(s\)/i),
+  // A worker killed by its CPU or real-time limit hits the same limit on a retry.
+  rule('worker_time_limit', 'timeout', false, 0.8, /(?:virtual real|real|CPU) time limit|CpuTimeLimit|limit_time_(?:cpu|real)/i),
   rule(
     'timeout',
     'timeout',
@@ -150,7 +152,7 @@ const RULES: readonly Rule[] = [
     'transient_network',
     true,
     0.9,
-    /\bE(?:CONNRESET|CONNREFUSED|CONNABORTED|PIPE|HOSTUNREACH|NETUNREACH|NETDOWN|AI_AGAIN)\b|connection (?:refused|reset|aborted)|broken pipe|Errno (?:32|54|61|104|110|111|113)\b|SSLEOFError|EOF occurred in violation of protocol|connection (?:to (?:the )?(?:broker|server|host)[\w ]{0,20} )?(?:was )?(?:lost|closed unexpectedly|dropped)|socket hang up|RemoteDisconnected|server closed the connection unexpectedly|MySQL server has gone away|Lost connection to|CONNECTION_FORCED|NotLeader(?:For|Or)|NetworkException|DisconnectException|Temporary failure in name resolution|could not connect to server|ConnectionResetError|ConnectionRefusedError|\bREADONLY\b|\bMOVED \d+/i,
+    /\bE(?:CONNRESET|CONNREFUSED|CONNABORTED|PIPE|HOSTUNREACH|NETUNREACH|NETDOWN|AI_AGAIN)\b|connection (?:refused|reset|aborted)|broken pipe|Errno (?:32|54|61|104|110|111|113)\b|SSLEOFError|EOF occurred in violation of protocol|connection (?:to (?:the )?(?:broker|server|host)[\w ]{0,20} )?(?:was )?(?:lost|closed unexpectedly|dropped)|socket hang up|RemoteDisconnected|server closed the connection unexpectedly|MySQL server has gone away|Lost connection to|CONNECTION_FORCED|NotLeader(?:For|Or)|NetworkException|DisconnectException|Temporary failure in name resolution|could not connect to server|ConnectionResetError|ConnectionRefusedError|\bREADONLY\b|\bMOVED \d+|AMQPConnectionError|StreamLostError|ConnectionClosedByBroker|ProxyError|database system is (?:starting up|shutting down|in recovery mode)|SQLSTATE\W{0,3}57P0[1-3]|terminating connection due to administrator command/i,
   ),
 
   // Business rules the target system enforces: a person decides, a retry repeats the refusal.
@@ -159,7 +161,7 @@ const RULES: readonly Rule[] = [
     'business_rule_violation',
     false,
     0.85,
-    /\bYou (?:cannot|can not|can't|are not allowed to (?:delete|cancel|modify|change|validate|confirm|post))\b|not[ _]enough[ _]stock|insufficient[ _](?:stock|quantity|funds)|out[ _]of[ _]stock|lock (?:to )?date|period is (?:locked|closed)|credit limit|odoo\.exceptions\.UserError|\bUserError\b/i,
+    /\bYou (?:cannot|can not|can't|are not allowed to (?:delete|cancel|modify|change|validate|confirm|post))\b|not[ _]enough[ _](?:stock|quantity|inventory)|insufficient[ _](?:stock|quantity|funds)|out[ _]of[ _]stock|lock (?:to )?date|period is (?:locked|closed)|credit limit|odoo\.exceptions\.UserError|\bUserError\b/i,
   ),
 
   // Payloads that do not fit the receiver's model: unknown fields, schema violations, unit codes without a mapping.
@@ -168,7 +170,7 @@ const RULES: readonly Rule[] = [
     'mapping_schema_error',
     false,
     0.85,
-    /Invalid field|unknown field|Unrecognized field|invalid child element|not expected\. Expected|additional propert(?:y|ies)|\bcvc-[\w.-]+:|xsd|schema validation|does not conform to (?:the )?schema|Invalid parameter|rest_invalid_param|invalid[_ ]id\b|\bunitCode\b|unit code|incompatible with its category|SerializationException|Unknown magic byte|column "[^"]*" (?:of relation "[^"]*" )?does not exist|SQLSTATE\W{0,3}42703|Cannot deserialize|cannot unmarshal/i,
+    /Invalid field|unknown field|Unrecognized field|invalid child element|not expected\. Expected|additional propert(?:y|ies)|\bcvc-[\w.-]+:|xsd|schema validation|does not conform to (?:the )?schema|Invalid parameter|rest_invalid_param|invalid[_ ]id\b|\bunitCode\b|unit code|incompatible with its category|SerializationException|Unknown magic byte|column "[^"]*" (?:of relation "[^"]*" )?does not exist|SQLSTATE\W{0,3}42703|Cannot deserialize|cannot unmarshal|segment\b[^.\n]{0,30}\b(?:missing|not expected|unrecognized|invalid)|mandatory (?:segment|element) (?:is )?missing|invalid (?:segment|element|qualifier)|not well-formed|XMLSyntaxError/i,
   ),
 
   // Records the message refers to but that do not exist on the receiving side.
@@ -186,7 +188,7 @@ const RULES: readonly Rule[] = [
     'validation_error',
     false,
     0.8,
-    /ValidationError|ValidateError|failed against a constraint|violates (?:check|not-null) constraint|SQLSTATE\W{0,3}(?:23502|23514|22\w{3})|\bis (?:not valid|invalid)\b|\bnot a valid\b|\binvalid (?:value|format|date|number|vat|email|iban|quantity|amount)\b|required field|\bmissing required\b|non (?:sembra essere |è )?valid[ao]|n'est pas valide|\bungültig\b|no es válid[oa]|não é válid[oa]|Unprocessable/i,
+    /ValidationError|ValidateError|failed against a constraint|violates (?:check|not-null) constraint|SQLSTATE\W{0,3}(?:23502|23514|22\w{3})|\bis (?:not valid|invalid)\b|\bnot a valid\b|\binvalid (?:value|format|date|number|vat|email|iban|quantity|amount)\b|required field|\bmissing required\b|required (?:parameter|attribute|property|value)s? (?:is )?(?:missing|not (?:set|provided))|\bInvalidInput\b|non (?:sembra essere |è )?valid[ao]|n'est pas valide|\bungültig\b|no es válid[oa]|não é válid[oa]|Unprocessable/i,
     [422],
   ),
 
@@ -229,7 +231,7 @@ const STATUS_PATTERNS: readonly RegExp[] = [
   /\b(?:HTTP(?:\/\d(?:\.\d)?)?|status(?:[ _-]?code)?\]?|response code|statusCode|code)\s*[:=]?\s*\[?([45]\d\d)\b/i,
   /(?:Error|Exception)\s*:?\s*\[?([45]\d\d)\]?(?=[\s,:\]-]|$)/,
   /:\s*\[([45]\d\d)\]/,
-  /\b([45]\d\d)\s*[-:]?\s*(?:Bad Request|Unauthorized|Forbidden|Not Found|Method Not Allowed|Conflict|Gone|Payload Too Large|Unsupported Media Type|Unprocessable|Locked|Internal Server Error|Not Implemented|Bad Gateway|Service Unavailable|Gateway Time-?out)\b/i,
+  /\b([45]\d\d)\s*[-:]?\s*(?:Bad Request|Unauthorized|Forbidden|Not Found|Method Not Allowed|Conflict|Gone|Payload Too Large|Request Entity Too Large|Unsupported Media Type|Unprocessable|Locked|Internal Server Error|Not Implemented|Bad Gateway|Service Unavailable|Gateway Time-?out)\b/i,
 ];
 
 /** Returns the HTTP status an exception text reports, when it names one in a recognizable way. */

@@ -42,6 +42,19 @@ const CASES: Array<[string, string, boolean]> = [
   ['The access token expired at 10:00', 'auth_expired', false],
   ['requests.exceptions.ReadTimeout: HTTPSConnectionPool: Read timed out. (read timeout=30)', 'timeout', true],
   ["getaddrinfo ENOTFOUND api.partner-b.example", 'configuration_error', false],
+  ['The record has been modified by another user, your changes have been discarded', 'concurrency_conflict', true],
+  ["xmlrpc.client.Fault: <Fault 3: 'Access Denied'>", 'auth_expired', false],
+  ["You are not allowed to modify 'Sales Order' (sale.order) records.", 'permission_denied', false],
+  ['odoo.exceptions.UserError: Please define an accounting sales journal for the company', 'configuration_error', false],
+  ['pika.exceptions.AMQPConnectionError: Connection to 10.0.0.4:5672 failed', 'transient_network', true],
+  ['psycopg2.OperationalError: FATAL: the database system is starting up', 'transient_network', true],
+  ['There is not enough quantity available for product DESK-1', 'business_rule_violation', false],
+  ['Interchange rejected: mandatory segment missing: BGM', 'mapping_schema_error', false],
+  ['xml.etree.ElementTree.ParseError: not well-formed (invalid token): line 1, column 7', 'mapping_schema_error', false],
+  ['Required parameter missing or invalid: line_items', 'validation_error', false],
+  ['Odoo worker: virtual real time limit (120/120s) reached', 'timeout', false],
+  ['requests.exceptions.HTTPError: 413 Client Error: Request Entity Too Large', 'configuration_error', false],
+  ['org.apache.kafka.common.errors.NotEnoughReplicasException: Messages are rejected', 'partner_unavailable', true],
 ];
 
 describe('classifyByRules', () => {
