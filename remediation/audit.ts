@@ -18,6 +18,8 @@ export const AUDIT_EVENTS = {
   executionRefused: 'execution.refused',
   targetFinished: 'execution.target',
   executionFinished: 'execution.finished',
+  holdReleased: 'hold.released',
+  holdReleaseRefused: 'hold.release_refused',
 } as const;
 
 export interface AuditRecord {

@@ -18,11 +18,13 @@ import type {
 } from './contract.js';
 import { CONTROL_PLANE_URL_ENV, controlPlaneDataDir, openControlStore, type ControlStore } from './control-store.js';
 import { recordDecision } from './decisions.js';
+import { REMEDIATION_CODES } from './errors.js';
 import { ExecutionRunner, type ClaimResult, type ExecutionOutcome } from './execution.js';
 import { createExecutors } from './executors/index.js';
 import type { ActionExecutor } from './executors/types.js';
 import { insertProposal, listProposalViews, loadUser, syncUsers, type ProposalDraft } from './proposals.js';
 import { migrateControlStore } from './schema.js';
+import { listHolds, listRoutes, releaseHold, type ActiveRoute, type ChannelHold, type ReleaseHoldOutcome, type ReleaseHoldRequest } from './holds.js';
 import { TargetFinder } from './target-finder.js';
 
 export { ACTION_CATALOGUE, REMEDIATION_KINDS, type RemediationKind } from './catalogue.js';
@@ -30,6 +32,7 @@ export { remediationConfigSchema, type RemediationConfig, type RemediationConfig
 export { REMEDIATION_CODES, RemediationError } from './errors.js';
 export { openControlStore, type ControlStore } from './control-store.js';
 export type { FailureFacts } from './builder.js';
+export type { ActiveRoute, ChannelHold, ReleaseHoldOutcome, ReleaseHoldRequest } from './holds.js';
 
 export interface OpenRemediationOptions {
   config: SyncwatchConfig;
@@ -67,6 +70,12 @@ export interface Remediation extends ProposalDecider, RemediationReader {
   expireOverdue(): Promise<number>;
   /** Stores a proposal built elsewhere, after the same checks. */
   storeProposal(draft: ProposalDraft): Promise<ProposalView>;
+  /** Lifts a channel hold; needs an approver or admin and a reason, and is audited either way. */
+  releaseHold(request: ReleaseHoldRequest): Promise<ReleaseHoldOutcome>;
+  /** Channels on hold, oldest first. */
+  listHolds(): Promise<ChannelHold[]>;
+  /** Workflows switched to an alternate route; the middleware reads its route here. */
+  listRoutes(): Promise<ActiveRoute[]>;
   /** Claims and runs one approved proposal now; refused when approvals are missing or it expired. */
   execute(proposalId: string, actor?: string): Promise<ClaimResult | ExecutionOutcome>;
   /** Claims approved proposals and resumes interrupted executions. */
@@ -190,6 +199,11 @@ export async function openRemediation(options: OpenRemediationOptions): Promise<
       if (outcome.status !== 'executing') return outcome;
       const started = await startExecution(request.proposalId, request.userName);
       if ('status' in started) return { ...outcome, status: started.status, result: started.result };
+      // The approval stands, but the re-check at the claim stopped the execution, for example at expiry.
+      // A claim lost to the background runner is no refusal: the execution runs there.
+      if (!started.claimed && started.code !== REMEDIATION_CODES.notPending) {
+        return { status: 'refused', code: started.code, proposalId: request.proposalId, message: `${outcome.message}; ${started.message}` };
+      }
       return outcome;
     },
     async findUserByChatId(_provider, chatUserId) {
@@ -210,6 +224,9 @@ export async function openRemediation(options: OpenRemediationOptions): Promise<
       return view;
     },
     execute: (proposalId, actor = SYSTEM_ACTOR) => startExecution(proposalId, actor),
+    releaseHold: (request) => releaseHold(store, request),
+    listHolds: () => listHolds(store),
+    listRoutes: () => listRoutes(store),
     async runPendingExecutions() {
       await expireOverdue();
       return runner.runPending();

@@ -146,7 +146,17 @@ describe('queue_job executors', () => {
     expect(outcome.status).toBe('failed');
     expect(outcome.result).toContain('REMEDIATION_CHANNEL_HELD');
     expect((await readJob(job)).state).toBe('failed');
-    await sqlRemediation.store.query('DELETE FROM channel_holds');
+    expect(await sqlRemediation.listHolds()).toMatchObject([{ integration: 'odoo-mes', channel: 'root.mes' }]);
+
+    const hold = { integration: 'odoo-mes', channel: 'root.mes', via: 'console' as const, reason: 'MES back online' };
+    const byAnalyst = await sqlRemediation.releaseHold({ ...hold, userName: 'ana' });
+    const byAdmin = await sqlRemediation.releaseHold({ ...hold, userName: 'carol' });
+
+    expect(byAnalyst).toMatchObject({ released: false, code: 'REMEDIATION_FORBIDDEN_ROLE' });
+    expect(byAdmin.released).toBe(true);
+    expect(await sqlRemediation.listHolds()).toEqual([]);
+    const events = (await sqlRemediation.listAudit({ limit: 10_000 })).map((entry) => entry.event);
+    expect(events.slice(-2)).toEqual(['hold.release_refused', 'hold.released']);
   });
 
   it.each(['jsonrpc', 'json2'] as const)('requeues through the Odoo API over %s', async (protocol) => {
