@@ -94,8 +94,8 @@ export function createExceptionStage(client: ClickHouseClient, config: Exception
         const label = previous?.classification ?? labelledNow?.classification ?? shared ?? unknownClassification('not labelled');
         // A provisional label is shown in the alert but not stored, so the next cycle tries again.
         const isFinal = labelledNow ? labelledNow.final : shared !== undefined;
-        const stored = !previous?.classification && isFinal ? label : undefined;
-        updates.push(toUpdate(entry, previous, config.samplesPerFingerprint, stored, now));
+        const labelToStore = !previous?.classification && isFinal ? label : undefined;
+        updates.push(toUpdate(entry, previous, config.samplesPerFingerprint, labelToStore, now));
         const event = alertFor(entry, previous, label, { from, now, surge: config.surge });
         if (event) events.push(event);
       }
