@@ -9,9 +9,9 @@ import { EXCEPTION_CATEGORIES } from './taxonomy.js';
  * so rules never see them, and a text that contained them is not sent to a
  * model.
  *
- * NOTE: these patterns catch common phrasings only. What keeps a hostile text
- * from widening remediation is that labels are enum values and allowed actions
- * depend on category and retryable alone; this filter is one layer before that.
+ * NOTE: these patterns catch common phrasings only. Labels are enum values and
+ * allowed actions depend on category and retryable alone, and that is what keeps
+ * a hostile text from widening remediation. This filter is one layer before it.
  */
 
 /** Taxonomy labels with an underscore, which ordinary error texts do not contain. */

@@ -222,7 +222,7 @@ export class LlmClassifier {
     return { result: { ok: false, reason: 'request_failed', detail: error instanceof Error ? error.message : String(error) } };
   }
 
-  /** Parses and re-checks an answer; the schema sent with the request is not trusted to have been applied. */
+  /** Parses and re-checks a response, because the endpoint may not have applied the schema sent with the request. */
   private checkAnswer(content: string): LlmResult {
     let parsed: unknown;
     try {

@@ -56,7 +56,7 @@ function replaceNumber(match: string, ...rest: unknown[]): string {
   const whole = rest.at(-1) as string;
   const before = whole.slice(Math.max(0, offset - 20), offset);
   const after = whole.slice(offset + match.length, offset + match.length + 30);
-  // A 4xx or 5xx number next to HTTP words is a status and tells errors apart; elsewhere it is an id or a count.
+  // A 4xx or 5xx number next to HTTP words is a status that separates errors; elsewhere it is an id or a count.
   const isStatus = /^[45]\d\d$/.test(match) && (STATUS_BEFORE.test(before) || STATUS_AFTER.test(after) || (before.endsWith('[') && after.startsWith(']')));
   if (isStatus) return match;
   if (/SQLSTATE\W{0,3}$/i.test(before)) return match;

@@ -22,7 +22,7 @@ interface Replacement {
  * address and phone patterns never see a secret's parts.
  */
 const REPLACEMENTS: readonly Replacement[] = [
-  // user:password@ in any URL; the user name is kept because it tells which account failed.
+  // user:password@ in any URL; the user name is kept because it identifies the account that failed.
   { pattern: /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]+):([^\s@/]+)@/gi, replace: '$1$2:<secret>@' },
   // Authorization header values.
   { pattern: /\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=-]{8,}/g, replace: '$1 <token>' },

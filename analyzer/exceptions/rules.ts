@@ -8,7 +8,7 @@ import type { ExceptionCategory, ExceptionClassification } from './taxonomy.js';
  *
  * `retryable` is true only where a blind automatic retry is safe. Where the
  * same text can mean a call that already had an effect (a gateway timeout on
- * a create, a 500 after a partial write), a rule says false, because retrying
+ * a create, a 500 after a partial write), a rule sets false, because retrying
  * a non-retryable error is the costliest mistake.
  */
 
@@ -243,7 +243,7 @@ export function extractHttpStatus(text: string): number | undefined {
   return undefined;
 }
 
-/** What rules read: the redacted text, with the exception type in front when there is one. */
+/** Input of the rules: the redacted text, with the exception type in front when there is one. */
 export interface RuleInput {
   text: string;
   system?: string;
@@ -252,7 +252,7 @@ export interface RuleInput {
 /**
  * Returns the label of the first matching rule, or undefined when none
  * matches. The label is retryable only when no other matching rule or
- * reported HTTP status says otherwise, so a text that carries signs of two
+ * reported HTTP status marks it non-retryable, so a text that carries signs of two
  * causes is never retried on the strength of one.
  */
 export function classifyByRules(input: RuleInput): ExceptionClassification | undefined {
@@ -289,7 +289,7 @@ export function classifyByRules(input: RuleInput): ExceptionClassification | und
   return undefined;
 }
 
-/** The label when neither rules nor a model can tell: unknown and not retryable, so a person looks. */
+/** Returns the label for a text neither rules nor a model can place: unknown and not retryable, so a person looks. */
 export function unknownClassification(rationale: string): ExceptionClassification {
   return { category: 'unknown', retryable: false, confidence: 0, classifiedBy: 'rules', rationale };
 }
