@@ -11,6 +11,8 @@ export interface AnalyzerLoopOptions {
   sinks: AlertSink[];
   intervalMs?: number;
   logger?: Logger;
+  /** Runs on each event before any sink sees it, such as attaching remediation proposals; a failure leaves the event unchanged. */
+  enrich?: (event: AlertEvent) => Promise<AlertEvent>;
 }
 
 /** What one cycle did. */
@@ -71,6 +73,18 @@ export class AnalyzerLoop {
     this.timer.unref();
   }
 
+  private async enrichEvents(events: AlertEvent[]): Promise<void> {
+    const enrich = this.options.enrich;
+    if (!enrich) return;
+    for (const [index, event] of events.entries()) {
+      try {
+        events[index] = await enrich(event);
+      } catch (error) {
+        this.options.logger?.error({ err: error, incidentId: event.incidentId }, 'alert event enrichment failed; the event goes out unchanged');
+      }
+    }
+  }
+
   private async cycle(now: Date): Promise<AnalyzerCycleResult> {
     const started = performance.now();
     const events: AlertEvent[] = [];
@@ -83,6 +97,7 @@ export class AnalyzerLoop {
         this.options.logger?.error({ err: error, stage: stage.name }, 'analyzer stage failed; the next cycle retries it');
       }
     }
+    await this.enrichEvents(events);
     for (const event of events) {
       for (const sink of this.options.sinks) {
         try {

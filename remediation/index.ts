@@ -62,8 +62,9 @@ export interface Remediation extends ProposalDecider, RemediationReader {
   /** Builds, stores and audits the proposals an incident allows; returns them as surfaces show them. */
   propose(incident: AlertEvent, options?: ProposeOptions): Promise<ProposalView[]>;
   /**
-   * Returns `event` with the proposals of its incident attached, creating
-   * them when the incident opens or changes; a resolved incident gets none.
+   * Returns `event` with the pending proposals of its incident attached,
+   * creating them when the incident opens, or changes without pending ones.
+   * Resolved and informational incidents get none.
    */
   attachProposals(event: AlertEvent): Promise<AlertEvent>;
   /** Marks pending proposals past their expiry as expired, with an audit row each; returns how many. */
@@ -176,8 +177,12 @@ export async function openRemediation(options: OpenRemediationOptions): Promise<
       return views;
     },
     async attachProposals(event) {
-      if (event.state === 'resolved' || event.integration === undefined) return event;
-      const views = await remediation.propose(event);
+      // Informational incidents get no proposals, so chat threads carry buttons only where action may be needed.
+      if (event.state === 'resolved' || event.severity === 'info' || event.integration === undefined) return event;
+      // An update of an incident that already has pending proposals shows those, so that
+      // changing targets do not add a new set of proposals every analyzer cycle.
+      const existing = event.state === 'updated' ? await listPendingOfIncident(store, event.incidentId) : [];
+      const views = existing.length > 0 ? existing : await remediation.propose(event);
       const proposals: AlertProposal[] = views
         .filter((view) => view.status === 'pending')
         .map((view) => ({ proposalId: view.id, action: view.action, summary: summarize(view), expiresAt: view.expiresAt }));
@@ -272,4 +277,14 @@ async function expireOverdueProposals(store: ControlStore, now: Date): Promise<n
     if (changed) expired += 1;
   }
   return expired;
+}
+
+async function listPendingOfIncident(store: ControlStore, incidentId: string): Promise<ProposalView[]> {
+  const { rows } = await store.query<{ id: string }>(`SELECT id FROM proposals WHERE incident_id = $1 AND status = 'pending' ORDER BY created_at, id`, [incidentId]);
+  const views: ProposalView[] = [];
+  for (const { id } of rows) {
+    const [view] = await listProposalViews(store, { id });
+    if (view) views.push(view);
+  }
+  return views;
 }

@@ -134,6 +134,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const analyzer = new AnalyzerLoop({
     stages: analyzerStages,
     sinks: [...alerts.sinks, ...(options.alertSinks ?? [])],
+    // Each event reaches the sinks with its incident's pending proposals attached.
+    enrich: (event) => remediation.attachProposals(event),
     intervalMs: config.analyzer.interval,
     logger: analyzerLogger,
   });

@@ -182,10 +182,12 @@ describe.each(KINDS)('decisions on %s', (kind) => {
   it('attaches pending proposals to an alert', async () => {
     const event = await remediation.attachProposals(exceptionIncident());
     const resolved = await remediation.attachProposals(exceptionIncident({ state: 'resolved' }));
+    const informational = await remediation.attachProposals(exceptionIncident({ severity: 'info' }));
 
     expect(event.proposals?.map((proposal) => proposal.action)).toEqual(['hold_channel']);
     expect(event.proposals?.[0]?.summary).toContain('hold the channel');
     expect(resolved.proposals).toBeUndefined();
+    expect(informational.proposals).toBeUndefined();
   });
 
   it('maps Slack user ids and lists users', async () => {
