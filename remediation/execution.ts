@@ -152,12 +152,7 @@ export class ExecutionRunner {
     for (const target of targets) {
       if (target.state !== 'pending') continue;
       const outcome = await this.#runTarget(executor, proposal, target, resumed);
-      await this.#store.query(`UPDATE proposal_targets SET state = $3, result = $4, updated_at = now() WHERE proposal_id = $1 AND position = $2`, [
-        proposalId,
-        target.position,
-        outcome.state,
-        outcome.result,
-      ]);
+      await this.#recordTarget(proposalId, target, outcome);
       this.#logger.info({ proposalId, target: target.ref, state: outcome.state, result: outcome.result }, 'remediation target finished');
     }
     return this.#finish(proposal);
@@ -178,6 +173,26 @@ export class ExecutionRunner {
       this.#logger.error({ err: error, proposalId: proposal.id, target: target.ref }, 'remediation target failed');
       return { state: 'failed', result: `${REMEDIATION_CODES.executionFailed}: ${error instanceof Error ? error.message : String(error)}` };
     }
+  }
+
+  /** Stores a target's outcome with its audit row, so the log shows what changed on each system object. */
+  async #recordTarget(proposalId: string, target: StoredTarget, outcome: TargetOutcome): Promise<void> {
+    await this.#store.transaction(async (tx) => {
+      await tx.query(`UPDATE proposal_targets SET state = $3, result = $4, updated_at = now() WHERE proposal_id = $1 AND position = $2`, [
+        proposalId,
+        target.position,
+        outcome.state,
+        outcome.result,
+      ]);
+      await appendAudit(tx, {
+        actor: 'syncwatch',
+        channel: 'system',
+        event: AUDIT_EVENTS.targetFinished,
+        proposalId,
+        code: outcome.state === 'failed' ? REMEDIATION_CODES.executionFailed : undefined,
+        detail: `${target.kind} ${target.ref}: ${outcome.state}, ${outcome.result}`,
+      });
+    });
   }
 
   async #finish(proposal: StoredProposal): Promise<ExecutionOutcome> {

@@ -33,7 +33,7 @@ describe('audit mirror', () => {
     await remediation.decide({ proposalId: proposal.id, decision: 'approve', userName: 'alice', channel: 'api' });
     await remediation.decide({ proposalId: proposal.id, decision: 'approve', userName: 'bob', channel: 'console' });
 
-    expect(await remediation.mirrorAudit()).toBe(5);
+    expect(await remediation.mirrorAudit()).toBe(6);
     expect(await remediation.mirrorAudit()).toBe(0);
     const rows = await mirroredRows();
     expect(rows.map((row) => row.event)).toEqual([
@@ -41,6 +41,7 @@ describe('audit mirror', () => {
       'decision.refused',
       'decision.approved',
       'execution.started',
+      'execution.target',
       'execution.finished',
     ]);
     expect(rows[1]).toMatchObject({ code: 'REMEDIATION_SELF_APPROVAL', actor: 'alice' });
@@ -50,6 +51,6 @@ describe('audit mirror', () => {
     const reopened = await harness.open({ client, executeInBackground: false });
     await reopened.storeProposal(routeDraft());
     expect(await reopened.mirrorAudit()).toBe(1);
-    expect((await mirroredRows()).map((row) => Number(row.seq))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await mirroredRows()).map((row) => Number(row.seq))).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 });

@@ -36,7 +36,7 @@ describe.each(KINDS)('decisions on %s', (kind) => {
     expect(view?.targets[0]?.state).toBe('done');
     expect(view?.approvals.map((approval) => approval.userName)).toEqual(['alice']);
     const events = (await remediation.listAudit({ proposalId: proposal.id })).map((entry) => entry.event);
-    expect(events).toEqual(['proposal.created', 'decision.approved', 'execution.started', 'execution.finished']);
+    expect(events).toEqual(['proposal.created', 'decision.approved', 'execution.started', 'execution.target', 'execution.finished']);
     const route = await remediation.store.query<{ route: string }>('SELECT route FROM workflow_routes WHERE workflow = $1', ['production_order_release']);
     expect(route.rows[0]?.route).toBe('mes-secondary');
   });
