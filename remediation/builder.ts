@@ -12,6 +12,10 @@ export interface FailedJob {
   /** Odoo's `records` column: the model and ids the job works on, which stand for the order. */
   records: string | null;
   excName: string | null;
+  /** queue_job's `identity_key`; a job without one cannot be recognised as a repeat. */
+  identityKey?: string | null | undefined;
+  /** Attempts the job made before it failed. */
+  retry?: number | undefined;
 }
 
 /** Facts the target finder read from one failure queue of the incident's integration. */
@@ -57,7 +61,7 @@ export function buildProposals(options: BuildOptions): ProposalDraft[] {
         params: partial.params,
         targets: partial.targets,
         blastRadius: partial.blastRadius,
-        duplicateRisk: ACTION_CATALOGUE[action].duplicateRisk,
+        duplicateRisk: partial.duplicateRisk ?? ACTION_CATALOGUE[action].duplicateRisk,
         requiredApprovals,
         requestedBy: options.requestedBy,
         expiresAt: new Date(options.now.getTime() + options.ttlMs),
@@ -67,7 +71,7 @@ export function buildProposals(options: BuildOptions): ProposalDraft[] {
   return drafts;
 }
 
-type PartialDraft = Pick<ProposalDraft, 'rationale' | 'params' | 'targets' | 'blastRadius'>;
+type PartialDraft = Pick<ProposalDraft, 'rationale' | 'params' | 'targets' | 'blastRadius'> & { duplicateRisk?: string };
 
 function buildAction(action: RemediationKind, options: BuildOptions, integration: string): PartialDraft[] {
   const facts = options.facts.filter((fact) => fact.integration === integration);
@@ -107,8 +111,18 @@ function jobDraft(
       params: { table: fact.table, ...(action === 'retry_after_delay' ? { delayMs } : {}) },
       targets: jobs.map((job) => ({ kind: 'queue_job', ref: job.uuid, detail: `${fact.table} channel ${job.channel}${job.excName ? `, ${job.excName}` : ''}` })),
       blastRadius: { events: jobs.length, orders, plants },
+      duplicateRisk: describeJobDuplicateRisk(action, jobs),
     },
   ];
+}
+
+/** Adds to the catalogue's duplicate risk how many of the jobs lack the means to detect a repeat. */
+function describeJobDuplicateRisk(action: RemediationKind, jobs: FailedJob[]): string {
+  const base = ACTION_CATALOGUE[action].duplicateRisk;
+  if (action === 'skip_duplicates') return base;
+  const withoutKey = jobs.filter((job) => !job.identityKey).length;
+  const retried = jobs.filter((job) => (job.retry ?? 0) > 0).length;
+  return `${base}. ${withoutKey} of ${jobs.length} jobs have no identity key, so a repeat of them cannot be recognised; ${retried} already ran more than once before failing.`;
 }
 
 function dlqDraft(fact: Extract<FailureFacts, { kind: 'rabbitmq_dlq' }>, plants: string[]): PartialDraft {

@@ -63,8 +63,16 @@ export class TargetFinder {
     this.#jobPool ??= openReadOnlyPool(url, READ_TIMEOUT_MS);
     const table = quoteQualifiedSqlName(queue.table);
     const channel = queue.channel ?? null;
-    const failed = await this.#jobPool.query<{ uuid: string; channel: string; records: string | null; exc_name: string | null; duplicate: boolean }>(
-      `SELECT j.uuid, j.channel, j.records, j.exc_name,
+    const failed = await this.#jobPool.query<{
+      uuid: string;
+      channel: string;
+      records: string | null;
+      exc_name: string | null;
+      identity_key: string | null;
+      retry: number | null;
+      duplicate: boolean;
+    }>(
+      `SELECT j.uuid, j.channel, j.records, j.exc_name, j.identity_key, j.retry,
               (j.identity_key IS NOT NULL AND EXISTS (
                   SELECT 1 FROM ${table} d WHERE d.identity_key = j.identity_key AND d.state = 'done')) AS duplicate
          FROM ${table} j
@@ -72,7 +80,14 @@ export class TargetFinder {
         ORDER BY j.date_created, j.id LIMIT ${MAX_JOB_TARGETS}`,
       [channel],
     );
-    const toJob = (row: (typeof failed.rows)[number]): FailedJob => ({ uuid: row.uuid, channel: row.channel, records: row.records, excName: row.exc_name });
+    const toJob = (row: (typeof failed.rows)[number]): FailedJob => ({
+      uuid: row.uuid,
+      channel: row.channel,
+      records: row.records,
+      excName: row.exc_name,
+      identityKey: row.identity_key,
+      retry: row.retry ?? 0,
+    });
     return {
       kind: 'queue_job',
       integration: queue.integration,

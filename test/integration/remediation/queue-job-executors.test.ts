@@ -83,6 +83,7 @@ describe('queue_job proposals', () => {
     expect(retry.blastRadius).toEqual({ events: 2, orders: 1, plants: ['plant-1'] });
     expect(retry.rationale).toContain('exception class transient_network');
     expect(retry.duplicateRisk).toContain('second picking');
+    expect(retry.duplicateRisk).toContain('2 of 2 jobs have no identity key, so a repeat of them cannot be recognised; 2 already ran more than once');
     expect(proposals.map((proposal) => proposal.action)).not.toContain('skip_duplicates');
   });
 

@@ -73,6 +73,7 @@ describe('buildProposals', () => {
     expect(requeue?.blastRadius).toEqual({ events: 2, orders: 1, plants: ['plant-2'] });
     expect(requeue?.requiredApprovals).toBe(1);
     expect(requeue?.params).toEqual({ table: 'queue_job' });
+    expect(requeue?.duplicateRisk).toContain('2 of 2 jobs have no identity key');
   });
 
   it('states the incident in the rationale', () => {
