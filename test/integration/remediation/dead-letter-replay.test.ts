@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProposalView } from '../../../remediation/contract.js';
-import { AMQP_URL, ControlPlaneHarness, exceptionIncident, INTEGRATIONS } from './harness.js';
+import { AMQP_URL, ControlPlaneHarness, exceptionIncident, INTEGRATIONS, type StoreKind } from './harness.js';
 
 const MESSAGE_COUNT = 500;
 /** Messages on the work queue at which the first process is killed. */
@@ -11,51 +11,17 @@ const KILL_AFTER_MOVED = 150;
 const POLL_INTERVAL_MS = 5;
 const CHILD_TIMEOUT_MS = 60_000;
 
-const prefix = `sw-replay-${randomBytes(4).toString('hex')}`;
-const workQueue = `${prefix}-orders`;
-const deadLetterQueue = `${prefix}-orders-dlq`;
-const harness = new ControlPlaneHarness('pglite');
-const remediationConfig = {
-  failureQueues: [{ kind: 'rabbitmq_dlq' as const, integration: 'odoo-mes', queue: deadLetterQueue }],
-  executors: { rabbitmq: { url: AMQP_URL, batchSize: 5 } },
-};
 let connection: ChannelModel;
 let channel: Channel;
 
 beforeAll(async () => {
   connection = await amqp.connect(AMQP_URL, { noDelay: true });
   channel = await connection.createChannel();
-  await channel.assertQueue(deadLetterQueue, { durable: true });
-  await channel.assertQueue(workQueue, {
-    durable: true,
-    arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': deadLetterQueue },
-  });
-  await fillDeadLetterQueue();
 });
 
 afterAll(async () => {
-  await channel.deleteQueue(workQueue).catch(() => undefined);
-  await channel.deleteQueue(deadLetterQueue).catch(() => undefined);
   await connection.close();
-  await harness.cleanup();
 });
-
-/** Publishes the messages to the work queue and rejects each one, so RabbitMQ dead-letters them. */
-async function fillDeadLetterQueue(): Promise<void> {
-  for (let index = 0; index < MESSAGE_COUNT; index += 1) {
-    channel.sendToQueue(workQueue, Buffer.from(JSON.stringify({ order: `WO-${index}` })), {
-      messageId: messageId(index),
-      persistent: true,
-      contentType: 'application/json',
-    });
-  }
-  await channel.prefetch(100);
-  const { consumerTag } = await channel.consume(workQueue, (message) => {
-    if (message) channel.nack(message, false, false);
-  });
-  await waitFor(async () => (await channel.checkQueue(deadLetterQueue)).messageCount === MESSAGE_COUNT);
-  await channel.cancel(consumerTag);
-}
 
 function messageId(index: number): string {
   return `order-release-${String(index).padStart(4, '0')}`;
@@ -69,39 +35,88 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): P
   }
 }
 
-function startChild(mode: 'approve' | 'resume', proposalId: string): { child: ChildProcess; output: Promise<string> } {
-  const entry = new URL('./replay-child.ts', import.meta.url);
-  const loader = new URL('../../../simulator/ts-loader-register.mjs', import.meta.url);
-  const config = JSON.stringify({ store: { dataDir: harness.dataDir }, integrations: INTEGRATIONS, remediation: { ...harness.config().remediation, ...remediationConfig } });
-  const child = fork(entry, [mode, proposalId, config], { execArgv: ['--import', loader.href], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const output = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0 || signal === 'SIGKILL') resolve(stdout);
-      else reject(new Error(`replay child exited with ${code ?? signal}: ${stderr}`));
+describe.each<StoreKind>(['pglite', 'postgres'])('dead-letter replay with a %s control plane', (kind) => {
+  const prefix = `sw-replay-${kind}-${randomBytes(4).toString('hex')}`;
+  const workQueue = `${prefix}-orders`;
+  const deadLetterQueue = `${prefix}-orders-dlq`;
+  const harness = new ControlPlaneHarness(kind);
+  const remediationConfig = {
+    failureQueues: [{ kind: 'rabbitmq_dlq' as const, integration: 'odoo-mes', queue: deadLetterQueue }],
+    executors: { rabbitmq: { url: AMQP_URL, batchSize: 5 } },
+  };
+
+  beforeAll(async () => {
+    await channel.assertQueue(deadLetterQueue, { durable: true });
+    await channel.assertQueue(workQueue, {
+      durable: true,
+      arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': deadLetterQueue },
     });
+    await fillDeadLetterQueue();
   });
-  return { child, output };
-}
 
-/** Reads every message of the work queue once and returns the count of each message id. */
-async function drainWorkQueue(): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (;;) {
-    const message = await channel.get(workQueue, { noAck: true });
-    if (message === false) break;
-    const id = String(message.properties.messageId);
-    counts.set(id, (counts.get(id) ?? 0) + 1);
+  afterAll(async () => {
+    await channel.deleteQueue(workQueue).catch(() => undefined);
+    await channel.deleteQueue(deadLetterQueue).catch(() => undefined);
+    await harness.cleanup();
+  });
+
+  /** Publishes the messages to the work queue and rejects each one, so RabbitMQ dead-letters them. */
+  async function fillDeadLetterQueue(): Promise<void> {
+    for (let index = 0; index < MESSAGE_COUNT; index += 1) {
+      channel.sendToQueue(workQueue, Buffer.from(JSON.stringify({ order: `WO-${index}` })), {
+        messageId: messageId(index),
+        persistent: true,
+        contentType: 'application/json',
+      });
+    }
+    await channel.prefetch(100);
+    const { consumerTag } = await channel.consume(workQueue, (message) => {
+      if (message) channel.nack(message, false, false);
+    });
+    await waitFor(async () => (await channel.checkQueue(deadLetterQueue)).messageCount === MESSAGE_COUNT);
+    await channel.cancel(consumerTag);
   }
-  return counts;
-}
 
-describe('dead-letter replay', () => {
+  function startChild(mode: 'approve' | 'resume', proposalId: string): { child: ChildProcess; output: Promise<string> } {
+    const entry = new URL('./replay-child.ts', import.meta.url);
+    const loader = new URL('../../../simulator/ts-loader-register.mjs', import.meta.url);
+    const config = JSON.stringify({
+      store: { dataDir: harness.dataDir },
+      integrations: INTEGRATIONS,
+      remediation: { ...harness.config().remediation, ...remediationConfig },
+    });
+    const schema = kind === 'postgres' ? harness.schema : '';
+    const child = fork(entry, [mode, proposalId, config, schema], {
+      execArgv: ['--import', loader.href],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const output = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (code === 0 || signal === 'SIGKILL') resolve(stdout);
+        else reject(new Error(`replay child exited with ${code ?? signal}: ${stderr}`));
+      });
+    });
+    return { child, output };
+  }
+
+  /** Reads every message of the work queue once and returns the count of each message id. */
+  async function drainWorkQueue(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (;;) {
+      const message = await channel.get(workQueue, { noAck: true });
+      if (message === false) break;
+      const id = String(message.properties.messageId);
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   it('moves each message once across a kill', { timeout: 120_000 }, async () => {
     const proposer = await harness.open({ remediation: remediationConfig });
     const proposals = await proposer.propose(exceptionIncident());

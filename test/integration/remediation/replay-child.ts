@@ -2,18 +2,20 @@
  * A syncwatch process for the dead-letter kill test. Mode `approve` records
  * two approvals of a proposal, and the second one runs its execution. Mode
  * `resume` runs what a killed process left unfinished. The last line on
- * stdout is the proposal as JSON.
+ * stdout is the proposal as JSON. A fourth argument names the PostgreSQL
+ * schema of the control plane.
  */
 import { pino } from 'pino';
 import { configSchema } from '../../../config/index.js';
 import { openRemediation } from '../../../remediation/index.js';
 
-const [mode, proposalId, configJson] = process.argv.slice(2);
-if (!mode || !proposalId || !configJson) throw new Error('usage: replay-child.ts approve|resume <proposal id> <config json>');
+const [mode, proposalId, configJson, schema] = process.argv.slice(2);
+if (!mode || !proposalId || !configJson) throw new Error('usage: replay-child.ts approve|resume <proposal id> <config json> [schema]');
 
 const remediation = await openRemediation({
   config: configSchema.parse(JSON.parse(configJson)),
   logger: pino({ level: 'silent' }),
+  schema: schema || undefined,
   executeInBackground: false,
 });
 if (mode === 'approve') {
