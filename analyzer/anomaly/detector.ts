@@ -54,6 +54,8 @@ export interface DetectorParams {
   profileAlpha: number;
   /** Weight of a new point in the local level. */
   levelAlpha: number;
+  /** Factor on the usual residual of the level and weekly baselines when they compete with the daily profile. */
+  dailyPreference: number;
   /** Weight of a new residual in the usual residual size. */
   errorAlpha: number;
   /** Weight of a new residual in the sustained residual. */
@@ -73,16 +75,17 @@ export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
   alarmSurprise: 2.7,
   extremeMargin: 0.04,
   extremeRelax: 0.0001,
-  extremeMinZ: 3,
+  extremeMinZ: 4,
   escalation: 2,
   longShiftAlpha: 0.02,
   slowLevelAlpha: 0.02,
   quietFactor: 0.5,
   profileAlpha: 0.25,
   levelAlpha: 0.3,
+  dailyPreference: 1.2,
   errorAlpha: 0.01,
   shiftAlpha: 0.1,
-  maxDailySlots: 288,
+  maxDailySlots: 1440,
   maxWeeklySlots: 336,
 });
 
@@ -129,9 +132,14 @@ class Profile {
   }
   slot(ts: number): number {
     const phase = ((ts % this.period) + this.period) % this.period;
-    return Math.min(this.slots - 1, Math.floor((phase / this.period) * this.slots));
+    // Multiplying first keeps whole-minute phases on exact slot boundaries.
+    return Math.min(this.slots - 1, Math.floor((phase * this.slots) / this.period));
   }
-  /** Expected value at `ts`, or undefined when the slot was seen fewer than twice. */
+  /**
+   * Expected value at `ts`, or undefined when the slot has fewer than two
+   * points. A slot wider than the step fills within one period, so early on
+   * it acts as a local level of that stretch of time.
+   */
   expect(ts: number): number | undefined {
     const s = this.slot(ts);
     return this.count[s]! >= 2 ? this.mean[s] : undefined;
@@ -203,18 +211,24 @@ export class SeriesDetector {
     let baseline: Baseline = 'level';
     let expected = Number.isFinite(this.level) ? this.level : value;
     let bestErr = Number.POSITIVE_INFINITY;
+    let bestRank = Number.POSITIVE_INFINITY;
     // The slow baseline: seasonal profiles or the slow level, for sustained shifts.
     let slowExpected = Number.isFinite(this.slowLevel) ? this.slowLevel : value;
     let slowBest = Number.isFinite(this.slowErr) ? this.slowErr : Number.POSITIVE_INFINITY;
+    let slowRank = slowBest * p.dailyPreference;
     for (const [name, guess] of candidates) {
       const e = this.err[name];
       if (!Number.isFinite(e)) continue;
-      if (e < bestErr) {
+      // The daily profile wins near-ties, because it alone knows bursts that recur at one time of day.
+      const rank = name === 'daily' ? e : e * p.dailyPreference;
+      if (rank < bestRank) {
+        bestRank = rank;
         bestErr = e;
         baseline = name;
         expected = guess;
       }
-      if (name !== 'level' && e < slowBest) {
+      if (name !== 'level' && rank < slowRank) {
+        slowRank = rank;
         slowBest = e;
         slowExpected = guess;
       }

@@ -14,6 +14,7 @@ export interface SeriesPoint {
 /** Series the anomaly stage scores, with the unit of each. */
 export const SERIES_METRICS = {
   lag_seconds: 's',
+  probe_latency_ms: 'ms',
   failures_per_minute: 'failures',
   retries_per_minute: 'retries',
   spans_per_minute: 'spans',
@@ -28,8 +29,8 @@ const TRANSACTION_LOOKBACK_SECONDS = 3600;
 
 /**
  * One statement that aggregates every series per minute in [start, end):
- * queue lag per integration, workflow and plant (largest observation of the
- * minute), failures and retries, spans and the share of error spans per
+ * queue lag and partner probe response time per integration, workflow and
+ * plant (largest observation of the minute), failures and retries, spans and the share of error spans per
  * integration, and end-to-end latency percentiles per workflow and plant by
  * the minute a transaction ended. Each branch reads only the day partitions
  * of the window.
@@ -42,6 +43,13 @@ SELECT metric, integration, workflow, plant, toUnixTimestamp(minute) AS t, value
     WHERE observed_at >= {start:DateTime64(3)} AND observed_at < {end:DateTime64(3)}
         AND status = 'ok' AND lag_seconds IS NOT NULL
     GROUP BY integration, workflow, plant, minute
+    UNION ALL
+    SELECT 'probe_latency_ms', integration, workflow, attributes['plant'],
+        toStartOfMinute(observed_at) AS minute, max(toFloat64OrNull(attributes['latency_ms']))
+    FROM integration_lag
+    WHERE observed_at >= {start:DateTime64(3)} AND observed_at < {end:DateTime64(3)}
+        AND source_kind = 'http_probe' AND attributes['latency_ms'] != ''
+    GROUP BY integration, workflow, attributes['plant'], minute
     UNION ALL
     SELECT 'failures_per_minute', integration, workflow, attributes['plant'],
         toStartOfMinute(failed_at) AS minute, toFloat64(uniqExact(failure_id))
