@@ -11,7 +11,7 @@ export interface AnalyzerLoopOptions {
   sinks: AlertSink[];
   intervalMs?: number;
   logger?: Logger;
-  /** Runs on each event before any sink sees it, such as attaching remediation proposals; a failure leaves the event unchanged. */
+  /** Runs on each event before any sink receives it, such as attaching remediation proposals; a failure leaves the event unchanged. */
   enrich?: (event: AlertEvent) => Promise<AlertEvent>;
 }
 

@@ -204,7 +204,7 @@ export async function openRemediation(options: OpenRemediationOptions): Promise<
       if (outcome.status !== 'executing') return outcome;
       const started = await startExecution(request.proposalId, request.userName);
       if ('status' in started) return { ...outcome, status: started.status, result: started.result };
-      // The approval stands, but the re-check at the claim stopped the execution, for example at expiry.
+      // The approval is recorded, but the re-check at the claim stopped the execution, for example at expiry.
       // A claim lost to the background runner is no refusal: the execution runs there.
       if (!started.claimed && started.code !== REMEDIATION_CODES.notPending) {
         return { status: 'refused', code: started.code, proposalId: request.proposalId, message: `${outcome.message}; ${started.message}` };
