@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { writeWorkflowObjectives, type WorkflowConfig } from '../analyzer/workflows/index.js';
 import {
   buildExamples,
+  createHeuristicModel,
+  HEURISTIC_MODEL_VERSION,
   PREDICTION_DEFAULTS,
   readMinuteSeries,
   readObjectiveSeconds,
@@ -11,11 +13,14 @@ import {
   replayModel,
   replayStaticThreshold,
   scoreAlerts,
+  summarizeCalibration,
   STATIC_THRESHOLD_MINUTES,
   STATIC_THRESHOLD_SHARE,
   trainBreachModel,
+  type CalibrationSummary,
   type EvaluationRun,
   type EvaluationScore,
+  type ModelReplay,
   type RunAlerts,
 } from '../analyzer/prediction/index.js';
 import { CANONICAL_WORKFLOWS, parseDurationMs } from '../config/index.js';
@@ -69,12 +74,16 @@ export function writeEvalPredictFiles(report: EvalPredictReport, text: string, o
 
 export interface EvalPredictReport {
   model: EvaluationScore;
+  /** The cold-start model on the same runs, as a service with no breach history would predict. */
+  heuristic: EvaluationScore;
   staticThreshold: EvaluationScore;
   modelVersion: string;
   trainingSeeds: number[];
   trainingExamples: number;
   trainingPositives: number;
   heldOutRuns: number;
+  /** Calibration of the model's probabilities on the held-out minutes before each breach. */
+  calibration: CalibrationSummary;
   /** The same scores for the runs of each scenario. */
   byKind: Record<string, { model: EvaluationScore; staticThreshold: EvaluationScore }>;
   seconds: number;
@@ -140,13 +149,16 @@ export async function runEvalPredict(options: EvalPredictOptions): Promise<EvalP
     progress(`writing ${heldOut.length} held-out runs (seeds ${describeSeeds(seeds)})`);
     await writeScenarioRuns(client, heldOut);
 
-    const modelResults: RunAlerts[] = [];
+    const modelResults: ModelReplay[] = [];
+    const heuristicResults: RunAlerts[] = [];
+    const heuristic = createHeuristicModel();
     const staticResults: RunAlerts[] = [];
     const kinds: string[] = [];
     for (const [index, scenario] of heldOut.entries()) {
       const run = toEvaluationRun(scenario);
       const series = await readRunSeries(client, run);
       modelResults.push(replayModel(run, series, training.model, horizonSeconds, threshold));
+      heuristicResults.push(replayModel(run, series, heuristic, horizonSeconds, threshold));
       staticResults.push(replayStaticThreshold(run, series));
       kinds.push(scenario.kind);
       if ((index + 1) % SCENARIO_KINDS.length === 0 || index + 1 === heldOut.length) {
@@ -155,7 +167,9 @@ export async function runEvalPredict(options: EvalPredictOptions): Promise<EvalP
     }
     return {
       model: scoreAlerts(modelResults, horizonSeconds),
+      heuristic: scoreAlerts(heuristicResults, horizonSeconds),
       staticThreshold: scoreAlerts(staticResults, horizonSeconds),
+      calibration: summarizeCalibration(modelResults.flatMap((result) => result.outcomes)),
       modelVersion: training.model.version,
       trainingSeeds,
       trainingExamples: training.examples,
@@ -182,7 +196,12 @@ export async function runEvalPredict(options: EvalPredictOptions): Promise<EvalP
 export function formatEvalPredictReport(report: EvalPredictReport, horizonSeconds: number, threshold: number): string {
   const staticName = `static lag >= ${STATIC_THRESHOLD_SHARE * 100}% of objective for ${STATIC_THRESHOLD_MINUTES} min`;
   const header = ['method', 'precision', 'recall', 'median lead (min)', 'true/all alerts', 'detected/breach runs'];
-  const overall = [header, formatScore('prediction model', report.model), formatScore(staticName, report.staticThreshold)];
+  const overall = [
+    header,
+    formatScore('prediction model', report.model),
+    formatScore(`cold-start model (${HEURISTIC_MODEL_VERSION})`, report.heuristic),
+    formatScore(staticName, report.staticThreshold),
+  ];
   const perKind = [['scenario', 'model precision', 'recall', 'lead', 'static precision', 'recall', 'lead']];
   for (const [kind, scores] of Object.entries(report.byKind)) {
     const model = formatScore(kind, scores.model);
@@ -197,6 +216,17 @@ export function formatEvalPredictReport(report: EvalPredictReport, horizonSecond
     '',
     'by scenario (precision with true/all alerts; recall; median lead in minutes):',
     ...formatTable(perKind),
+    '',
+    `calibration on ${report.calibration.predictions} held-out predictions before a breach: Brier score ${report.calibration.brierScore.toFixed(4)}`,
+    ...formatTable([
+      ['probability', 'predictions', 'mean probability', 'observed breach rate'],
+      ...report.calibration.bins.map((bin) => [
+        `${bin.from.toFixed(1)}-${bin.to.toFixed(1)}`,
+        String(bin.count),
+        bin.meanProbability.toFixed(3),
+        bin.observedRate.toFixed(3),
+      ]),
+    ]),
     '',
     `finished in ${report.seconds.toFixed(1)} s`,
   ].join('\n');

@@ -83,6 +83,17 @@ export async function readRunSeries(client: ClickHouseClient, run: EvaluationRun
   return match ?? { integration: run.integration, workflow: run.workflow, plant: run.plant, points: [] };
 }
 
+/** A predicted probability beside what happened within the horizon after it. */
+export interface ProbabilityOutcome {
+  probability: number;
+  breachedWithinHorizon: boolean;
+}
+
+/** Incidents the model opened on a run, and every prediction made before the breach with its outcome. */
+export interface ModelReplay extends RunAlerts {
+  outcomes: ProbabilityOutcome[];
+}
+
 /**
  * Replays the prediction stage minute by minute over a run's stored series
  * and returns when it opened incidents.
@@ -93,17 +104,52 @@ export function replayModel(
   model: BreachModel,
   horizonSeconds: number,
   threshold: number,
-): RunAlerts {
+): ModelReplay {
   const incidents = new PredictionIncidents();
   const openedAt: Date[] = [];
+  const outcomes: ProbabilityOutcome[] = [];
+  const breachMs = run.breachAt?.getTime() ?? Number.POSITIVE_INFINITY;
   for (const point of series.points) {
     const now = new Date(point.minuteMs);
     const prediction = predictKey(series, now, run.objectiveSeconds, horizonSeconds, threshold, model);
     if (!prediction) continue;
     const event = incidents.update(prediction);
     if (event?.state === 'opened') openedAt.push(now);
+    if (point.minuteMs < breachMs) {
+      outcomes.push({ probability: prediction.probability, breachedWithinHorizon: breachMs <= point.minuteMs + horizonSeconds * 1000 });
+    }
   }
-  return { run, openedAt };
+  return { run, openedAt, outcomes };
+}
+
+/** Calibration of predicted probabilities against observed breach rates. */
+export interface CalibrationSummary {
+  predictions: number;
+  /** Mean squared difference between probability and outcome (0 or 1); lower is better. */
+  brierScore: number;
+  /** Predictions grouped by probability in tenths, with the mean probability and the observed breach rate of each. */
+  bins: { from: number; to: number; count: number; meanProbability: number; observedRate: number }[];
+}
+
+/** Summarizes calibration in ten equal-width probability bins, leaving out empty bins. */
+export function summarizeCalibration(outcomes: readonly ProbabilityOutcome[]): CalibrationSummary {
+  const bins = Array.from({ length: 10 }, (_, index) => ({ from: index / 10, to: (index + 1) / 10, count: 0, sum: 0, hits: 0 }));
+  let squaredError = 0;
+  for (const outcome of outcomes) {
+    const observed = outcome.breachedWithinHorizon ? 1 : 0;
+    squaredError += (outcome.probability - observed) ** 2;
+    const bin = bins[Math.min(9, Math.floor(outcome.probability * 10))]!;
+    bin.count += 1;
+    bin.sum += outcome.probability;
+    bin.hits += observed;
+  }
+  return {
+    predictions: outcomes.length,
+    brierScore: outcomes.length === 0 ? 0 : squaredError / outcomes.length,
+    bins: bins
+      .filter((bin) => bin.count > 0)
+      .map((bin) => ({ from: bin.from, to: bin.to, count: bin.count, meanProbability: bin.sum / bin.count, observedRate: bin.hits / bin.count })),
+  };
 }
 
 /**

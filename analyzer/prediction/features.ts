@@ -9,6 +9,8 @@ export const TREND_MINUTES = 10;
 const RECENT_MINUTES = 5;
 /** Minimum minutes with lag a key needs before it gets a prediction. */
 export const MIN_HISTORY_MINUTES = 5;
+/** Minutes in a row a queue must be stalled before the stall counts, so a consumer's short pause does not. */
+const STALL_MINUTES = 2;
 /** Credentials further away than this from expiry do not count as an indicator. */
 const CREDENTIAL_WATCH_SECONDS = 86_400;
 
@@ -76,7 +78,12 @@ export function computeFeatures(
   const outflowPerMinute = averageOf(recent, (point) => point.outflowPerSecond) * 60;
   const depth = latest.depth ?? 0;
   const scale = Math.max(inflowPerMinute, 1);
-  const waitSeconds = depth < 1 ? 0 : outflowPerMinute > 0 ? (depth / outflowPerMinute) * 60 : 10 * objectiveSeconds;
+  // The wait of a message arriving now, by Little's law. Unknown when the source reports no outflow.
+  const outflowKnown = recent.some((point) => point.outflowPerSecond !== null);
+  let waitSeconds = 0;
+  if (depth >= 1 && outflowKnown) {
+    waitSeconds = outflowPerMinute > 0 ? (depth / outflowPerMinute) * 60 : 10 * objectiveSeconds;
+  }
   const depthSlope = theilSenSlope(toSeries(trendWindow, nowMs, (point) => point.depth)) ?? 0;
 
   const consumersNow = latest.consumers;
@@ -99,7 +106,7 @@ export function computeFeatures(
   const watchedCredentialSeconds = credentialSeconds !== null && credentialSeconds < CREDENTIAL_WATCH_SECONDS ? credentialSeconds : null;
   const credentialPressure = watchedCredentialSeconds === null ? 0 : clamp(1 - watchedCredentialSeconds / (horizonSeconds + objectiveSeconds), 0, 1);
 
-  const stalled = depth >= 1 && outflowPerMinute < 0.05 * Math.max(inflowPerMinute, 1);
+  const stalled = window.length >= STALL_MINUTES && window.slice(-STALL_MINUTES).every(isStalled);
   const breach = estimateTimeToBreach({
     objectiveSeconds,
     lagSeconds: latest.lagSeconds,
@@ -145,6 +152,18 @@ export function computeFeatures(
     indicators.push({ name: 'credential_seconds_left', value: Math.round(watchedCredentialSeconds), description: watchedCredentialSeconds > 0 ? `credential expires in ${formatSeconds(watchedCredentialSeconds)}` : `credential expired ${formatSeconds(-watchedCredentialSeconds)} ago` });
   }
   return { values: FEATURE_NAMES.map((name) => values[name]), indicators, lagSeconds: latest.lagSeconds, breach };
+}
+
+/**
+ * Returns true when messages wait and nothing drains them: no consumer
+ * attached on average, or a known outflow below 5% of the inflow. An
+ * outflow the source does not report never counts as zero.
+ */
+function isStalled(point: MinutePoint): boolean {
+  if (point.depth === null || point.depth < 1) return false;
+  if (point.consumers !== null && point.consumers < 0.5) return true;
+  if (point.outflowPerSecond === null) return false;
+  return point.outflowPerSecond < 0.05 * Math.max(point.inflowPerSecond ?? 0, 1 / 60);
 }
 
 function toSeries(points: readonly MinutePoint[], nowMs: number, pick: (point: MinutePoint) => number | null): SeriesPoint[] {

@@ -3,10 +3,14 @@ export {
   replayModel,
   replayStaticThreshold,
   scoreAlerts,
+  summarizeCalibration,
   STATIC_THRESHOLD_MINUTES,
   STATIC_THRESHOLD_SHARE,
   type EvaluationRun,
+  type CalibrationSummary,
   type EvaluationScore,
+  type ModelReplay,
+  type ProbabilityOutcome,
   type RunAlerts,
 } from './evaluate.js';
 export {

@@ -34,8 +34,8 @@ const HEURISTIC_WEIGHTS: Readonly<Partial<Record<(typeof FEATURE_NAMES)[number],
 const HEURISTIC_BIAS = -5;
 
 /**
- * The model used until the store contains enough labelled history: a fixed
- * logistic score over hand-set weights.
+ * Creates the model used until the store contains enough labelled history:
+ * a fixed logistic score over hand-set weights.
  */
 export function createHeuristicModel(): BreachModel {
   const weights = FEATURE_NAMES.map((name) => HEURISTIC_WEIGHTS[name] ?? 0);

@@ -39,6 +39,13 @@ const FEATURE_INDICATORS: Readonly<Record<FeatureName, string>> = {
   source_down_share: 'source_down_share',
 };
 
+/**
+ * Breach estimates further ahead than this many horizons are not stored,
+ * because a slope of a fraction of a second a minute extrapolates to hours
+ * and means no trend rather than a breach.
+ */
+const MAX_BREACH_ESTIMATE_HORIZONS = 4;
+
 /** Indicators listed per prediction at most. */
 const MAX_INDICATORS = 5;
 
@@ -82,7 +89,10 @@ export function predictKey(
     probability,
     threshold,
     alerted: probability >= threshold,
-    predictedBreachAt: features.breach === null ? null : new Date(now.getTime() + features.breach.seconds * 1000),
+    predictedBreachAt:
+      features.breach === null || features.breach.seconds > MAX_BREACH_ESTIMATE_HORIZONS * horizonSeconds
+        ? null
+        : new Date(now.getTime() + features.breach.seconds * 1000),
     objectiveSeconds,
     lagSeconds: features.lagSeconds,
     indicators,
@@ -106,6 +116,10 @@ interface OpenIncident {
  * the probability reaches the threshold, updates when its severity changes,
  * and resolves after `RESOLVE_AFTER_EVALUATIONS` evaluations below it, so a
  * probability hovering at the threshold does not flap.
+ *
+ * NOTE: a key that stops getting predictions (its samples stop, or its
+ * workflow loses its objective) keeps its incident open until it gets
+ * predictions again. Open incidents are kept in memory only, so a restart loses them.
  */
 export class PredictionIncidents {
   readonly #open = new Map<string, OpenIncident>();

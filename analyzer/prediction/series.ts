@@ -12,7 +12,7 @@ export interface MinutePoint {
   lagSeconds: number | null;
   /** Sum over entities of the mean depth in the minute. */
   depth: number | null;
-  /** Sum over entities of the minimum consumers seen in the minute. */
+  /** Sum over entities of the mean consumers attached in the minute. */
   consumers: number | null;
   inflowPerSecond: number | null;
   outflowPerSecond: number | null;
@@ -100,7 +100,7 @@ FROM (
         toStartOfMinute(observed_at) AS minute,
         maxIf(lag_seconds, status = 'ok') AS entity_lag,
         avgIf(depth, status = 'ok') AS entity_depth,
-        minIf(consumers, status = 'ok') AS entity_consumers,
+        avgIf(consumers, status = 'ok') AS entity_consumers,
         avgIf(inflow_per_second, status = 'ok') AS entity_inflow,
         avgIf(outflow_per_second, status = 'ok') AS entity_outflow,
         maxIf(stuck, status = 'ok') AS entity_stuck,
@@ -140,7 +140,7 @@ GROUP BY integration, workflow, plant, minute_ms`;
  * Reads the per-minute indicator series of every integration, workflow and
  * plant with samples in `[from, to)`. The prediction stage reads its recent
  * window this way, and training and evaluation read whole histories with the
- * same query, so the model sees what the service sees.
+ * same query, so the model reads exactly the data the service reads.
  */
 export async function readMinuteSeries(client: ClickHouseClient, from: Date, to: Date): Promise<KeyedSeries[]> {
   const query_params = { fromMs: from.getTime(), toMs: to.getTime() };

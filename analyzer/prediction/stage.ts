@@ -38,7 +38,7 @@ export interface PredictionStageOptions {
  * samples and an objective breaches it within the horizon. It writes the
  * predictions to `predictions` and returns incident events for those at or
  * above the threshold. It retrains its model on the store's
- * history when the retrain interval has passed; while the history holds too
+ * history when the retrain interval has passed; while the history has too
  * few breaches it keeps the heuristic model.
  */
 export class PredictionStage implements AnalyzerStage {

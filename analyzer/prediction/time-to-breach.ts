@@ -36,7 +36,7 @@ export const MAX_LAG_GROWTH_SECONDS_PER_MINUTE = 60;
 export interface BreachEstimate {
   /** Seconds from now until lag reaches the objective; 0 when it already has. */
   seconds: number;
-  /** What the estimate extrapolates, such as `lag trend`. */
+  /** Extrapolated signal, such as `lag trend`. */
   basis: 'lag already at objective' | 'lag trend' | 'stalled queue' | 'credential expiry';
 }
 

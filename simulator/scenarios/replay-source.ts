@@ -1,7 +1,7 @@
 import type { LagSource, PollResult } from '../../collector/sources/types.js';
 import { generateScenario } from './generators.js';
 import { buildScenarioPoll } from './samples.js';
-import type { ScenarioKind, ScenarioRun } from './types.js';
+import type { ScenarioKind, ScenarioMinute, ScenarioRun } from './types.js';
 
 /** Default minutes of normal traffic a live replay shows before the disturbance. */
 export const LIVE_SCENARIO_ONSET_MINUTES = 5;
@@ -37,6 +37,7 @@ export class ScenarioReplaySource implements LagSource {
   readonly workflow: string;
   readonly run: ScenarioRun;
   #nextMinute = 0;
+  #reported: ScenarioMinute | undefined;
 
   constructor(options: ScenarioReplayOptions) {
     const startedAt = options.startedAt ?? new Date();
@@ -52,18 +53,26 @@ export class ScenarioReplaySource implements LagSource {
     this.workflow = this.run.target.workflow;
   }
 
+  /**
+   * Reports the latest ended minute on every poll, as a real source reports
+   * the current state, so the scheduler never marks its entities as
+   * disappeared. Failures of every minute ended since the last poll are
+   * reported once.
+   */
   async poll(now: Date): Promise<PollResult> {
-    const result: PollResult = { samples: [], failures: [] };
-    // Reports every minute that has ended since the last poll, stamped now, so a late poll loses nothing.
+    const failures: PollResult['failures'] = [];
     while (this.#nextMinute < this.run.minutes.length) {
       const minute = this.run.minutes[this.#nextMinute];
       if (minute === undefined || minute.at.getTime() > now.getTime()) break;
-      const poll = buildScenarioPoll(this.run, minute, now);
-      result.samples.push(...poll.samples);
-      result.failures.push(...poll.failures);
+      failures.push(...buildScenarioPoll(this.run, minute, now).failures);
+      this.#reported = minute;
       this.#nextMinute += 1;
     }
-    return result;
+    const latest = this.#reported;
+    // After the run's last minute the source falls silent, one minute later.
+    const ended = this.#nextMinute >= this.run.minutes.length && latest !== undefined && now.getTime() > latest.at.getTime() + 60_000;
+    if (latest === undefined || ended) return { samples: [], failures };
+    return { samples: buildScenarioPoll(this.run, latest, now).samples, failures };
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import {
   PredictionIncidents,
   RESOLVE_AFTER_EVALUATIONS,
   scoreAlerts,
+  summarizeCalibration,
   type EvaluationRun,
   type Prediction,
 } from '../../../analyzer/prediction/index.js';
@@ -103,5 +104,28 @@ describe('scoreAlerts', () => {
     expect(score.precision).toBe(0);
     expect(score.recall).toBe(0);
     expect(score.medianLeadMinutes).toBeNull();
+  });
+});
+
+describe('summarizeCalibration', () => {
+  it('bins probabilities and scores them', () => {
+    const summary = summarizeCalibration([
+      { probability: 0.05, breachedWithinHorizon: false },
+      { probability: 0.05, breachedWithinHorizon: false },
+      { probability: 0.95, breachedWithinHorizon: true },
+      { probability: 0.95, breachedWithinHorizon: false },
+      { probability: 1, breachedWithinHorizon: true },
+    ]);
+    expect(summary.predictions).toBe(5);
+    // (0.05² + 0.05² + 0.05² + 0.95² + 0²) / 5
+    expect(summary.brierScore).toBeCloseTo((3 * 0.0025 + 0.9025) / 5, 10);
+    expect(summary.bins).toHaveLength(2);
+    expect(summary.bins[0]).toEqual({ from: 0, to: 0.1, count: 2, meanProbability: 0.05, observedRate: 0 });
+    expect(summary.bins[1]?.count).toBe(3);
+    expect(summary.bins[1]?.observedRate).toBeCloseTo(2 / 3, 10);
+  });
+
+  it('returns zero for no predictions', () => {
+    expect(summarizeCalibration([])).toEqual({ predictions: 0, brierScore: 0, bins: [] });
   });
 });

@@ -130,6 +130,20 @@ describe('computeFeatures', () => {
     expect(byName.breach_within_horizon).toBe(0);
   });
 
+  it('treats an unreported outflow as unknown', () => {
+    const points = constantSeries(30).points.map((entry) => ({ ...entry, depth: 50, inflowPerSecond: null, outflowPerSecond: null }));
+    const features = computeFeatures(points, START_MS + 29 * 60_000, 120, 900)!;
+    const byName = Object.fromEntries(FEATURE_NAMES.map((name, index) => [name, features.values[index]]));
+    expect(byName.wait_ratio).toBe(0);
+    expect(features.breach).toBeNull();
+  });
+
+  it('sees a queue stalled for two minutes', () => {
+    const points = constantSeries(30).points.map((entry, minute) => (minute < 28 ? entry : { ...entry, depth: 20, consumers: 0, lagSeconds: 30 }));
+    const features = computeFeatures(points, START_MS + 29 * 60_000, 120, 900)!;
+    expect(features.breach).toEqual({ seconds: 90, basis: 'stalled queue' });
+  });
+
   it('ignores minutes after now', () => {
     const series = constantSeries(30);
     series.points.push(point(30, { lagSeconds: 5_000 }));

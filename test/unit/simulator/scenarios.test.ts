@@ -77,20 +77,33 @@ describe('buildScenarioPoll', () => {
 });
 
 describe('ScenarioReplaySource', () => {
-  it('reports each ended minute once', async () => {
+  it('reports the latest ended minute on every poll', async () => {
     const startedAt = new Date('2026-03-02T06:00:00.000Z');
     const source = new ScenarioReplaySource({ kind: 'shift_change_burst', startedAt, durationMinutes: 10 });
     const early = await source.poll(new Date(startedAt.getTime() + 30_000));
     expect(early.samples).toHaveLength(0);
 
     const afterThree = await source.poll(new Date(startedAt.getTime() + 3 * 60_000 + 1_000));
-    expect(afterThree.samples).toHaveLength(6);
+    expect(afterThree.samples).toHaveLength(2);
+    expect(afterThree.samples[0]?.lagSeconds).toBe(source.run.minutes[2]?.lagSeconds);
 
-    const again = await source.poll(new Date(startedAt.getTime() + 3 * 60_000 + 2_000));
-    expect(again.samples).toHaveLength(0);
+    const again = await source.poll(new Date(startedAt.getTime() + 3 * 60_000 + 6_000));
+    expect(again.samples).toHaveLength(2);
+    expect(again.samples[0]?.lagSeconds).toBe(source.run.minutes[2]?.lagSeconds);
+    expect(again.failures).toHaveLength(0);
 
     const pastEnd = await source.poll(new Date(startedAt.getTime() + 60 * 60_000));
-    expect(pastEnd.samples).toHaveLength(14);
+    expect(pastEnd.samples).toHaveLength(0);
+  });
+
+  it('reports failures of every ended minute once', async () => {
+    const startedAt = new Date('2026-03-02T06:00:00.000Z');
+    const source = new ScenarioReplaySource({ kind: 'expiring_credentials', startedAt, onsetMinute: 1, durationMinutes: 40 });
+    const expected = source.run.minutes.reduce((sum, minute) => sum + Math.min(minute.failedAttempts, 50), 0);
+    const first = await source.poll(new Date(startedAt.getTime() + 40 * 60_000));
+    const second = await source.poll(new Date(startedAt.getTime() + 40 * 60_000 + 5_000));
+    expect(first.failures).toHaveLength(expected);
+    expect(second.failures).toHaveLength(0);
   });
 });
 
