@@ -179,7 +179,7 @@ function renderFooter(event: AlertEvent, alert: AlertCatalogueEntry, links: Aler
   const parts: string[] = [];
   const dashboard = dashboardUrl(event, links);
   if (dashboard) parts.push(`<${dashboard}|Dashboard>`);
-  if (links.consoleUrl) parts.push(`<${incidentUrl(links.consoleUrl, event.incidentId)}|Console>`);
+  if (links.consoleUrl) parts.push(`<${incidentUrl(links.consoleUrl)}|Console>`);
   parts.push(`incident \`${escapeText(event.incidentId)}\``);
   parts.push(`first check: ${escapeText(alert.firstCheck)}`);
   return [context(parts.join(' · '))];
@@ -200,13 +200,19 @@ export function dashboardUrl(event: AlertEvent, links: AlertLinks): string | und
   return url.toString();
 }
 
-// NOTE: the console's routes are not fixed yet; these paths assume /incidents/<id> and /proposals/<id>.
-function incidentUrl(consoleUrl: string, incidentId: string): string {
-  return new URL(`incidents/${encodeURIComponent(incidentId)}`, withTrailingSlash(consoleUrl)).toString();
+/**
+ * Links to the console page. The console opens a proposal named in the
+ * fragment (`#proposal=<id>`) and has no view of a single incident, so
+ * incident links open its start page, which lists the open incidents.
+ */
+function incidentUrl(consoleUrl: string): string {
+  return new URL(consoleUrl).toString();
 }
 
 function proposalUrl(consoleUrl: string, proposalId: string): string {
-  return new URL(`proposals/${encodeURIComponent(proposalId)}`, withTrailingSlash(consoleUrl)).toString();
+  const url = new URL(consoleUrl);
+  url.hash = `proposal=${encodeURIComponent(proposalId)}`;
+  return url.toString();
 }
 
 function withTrailingSlash(url: string): string {

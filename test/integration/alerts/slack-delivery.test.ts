@@ -87,7 +87,7 @@ describe('Slack alert delivery', () => {
     expect(text).toContain('and 2 more');
     expect(text).toContain('ALERT_LAG_ANOMALY');
     expect(text).toContain('http://127.0.0.1:3000/grafana/d/syncwatch-integration-drill-down?var-plant=plant-2&var-integration=qms-odoo');
-    expect(text).toContain('http://127.0.0.1:8318/console/incidents/inc-fields');
+    expect(text).toContain('<http://127.0.0.1:8318/console|Console>');
   });
 
   it('threads updates and rewrites the root on resolution', async () => {

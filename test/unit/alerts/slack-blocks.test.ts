@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { classifyAlert } from '../../../alerts/catalogue.js';
+import { renderProposal, renderRootMessage, type ThreadSummary } from '../../../alerts/slack/blocks.js';
+import { lagAnomaly } from '../../support/alert-events.js';
+
+const CONSOLE_URL = 'http://127.0.0.1:8318/console';
+
+function summaryOf(event = lagAnomaly()): ThreadSummary {
+  return { alert: classifyAlert(event), root: event, latest: event, openIncidents: 1, totalIncidents: 1, updates: 0, proposals: [], decisions: [] };
+}
+
+describe('Slack message links', () => {
+  it('opens a proposal through the console fragment', () => {
+    const blocks = renderProposal(
+      { proposalId: 'prop 7/a', action: 'requeue_dead_letters', summary: 'Requeue 12 quality holds', expiresAt: new Date('2026-12-04T19:40:00Z') },
+      { consoleUrl: CONSOLE_URL },
+    );
+    const text = JSON.stringify(blocks);
+    expect(text).toContain('<http://127.0.0.1:8318/console#proposal=prop%207%2Fa|details>');
+    expect(text).not.toContain('/console/proposals/');
+  });
+
+  it('opens the console page for an incident', () => {
+    const message = renderRootMessage(summaryOf(), { consoleUrl: CONSOLE_URL });
+    const text = JSON.stringify(message.blocks);
+    expect(text).toContain('<http://127.0.0.1:8318/console|Console>');
+    expect(text).not.toContain('/console/incidents/');
+  });
+});
