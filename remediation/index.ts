@@ -1,11 +1,12 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
-import type { AlertEvent, AlertProposal } from '../alerts/alert.js';
+import type { AlertEvent } from '../alerts/alert.js';
 import type { SyncwatchConfig } from '../config/index.js';
-import { appendAudit, AUDIT_EVENTS, listAudit } from './audit.js';
+import { listAudit } from './audit.js';
 import { AuditMirror } from './audit-mirror.js';
 import { buildProposals, type FailureFacts } from './builder.js';
-import { ACTION_CATALOGUE, type RemediationKind } from './catalogue.js';
+import type { RemediationKind } from './catalogue.js';
+import type { RemediationConfig } from './config.js';
 import type {
   AuditEntry,
   DecisionOutcome,
@@ -22,9 +23,25 @@ import { REMEDIATION_CODES } from './errors.js';
 import { ExecutionRunner, type ClaimResult, type ExecutionOutcome } from './execution.js';
 import { createExecutors } from './executors/index.js';
 import type { ActionExecutor } from './executors/types.js';
-import { insertProposal, listProposalViews, loadUser, syncUsers, type ProposalDraft } from './proposals.js';
+import {
+  listHolds,
+  listRoutes,
+  releaseHold,
+  type ActiveRoute,
+  type ChannelHold,
+  type ReleaseHoldOutcome,
+  type ReleaseHoldRequest,
+} from './holds.js';
+import {
+  expireOverdueProposals,
+  listPendingOfIncident,
+  readProposalView,
+  storeProposalDraft,
+  SYSTEM_ACTOR,
+  toAlertProposal,
+} from './lifecycle.js';
+import { listProposalViews, loadUser, syncUsers, type ProposalDraft } from './proposals.js';
 import { migrateControlStore } from './schema.js';
-import { listHolds, listRoutes, releaseHold, type ActiveRoute, type ChannelHold, type ReleaseHoldOutcome, type ReleaseHoldRequest } from './holds.js';
 import { TargetFinder } from './target-finder.js';
 
 export { ACTION_CATALOGUE, REMEDIATION_KINDS, type RemediationKind } from './catalogue.js';
@@ -90,12 +107,12 @@ export interface Remediation extends ProposalDecider, RemediationReader {
 
 /** Interval of expiring overdue proposals and mirroring the audit log, in milliseconds. */
 const HOUSEKEEPING_INTERVAL_MS = 5_000;
-const SYSTEM_ACTOR = 'syncwatch';
 
 /**
  * Opens the control-plane store (PostgreSQL when `CONTROL_PLANE_URL` or
  * `remediation.database.url` is set, embedded PGlite otherwise), applies its
- * migrations, loads the configured users and starts the audit mirror.
+ * migrations, loads the configured users and starts the housekeeping timer
+ * that expires overdue proposals and mirrors the audit log.
  */
 export async function openRemediation(options: OpenRemediationOptions): Promise<Remediation> {
   const { config, logger } = options;
@@ -110,181 +127,175 @@ export async function openRemediation(options: OpenRemediationOptions): Promise<
     await store.close();
     throw error;
   }
-  const clock = options.clock ?? (() => new Date());
-  const executors = { ...createExecutors({ config: settings, store, logger }), ...options.executors };
-  const runner = new ExecutionRunner({ store, executors, logger, clock });
-  const finder = new TargetFinder(settings, logger);
-  const mirror = options.client ? new AuditMirror(store, options.client, logger) : undefined;
-  const expireOverdue = () => expireOverdueProposals(store, clock());
-  const housekeeping = setInterval(() => {
-    expireOverdue()
-      .then(() => mirror?.copyNew())
-      .catch((error: unknown) => logger.warn({ err: error }, 'remediation housekeeping failed'));
-  }, HOUSEKEEPING_INTERVAL_MS);
-  housekeeping.unref();
-  const background = options.executeInBackground ?? true;
+  return new RemediationLayer(store, options);
+}
 
-  const startExecution = async (proposalId: string, actor: string): Promise<ClaimResult | ExecutionOutcome> => {
-    const claim = await runner.claim(proposalId, actor);
-    if (!claim.claimed) return claim;
-    const run = runner.run(proposalId);
-    if (background) {
-      run.catch((error: unknown) => logger.error({ err: error, proposalId }, 'remediation execution stopped'));
-      return claim;
+/** The remediation layer on an open, migrated control-plane store. */
+class RemediationLayer implements Remediation {
+  readonly store: ControlStore;
+  readonly #settings: RemediationConfig;
+  readonly #logger: Logger;
+  readonly #clock: () => Date;
+  readonly #background: boolean;
+  readonly #executors: Partial<Record<RemediationKind, ActionExecutor>>;
+  readonly #runner: ExecutionRunner;
+  readonly #finder: TargetFinder;
+  readonly #mirror: AuditMirror | undefined;
+  readonly #housekeeping: NodeJS.Timeout;
+
+  constructor(store: ControlStore, options: OpenRemediationOptions) {
+    const { logger } = options;
+    this.store = store;
+    this.#settings = options.config.remediation;
+    this.#logger = logger;
+    this.#clock = options.clock ?? (() => new Date());
+    this.#background = options.executeInBackground ?? true;
+    this.#executors = { ...createExecutors({ config: this.#settings, store, logger }), ...options.executors };
+    this.#runner = new ExecutionRunner({ store, executors: this.#executors, logger, clock: this.#clock });
+    this.#finder = new TargetFinder(this.#settings, logger);
+    this.#mirror = options.client ? new AuditMirror(store, options.client, logger) : undefined;
+    this.#housekeeping = setInterval(() => {
+      this.expireOverdue()
+        .then(() => this.#mirror?.copyNew())
+        .catch((error: unknown) => logger.warn({ err: error }, 'remediation housekeeping failed'));
+    }, HOUSEKEEPING_INTERVAL_MS);
+    this.#housekeeping.unref();
+  }
+
+  async propose(incident: AlertEvent, options: ProposeOptions = {}): Promise<ProposalView[]> {
+    if (incident.integration === undefined) return [];
+    const facts = options.facts ?? (await this.#finder.findFacts(incident.integration));
+    const drafts = buildProposals({
+      incident,
+      facts,
+      routes: this.#settings.routes,
+      limits: this.#settings.policy.twoApproversAbove,
+      ttlMs: this.#settings.policy.proposalTtl,
+      retryDelayMs: this.#settings.policy.retryDelay,
+      now: this.#clock(),
+      requestedBy: options.requestedBy ?? SYSTEM_ACTOR,
+    });
+    const views: ProposalView[] = [];
+    for (const draft of drafts) {
+      await storeProposalDraft(this.store, draft);
+      const view = await readProposalView(this.store, draft.id);
+      if (view) views.push(view);
     }
-    return run;
-  };
-
-  const storeDraft = async (draft: ProposalDraft): Promise<void> => {
-    await store.transaction(async (tx) => {
-      const existing = await tx.query('SELECT 1 FROM proposals WHERE id = $1', [draft.id]);
-      if (existing.rows.length > 0) return;
-      await insertProposal(tx, draft);
-      await appendAudit(tx, {
-        actor: draft.requestedBy,
-        channel: 'system',
-        event: AUDIT_EVENTS.proposed,
-        proposalId: draft.id,
-        detail:
-          `${draft.action} on ${draft.targets.length} targets of ${draft.integration}; blast radius ${draft.blastRadius.events} events, ` +
-          `${draft.blastRadius.orders} orders, plants [${draft.blastRadius.plants.join(', ')}]; ` +
-          `${draft.requiredApprovals} approvals needed by ${draft.expiresAt.toISOString()}`,
-      });
-    });
-  };
-
-  const remediation: Remediation = {
-    store,
-    async propose(incident, proposeOptions = {}) {
-      if (incident.integration === undefined) return [];
-      const facts = proposeOptions.facts ?? (await finder.findFacts(incident.integration));
-      const drafts = buildProposals({
-        incident,
-        facts,
-        routes: settings.routes,
-        limits: settings.policy.twoApproversAbove,
-        ttlMs: settings.policy.proposalTtl,
-        retryDelayMs: settings.policy.retryDelay,
-        now: clock(),
-        requestedBy: proposeOptions.requestedBy ?? SYSTEM_ACTOR,
-      });
-      const views: ProposalView[] = [];
-      for (const draft of drafts) {
-        await storeDraft(draft);
-        const [view] = await listProposalViews(store, { id: draft.id });
-        if (view) views.push(view);
-      }
-      return views;
-    },
-    async attachProposals(event) {
-      // Informational incidents get no proposals, so chat threads carry buttons only where action may be needed.
-      if (event.state === 'resolved' || event.severity === 'info' || event.integration === undefined) return event;
-      // An update of an incident that already has pending proposals shows those, so that
-      // changing targets do not add a new set of proposals every analyzer cycle.
-      const existing = event.state === 'updated' ? await listPendingOfIncident(store, event.incidentId) : [];
-      const views = existing.length > 0 ? existing : await remediation.propose(event);
-      const proposals: AlertProposal[] = views
-        .filter((view) => view.status === 'pending')
-        .map((view) => ({ proposalId: view.id, action: view.action, summary: summarize(view), expiresAt: view.expiresAt }));
-      return proposals.length === 0 ? event : { ...event, proposals };
-    },
-    expireOverdue,
-    async storeProposal(draft) {
-      await storeDraft(draft);
-      const [view] = await listProposalViews(store, { id: draft.id });
-      if (!view) throw new Error(`REMEDIATION_ERR_STORE: proposal ${draft.id} was not stored`);
-      return view;
-    },
-    async decide(request: DecisionRequest): Promise<DecisionOutcome> {
-      const outcome = await recordDecision(store, request, clock());
-      logger.info(
-        { proposalId: request.proposalId, user: request.userName, channel: request.channel, decision: request.decision, status: outcome.status, code: outcome.code },
-        'remediation decision recorded',
-      );
-      if (outcome.status !== 'executing') return outcome;
-      const started = await startExecution(request.proposalId, request.userName);
-      if ('status' in started) return { ...outcome, status: started.status, result: started.result };
-      // The approval is recorded, but the re-check at the claim stopped the execution, for example at expiry.
-      // A claim lost to the background runner is no refusal: the execution runs there.
-      if (!started.claimed && started.code !== REMEDIATION_CODES.notPending) {
-        return { status: 'refused', code: started.code, proposalId: request.proposalId, message: `${outcome.message}; ${started.message}` };
-      }
-      return outcome;
-    },
-    async findUserByChatId(_provider, chatUserId) {
-      const { rows } = await store.query<{ name: string }>('SELECT name FROM users WHERE slack_user_id = $1', [chatUserId]);
-      return rows[0]?.name;
-    },
-    listProposals: (filter?: { status?: ProposalStatus }) => listProposalViews(store, filter ?? {}),
-    async getProposal(id) {
-      const [view] = await listProposalViews(store, { id });
-      return view;
-    },
-    listAudit: (filter?: { proposalId?: string; limit?: number }): Promise<AuditEntry[]> => listAudit(store, filter),
-    async findUser(name): Promise<UserView | undefined> {
-      const user = await loadUser(store, name);
-      if (!user) return undefined;
-      const view: UserView = { name: user.name, role: user.role };
-      if (user.slackUserId) view.slackUserId = user.slackUserId;
-      return view;
-    },
-    execute: (proposalId, actor = SYSTEM_ACTOR) => startExecution(proposalId, actor),
-    releaseHold: (request) => releaseHold(store, request),
-    listHolds: () => listHolds(store),
-    listRoutes: () => listRoutes(store),
-    async runPendingExecutions() {
-      await expireOverdue();
-      return runner.runPending();
-    },
-    waitForExecutions: () => runner.waitForIdle(),
-    mirrorAudit: () => (mirror ? mirror.copyNew() : Promise.resolve(0)),
-    async close() {
-      clearInterval(housekeeping);
-      await runner.waitForIdle();
-      await mirror?.copyNew().catch((error: unknown) => logger.warn({ err: error }, 'audit mirror failed at close'));
-      await finder.close();
-      await Promise.allSettled(Object.values(executors).map((executor) => executor.close()));
-      await store.close();
-    },
-  };
-  return remediation;
-}
-
-function summarize(view: ProposalView): string {
-  const entry = ACTION_CATALOGUE[view.action as RemediationKind];
-  const { events, orders, plants } = view.blastRadius;
-  const where = plants.length > 0 ? ` in ${plants.join(', ')}` : '';
-  return `${entry?.summary ?? view.action}: ${view.targets.length} targets, ${events} events, ${orders} orders${where}`;
-}
-
-/** Marks every pending proposal whose expiry has passed as expired, each with its audit row. */
-async function expireOverdueProposals(store: ControlStore, now: Date): Promise<number> {
-  const { rows } = await store.query<{ id: string }>(`SELECT id FROM proposals WHERE status = 'pending' AND expires_at <= $1`, [now]);
-  let expired = 0;
-  for (const { id } of rows) {
-    const changed = await store.transaction(async (tx) => {
-      const updated = await tx.query(`UPDATE proposals SET status = 'expired' WHERE id = $1 AND status = 'pending' AND expires_at <= $2`, [id, now]);
-      if (updated.rowCount !== 1) return false;
-      await appendAudit(tx, {
-        actor: SYSTEM_ACTOR,
-        channel: 'system',
-        event: AUDIT_EVENTS.expired,
-        proposalId: id,
-        detail: 'expired without the approvals it needed',
-      });
-      return true;
-    });
-    if (changed) expired += 1;
+    return views;
   }
-  return expired;
-}
 
-async function listPendingOfIncident(store: ControlStore, incidentId: string): Promise<ProposalView[]> {
-  const { rows } = await store.query<{ id: string }>(`SELECT id FROM proposals WHERE incident_id = $1 AND status = 'pending' ORDER BY created_at, id`, [incidentId]);
-  const views: ProposalView[] = [];
-  for (const { id } of rows) {
-    const [view] = await listProposalViews(store, { id });
-    if (view) views.push(view);
+  async attachProposals(event: AlertEvent): Promise<AlertEvent> {
+    // Informational incidents get no proposals, so chat threads carry buttons only where action may be needed.
+    if (event.state === 'resolved' || event.severity === 'info' || event.integration === undefined) return event;
+    // An update of an incident that already has pending proposals shows those, so that
+    // changing targets do not add a new set of proposals every analyzer cycle.
+    const existing = event.state === 'updated' ? await listPendingOfIncident(this.store, event.incidentId) : [];
+    const views = existing.length > 0 ? existing : await this.propose(event);
+    const proposals = views.filter((view) => view.status === 'pending').map(toAlertProposal);
+    return proposals.length === 0 ? event : { ...event, proposals };
   }
-  return views;
+
+  expireOverdue(): Promise<number> {
+    return expireOverdueProposals(this.store, this.#clock());
+  }
+
+  async storeProposal(draft: ProposalDraft): Promise<ProposalView> {
+    await storeProposalDraft(this.store, draft);
+    const view = await readProposalView(this.store, draft.id);
+    if (!view) throw new Error(`REMEDIATION_ERR_STORE: proposal ${draft.id} was not stored`);
+    return view;
+  }
+
+  async decide(request: DecisionRequest): Promise<DecisionOutcome> {
+    const outcome = await recordDecision(this.store, request, this.#clock());
+    this.#logger.info(
+      {
+        proposalId: request.proposalId,
+        user: request.userName,
+        channel: request.channel,
+        decision: request.decision,
+        status: outcome.status,
+        code: outcome.code,
+      },
+      'remediation decision recorded',
+    );
+    if (outcome.status !== 'executing') return outcome;
+
+    const started = await this.execute(request.proposalId, request.userName);
+    if ('status' in started) return { ...outcome, status: started.status, result: started.result };
+    // The approval is recorded, but the re-check at the claim stopped the execution, for example at expiry.
+    // A claim lost to the background runner is no refusal: the execution runs there.
+    if (!started.claimed && started.code !== REMEDIATION_CODES.notPending) {
+      return { status: 'refused', code: started.code, proposalId: request.proposalId, message: `${outcome.message}; ${started.message}` };
+    }
+    return outcome;
+  }
+
+  async findUserByChatId(_provider: 'slack', chatUserId: string): Promise<string | undefined> {
+    const { rows } = await this.store.query<{ name: string }>('SELECT name FROM users WHERE slack_user_id = $1', [chatUserId]);
+    return rows[0]?.name;
+  }
+
+  listProposals(filter?: { status?: ProposalStatus }): Promise<ProposalView[]> {
+    return listProposalViews(this.store, filter ?? {});
+  }
+
+  getProposal(id: string): Promise<ProposalView | undefined> {
+    return readProposalView(this.store, id);
+  }
+
+  listAudit(filter?: { proposalId?: string; limit?: number }): Promise<AuditEntry[]> {
+    return listAudit(this.store, filter);
+  }
+
+  async findUser(name: string): Promise<UserView | undefined> {
+    const user = await loadUser(this.store, name);
+    if (!user) return undefined;
+    const view: UserView = { name: user.name, role: user.role };
+    if (user.slackUserId) view.slackUserId = user.slackUserId;
+    return view;
+  }
+
+  async execute(proposalId: string, actor = SYSTEM_ACTOR): Promise<ClaimResult | ExecutionOutcome> {
+    const claim = await this.#runner.claim(proposalId, actor);
+    if (!claim.claimed) return claim;
+    const run = this.#runner.run(proposalId);
+    if (!this.#background) return run;
+    run.catch((error: unknown) => this.#logger.error({ err: error, proposalId }, 'remediation execution stopped'));
+    return claim;
+  }
+
+  releaseHold(request: ReleaseHoldRequest): Promise<ReleaseHoldOutcome> {
+    return releaseHold(this.store, request);
+  }
+
+  listHolds(): Promise<ChannelHold[]> {
+    return listHolds(this.store);
+  }
+
+  listRoutes(): Promise<ActiveRoute[]> {
+    return listRoutes(this.store);
+  }
+
+  async runPendingExecutions(): Promise<ExecutionOutcome[]> {
+    await this.expireOverdue();
+    return this.#runner.runPending();
+  }
+
+  waitForExecutions(): Promise<void> {
+    return this.#runner.waitForIdle();
+  }
+
+  mirrorAudit(): Promise<number> {
+    return this.#mirror ? this.#mirror.copyNew() : Promise.resolve(0);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#housekeeping);
+    await this.#runner.waitForIdle();
+    await this.#mirror?.copyNew().catch((error: unknown) => this.#logger.warn({ err: error }, 'audit mirror failed at close'));
+    await this.#finder.close();
+    await Promise.allSettled(Object.values(this.#executors).map((executor) => executor.close()));
+    await this.store.close();
+  }
 }
