@@ -71,7 +71,8 @@ export function renderRootMessage(summary: ThreadSummary, links: AlertLinks): Re
   if (!resolved) blocks.push(...summary.proposals.map((proposal) => renderProposal(proposal, links)).flat());
   for (const decision of summary.decisions) blocks.push(context(decision));
   blocks.push(...renderFooter(root, alert, links));
-  const text = `${resolved ? 'Resolved: ' : `[${severity.toUpperCase()}] `}${root.title}`;
+  // Slack parses the notification text as mrkdwn too, so titles are escaped there as in the blocks.
+  const text = `${resolved ? 'Resolved: ' : `[${severity.toUpperCase()}] `}${escapeText(root.title)}`;
   return { text, blocks };
 }
 
@@ -104,7 +105,8 @@ export function renderThreadReply(reply: ReplySummary, links: AlertLinks): Rende
     blocks.push(context(parts.join(' · ')));
   }
   blocks.push(...reply.newProposals.map((proposal) => renderProposal(proposal, links)).flat());
-  const text = reply.threadResolved ? `Resolved: ${latest.title}` : `${latest.state}: ${latest.title}${folded > 0 ? ` (+${folded} updates)` : ''}`;
+  const title = escapeText(latest.title);
+  const text = reply.threadResolved ? `Resolved: ${title}` : `${latest.state}: ${title}${folded > 0 ? ` (+${folded} updates)` : ''}`;
   return { text, blocks };
 }
 

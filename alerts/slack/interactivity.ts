@@ -158,7 +158,7 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
         await options.api.postEphemeral({
           channel,
           user: slackUserId,
-          text: `Not decided (${outcome.code ?? 'refused'}): ${outcome.message}`,
+          text: `Not decided (${escapeText(outcome.code ?? 'refused')}): ${escapeText(outcome.message)}`,
           ...threadOf(payload),
         });
       }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyAlert } from '../../../alerts/catalogue.js';
-import { renderProposal, renderRootMessage, type ThreadSummary } from '../../../alerts/slack/blocks.js';
+import { renderProposal, renderRootMessage, renderThreadReply, type ThreadSummary } from '../../../alerts/slack/blocks.js';
 import { lagAnomaly } from '../../support/alert-events.js';
 
 const CONSOLE_URL = 'http://127.0.0.1:8318/console';
@@ -25,5 +25,31 @@ describe('Slack message links', () => {
     const text = JSON.stringify(message.blocks);
     expect(text).toContain('<http://127.0.0.1:8318/console|Console>');
     expect(text).not.toContain('/console/incidents/');
+  });
+});
+
+describe('Slack notification text', () => {
+  const hostile = 'Lag <!channel> see <https://evil.example|click me> & more';
+  const escaped = 'Lag &lt;!channel&gt; see &lt;https://evil.example|click me&gt; &amp; more';
+
+  it('escapes the root message title', () => {
+    const message = renderRootMessage(summaryOf(lagAnomaly({ title: hostile })), {});
+    expect(message.text).toBe(`[CRITICAL] ${escaped}`);
+    expect(message.text).not.toContain('<!channel>');
+  });
+
+  it('escapes the resolved root title', () => {
+    const summary = { ...summaryOf(lagAnomaly({ title: hostile })), resolvedAt: new Date('2026-12-04T18:50:00Z') };
+    expect(renderRootMessage(summary, {}).text).toBe(`Resolved: ${escaped}`);
+  });
+
+  it('escapes the thread reply title', () => {
+    const latest = lagAnomaly({ title: hostile, state: 'updated' });
+    const reply = renderThreadReply(
+      { latest, events: 3, incidents: 1, opened: 0, resolved: 0, since: latest.at, newProposals: [], threadResolved: false },
+      {},
+    );
+    expect(reply.text).toBe(`updated: ${escaped} (+2 updates)`);
+    expect(reply.text).not.toContain('<https://evil.example');
   });
 });
