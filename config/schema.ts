@@ -187,7 +187,9 @@ export const configSchema = z
     checkUniqueNames(config.workflows, ['workflows'], context);
     checkUniqueNames(config.sources, ['sources'], context);
     checkUniqueNames(config.collector.otlp.tokens, ['collector', 'otlp', 'tokens'], context);
+    checkUniqueNames(config.api.tokens, ['api', 'tokens'], context);
     checkSeparateTokens(config, context);
+    checkUniqueApiTokens(config.api.tokens, context);
     checkRemediationReferences(config, context);
     const integrations = new Set(config.integrations.map((integration) => integration.name));
     const workflows = new Set(config.workflows.map((workflow) => workflow.name));
@@ -256,6 +258,26 @@ function checkSeparateTokens(config: TokenLists, context: z.RefinementCtx): void
         message: 'this token is also an API token, so it would both ingest and query. Give each its own token',
       });
     }
+  });
+}
+
+/**
+ * Rejects an API token value listed twice. The server matches the first
+ * entry, so the second would silently act with the first one's scopes and user.
+ */
+function checkUniqueApiTokens(tokens: Array<{ name: string; token: string }>, context: z.RefinementCtx): void {
+  const firstByValue = new Map<string, string>();
+  tokens.forEach((entry, index) => {
+    const first = firstByValue.get(entry.token);
+    if (first !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['api', 'tokens', index, 'token'],
+        message: `token "${entry.name}" has the same value as token "${first}"; give each token its own value`,
+      });
+      return;
+    }
+    firstByValue.set(entry.token, entry.name);
   });
 }
 

@@ -57,6 +57,41 @@ describe('api.tokens', () => {
 
     expect(problems[0]).toMatch(/^api\.tokens\[0\]\.scopes\[0\]: expected one of: "sql"/);
   });
+
+  it('rejects a token value listed twice', () => {
+    const problems = problemsOf(`api:
+  tokens:
+    - { name: analysts, token: shared-token-0123456789, scopes: [sql] }
+    - { name: root-console, token: shared-token-0123456789, user: root, scopes: [admin] }
+remediation:
+  users:
+    - { name: root, role: admin }
+`);
+
+    expect(problems).toEqual([
+      'api.tokens[1].token: token "root-console" has the same value as token "analysts"; give each token its own value',
+    ]);
+  });
+
+  it('keeps token values out of the duplicate message', () => {
+    const problems = problemsOf(`api:
+  tokens:
+    - { name: first, token: shared-token-0123456789 }
+    - { name: second, token: shared-token-0123456789 }
+`);
+
+    expect(problems.join('\n')).not.toContain('shared-token-0123456789');
+  });
+
+  it('rejects duplicate token names', () => {
+    const problems = problemsOf(`api:
+  tokens:
+    - { name: analysts, token: first-token-0123456789 }
+    - { name: analysts, token: second-token-0123456789 }
+`);
+
+    expect(problems).toEqual([expect.stringMatching(/^api\.tokens\[1\]\.name: duplicate name "analysts"/)]);
+  });
 });
 
 describe('api.rateLimit', () => {
