@@ -190,6 +190,7 @@ export const configSchema = z
     checkUniqueNames(config.api.tokens, ['api', 'tokens'], context);
     checkSeparateTokens(config, context);
     checkUniqueApiTokens(config.api.tokens, context);
+    checkTokenUsers(config, context);
     checkRemediationReferences(config, context);
     const integrations = new Set(config.integrations.map((integration) => integration.name));
     const workflows = new Set(config.workflows.map((workflow) => workflow.name));
@@ -278,6 +279,22 @@ function checkUniqueApiTokens(tokens: Array<{ name: string; token: string }>, co
       return;
     }
     firstByValue.set(entry.token, entry.name);
+  });
+}
+
+/** Rejects an API token bound to a user that `remediation.users` does not list, because the policy would refuse every decision. */
+function checkTokenUsers(
+  config: { api: { tokens: Array<{ name: string; user?: string | undefined }> }; remediation: { users: Array<{ name: string }> } },
+  context: z.RefinementCtx,
+): void {
+  const users = new Set(config.remediation.users.map((user) => user.name));
+  config.api.tokens.forEach((entry, index) => {
+    if (entry.user === undefined || users.has(entry.user)) return;
+    context.addIssue({
+      code: 'custom',
+      path: ['api', 'tokens', index, 'user'],
+      message: `token "${entry.name}" acts as user "${entry.user}", which remediation.users does not list; add the user there with a role, or use one of: ${listOrNone(users)}`,
+    });
   });
 }
 

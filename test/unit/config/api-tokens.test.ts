@@ -30,6 +30,9 @@ describe('api.tokens', () => {
       `api:
   tokens:
     - { name: alice-console, token: approver-token-0123456789, user: alice, scopes: [read, approve] }
+remediation:
+  users:
+    - { name: alice, role: approver }
 `,
       'syncwatch.yaml',
       {},
@@ -91,6 +94,21 @@ remediation:
 `);
 
     expect(problems).toEqual([expect.stringMatching(/^api\.tokens\[1\]\.name: duplicate name "analysts"/)]);
+  });
+
+  it('rejects a user missing from remediation.users', () => {
+    const problems = problemsOf(`api:
+  tokens:
+    - { name: mallory-console, token: mallory-token-0123456789, user: mallory, scopes: [approve] }
+remediation:
+  users:
+    - { name: alice, role: approver }
+`);
+
+    expect(problems).toEqual([
+      'api.tokens[0].user: token "mallory-console" acts as user "mallory", which remediation.users does not list; ' +
+        'add the user there with a role, or use one of: alice',
+    ]);
   });
 });
 
