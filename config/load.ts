@@ -165,11 +165,19 @@ function substituteEnvInString(value: string, path: PropertyKey[], env: NodeJS.P
   });
 }
 
+/**
+ * Adds the line of each problem's key. A missing key has no node of its own,
+ * so it gets the line of the nearest enclosing mapping or list that exists.
+ */
 function locate(problems: ConfigProblem[], document: Document, lineCounter: LineCounter): ConfigProblem[] {
   return problems.map((problem) => {
-    const node = document.getIn(parsePath(problem.key), true);
-    const offset = isNode(node) ? node.range?.[0] : undefined;
-    return offset === undefined ? problem : { ...problem, line: lineCounter.linePos(offset).line };
+    const path = parsePath(problem.key);
+    for (let length = path.length; length > 0; length -= 1) {
+      const node = document.getIn(path.slice(0, length), true);
+      const offset = isNode(node) ? node.range?.[0] : undefined;
+      if (offset !== undefined) return { ...problem, line: lineCounter.linePos(offset).line };
+    }
+    return problem;
   });
 }
 

@@ -42,7 +42,7 @@ const ingestTokenSchema = z.strictObject({
   token: z
     .string()
     .min(16, 'expected a token of at least 16 characters')
-    .regex(/^\S+$/, 'expected a token without spaces, which clients could not send'),
+    .regex(/^\S*$/, 'expected a token without spaces, which clients could not send'),
   scopes: z.array(z.enum(['ingest'])).min(1).default(['ingest']),
 });
 
@@ -80,7 +80,7 @@ const apiTokenSchema = z
     token: z
       .string()
       .min(16, 'expected a token of at least 16 characters')
-      .regex(/^\S+$/, 'expected a token without spaces, which clients could not send'),
+      .regex(/^\S*$/, 'expected a token without spaces, which clients could not send'),
     scopes: z.array(z.enum(API_SCOPES)).min(1).default(['sql']),
     user: z.string().min(1).max(128).optional(),
   })

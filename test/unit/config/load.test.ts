@@ -157,6 +157,35 @@ sources:
     expect(problems[0]).toMatch(/api\.tokens\[0\]\.token: expected a token without spaces/);
   });
 
+  it('gives a missing key its parent line', () => {
+    const problems = problemsOf(`api:
+  tokens:
+    - name: ops
+      token: ops-token-0123456789
+      scopes: [approve]
+`);
+    expect(problems).toEqual([expect.stringMatching(/^3 api\.tokens\[0\]\.user: .*add user: <name> to token "ops"/)]);
+  });
+
+  it('gives a missing list entry key its line', () => {
+    const problems = problemsOf(`integrations:
+  - name: odoo
+    systems: [odoo]
+  - description: no name
+    systems: [odoo]
+`);
+    expect(problems).toEqual(['4 integrations[1].name: missing required value; expected string']);
+  });
+
+  it('reports an empty token once', () => {
+    const problems = problemsOf(`api:
+  tokens:
+    - name: grafana
+      token: ""
+`);
+    expect(problems).toEqual([expect.stringMatching(/^4 api\.tokens\[0\]\.token: expected a token of at least 16 characters/)]);
+  });
+
   it('reads numbers from environment variables', () => {
     const config = parseConfigText('collector:\n  otlp:\n    port: ${OTLP_PORT:-4318}\n', 'syncwatch.yaml', { OTLP_PORT: '14318' });
     expect(config.collector.otlp.port).toBe(14318);
