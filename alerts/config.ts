@@ -7,8 +7,12 @@ export const DEFAULT_REPLY_INTERVAL_MS = 60_000;
 /** Default time during which a new incident joins the open thread of its group. */
 export const DEFAULT_GROUP_WINDOW_MS = 15 * 60_000;
 
-const oneOrMany = <T extends z.ZodType>(schema: T) =>
-  z.union([schema, z.array(schema).min(1)]).transform((value) => (Array.isArray(value) ? value : [value]) as Array<z.output<T>>);
+const oneOrMany = <T extends z.ZodType>(schema: T, expected: string) =>
+  z
+    .union([schema, z.array(schema).min(1)], { error: `expected ${expected}, or a non-empty list of them` })
+    .transform((value) => (Array.isArray(value) ? value : [value]) as Array<z.output<T>>);
+
+const SEVERITY_CHOICES = ALERT_SEVERITIES.map((severity) => JSON.stringify(severity)).join(', ');
 
 const channelSchema = z
   .string()
@@ -17,7 +21,9 @@ const channelSchema = z
 /** `HH:MM` on a 24-hour clock. */
 const clockSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time of day as HH:MM, such as 22:00');
 
-const timeZoneSchema = z.string().refine(isKnownTimeZone, { message: 'expected an IANA time zone such as Europe/Berlin or UTC' });
+const timeZoneSchema = z.string().refine(isKnownTimeZone, {
+  error: (issue) => `expected an IANA time zone such as Europe/Berlin or UTC, received ${JSON.stringify(issue.input)}`,
+});
 
 /**
  * One routing rule. Every field that is set must match the event, and a list
@@ -26,10 +32,10 @@ const timeZoneSchema = z.string().refine(isKnownTimeZone, { message: 'expected a
 const routeSchema = z.strictObject({
   match: z
     .strictObject({
-      plant: oneOrMany(z.string().min(1)).optional(),
-      integration: oneOrMany(z.string().min(1)).optional(),
-      workflow: oneOrMany(z.string().min(1)).optional(),
-      severity: oneOrMany(z.enum(ALERT_SEVERITIES)).optional(),
+      plant: oneOrMany(z.string().min(1), 'a plant name').optional(),
+      integration: oneOrMany(z.string().min(1), 'an integration name').optional(),
+      workflow: oneOrMany(z.string().min(1), 'a workflow name').optional(),
+      severity: oneOrMany(z.enum(ALERT_SEVERITIES), `one of ${SEVERITY_CHOICES}`).optional(),
     })
     .default({}),
   channel: channelSchema,

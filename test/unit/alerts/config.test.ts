@@ -48,7 +48,26 @@ describe('alerts configuration', () => {
     defaultChannel: C0OPS
     quietHours: { start: "22:00", end: "06:00", timeZone: Mars/Olympus }
 `);
-    expect(problems).toEqual(['alerts.slack.quietHours.timeZone: expected an IANA time zone such as Europe/Berlin or UTC']);
+    expect(problems).toEqual(['alerts.slack.quietHours.timeZone: expected an IANA time zone such as Europe/Berlin or UTC, received "Mars/Olympus"']);
+  });
+
+  it('lists allowed severities of a route', () => {
+    const problems = problemsOf(`alerts:
+  slack:
+    botToken: xoxb-1
+    defaultChannel: C0OPS
+    routes:
+      - match: { severity: fatal }
+        channel: C0X
+      - match: { severity: [critical, fatal] }
+        channel: C0X
+`);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toBe(
+      'alerts.slack.routes[0].match.severity: expected one of "critical", "warning", "info", or a non-empty list of them, received string "fatal"',
+    );
+    expect(problems[1]).toContain('alerts.slack.routes[1].match.severity: expected one of "critical", "warning", "info"');
+    expect(problems[1]).toContain('"fatal"');
   });
 
   it('hides secrets in error messages', () => {
