@@ -25,6 +25,9 @@ const timeZoneSchema = z.string().refine(isKnownTimeZone, {
   error: (issue) => `expected an IANA time zone such as Europe/Berlin or UTC, received ${JSON.stringify(issue.input)}`,
 });
 
+/** An http or https URL. */
+const httpUrlSchema = z.url({ protocol: /^https?$/, error: 'expected an http or https URL' });
+
 /**
  * One routing rule. Every field that is set must match the event, and a list
  * matches any of its values. Rules are tried in order and the first match wins.
@@ -72,7 +75,7 @@ const slackSchema = z.strictObject({
   /** Signing secret of the Slack app, which verifies requests to `POST /slack/interactivity`. */
   signingSecret: z.string().min(1).optional(),
   /** Base URL of the Web API, ending in `/api/`; only for proxies and tests. */
-  apiUrl: z.url().optional(),
+  apiUrl: httpUrlSchema.optional(),
   defaultChannel: channelSchema,
   routes: z.array(routeSchema).default([]),
   quietHours: quietHoursSchema.optional(),
@@ -82,7 +85,7 @@ const slackSchema = z.strictObject({
 /** A chat or paging tool that takes signed JSON posts. */
 const webhookSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, 'expected a lowercase name of letters, digits, "_", "." or "-"'),
-  url: z.url(),
+  url: httpUrlSchema,
   /** Key of the HMAC-SHA256 signature the receiver checks; at least 16 characters. */
   secret: z.string().min(16, 'expected a secret of at least 16 characters'),
   /** Minimum time between two posts about one incident, except for opening and resolution. */
@@ -92,13 +95,13 @@ const webhookSchema = z.strictObject({
 /** The `alerts` section of `syncwatch.yaml`. */
 export const alertsConfigSchema = z.strictObject({
   slack: slackSchema.optional(),
-  webhooks: z.array(webhookSchema).default([]),
+  webhooks: z.array(webhookSchema).superRefine(rejectDuplicateNames).default([]),
   links: z
     .strictObject({
       /** Grafana base URL; alerts link to the integration drill-down below it. */
-      dashboardUrl: z.url().optional(),
-      /** syncwatch console base URL; alerts link to the incident and its proposals. */
-      consoleUrl: z.url().optional(),
+      dashboardUrl: httpUrlSchema.optional(),
+      /** syncwatch console URL; alerts link to it, and to a proposal as `<consoleUrl>#proposal=<id>`. */
+      consoleUrl: httpUrlSchema.optional(),
     })
     .default({}),
 });
@@ -110,6 +113,23 @@ export type QuietHoursConfig = z.output<typeof quietHoursSchema>;
 export type WebhookConfig = z.output<typeof webhookSchema>;
 
 export const DEFAULT_ALERTS_CONFIG: AlertsConfig = { webhooks: [], links: {} };
+
+/** Reports each webhook whose name an earlier entry already uses, because the name identifies the target in logs. */
+function rejectDuplicateNames(webhooks: Array<{ name: string }>, context: z.RefinementCtx): void {
+  const firstIndex = new Map<string, number>();
+  webhooks.forEach((webhook, index) => {
+    const earlier = firstIndex.get(webhook.name);
+    if (earlier === undefined) {
+      firstIndex.set(webhook.name, index);
+      return;
+    }
+    context.addIssue({
+      code: 'custom',
+      path: [index, 'name'],
+      message: `expected a unique webhook name, received "${webhook.name}", which webhooks[${earlier}] uses already`,
+    });
+  });
+}
 
 function isKnownTimeZone(zone: string): boolean {
   try {

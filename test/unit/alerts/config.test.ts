@@ -81,4 +81,31 @@ describe('alerts configuration', () => {
     expect(problems[0]).toContain('alerts.webhooks[0].secret');
     expect(problems[0]).not.toContain('short-secret');
   });
+
+  it('rejects URLs other than http and https', () => {
+    const problems = problemsOf(`alerts:
+  slack:
+    botToken: xoxb-1
+    defaultChannel: C0OPS
+    apiUrl: ftp://127.0.0.1/api/
+  webhooks:
+    - { name: pager, url: "file:///etc/hostname", secret: 0123456789abcdef0 }
+  links: { consoleUrl: "javascript:alert(1)" }
+`);
+    expect(problems).toEqual([
+      'alerts.slack.apiUrl: expected an http or https URL; received string "ftp://127.0.0.1/api/"',
+      'alerts.webhooks[0].url: expected an http or https URL; received string "file:///etc/hostname"',
+      'alerts.links.consoleUrl: expected an http or https URL; received string "javascript:alert(1)"',
+    ]);
+  });
+
+  it('rejects duplicate webhook names', () => {
+    const problems = problemsOf(`alerts:
+  webhooks:
+    - { name: pager, url: "http://127.0.0.1:9/a", secret: 0123456789abcdef0 }
+    - { name: chat, url: "http://127.0.0.1:9/b", secret: 0123456789abcdef0 }
+    - { name: pager, url: "http://127.0.0.1:9/c", secret: 0123456789abcdef0 }
+`);
+    expect(problems).toEqual(['alerts.webhooks[2].name: expected a unique webhook name, received "pager", which webhooks[0] uses already']);
+  });
 });
