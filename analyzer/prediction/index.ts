@@ -44,7 +44,15 @@ export {
   type SeriesPoint,
   type TimeToBreachInput,
 } from './time-to-breach.js';
-export { buildExamples, MIN_EXAMPLES_PER_CLASS, trainBreachModel, type LabelledExample, type TrainingResult } from './training.js';
+export {
+  buildExamples,
+  chooseQuietStride,
+  MIN_EXAMPLES_PER_CLASS,
+  TARGET_TRAINING_EXAMPLES,
+  trainBreachModel,
+  type LabelledExample,
+  type TrainingResult,
+} from './training.js';
 export { PREDICTIONS_TABLE, writePredictions } from './predictions-table.js';
 export { PREDICTION_DEFAULTS, PredictionStage, type PredictionStageOptions } from './stage.js';
 export { createPredictionStage, DEFAULT_PREDICTION_CONFIG, predictionConfigSchema, type PredictionConfig } from './config.js';

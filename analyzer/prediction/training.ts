@@ -21,14 +21,18 @@ export interface LabelledExample extends TrainingExample {
  * below the objective. The label is true when lag reached the objective
  * within the horizon after that minute. Minutes whose horizon extends past
  * the stored history are left out unless they already have a breach in it,
- * because their outcome is unknown.
+ * because their outcome is unknown. With `quietStride` above 1, only every
+ * so many minutes without a breach ahead becomes an example, which bounds
+ * the work on a long history while keeping every breach example.
  */
 export function buildExamples(
   series: readonly KeyedSeries[],
   objectives: ReadonlyMap<string, number>,
   horizonSeconds: number,
+  options: { quietStride?: number } = {},
 ): LabelledExample[] {
   const horizonMs = horizonSeconds * 1000;
+  const quietStride = Math.max(1, Math.floor(options.quietStride ?? 1));
   const examples: LabelledExample[] = [];
   for (const entry of series) {
     const objectiveSeconds = objectives.get(entry.workflow);
@@ -48,6 +52,7 @@ export function buildExamples(
         }
       }
       if (!label && point.minuteMs + horizonMs > lastMinuteMs) continue;
+      if (!label && index % quietStride !== 0) continue;
       const features = computeFeatures(points, point.minuteMs, objectiveSeconds, horizonSeconds);
       if (!features) continue;
       examples.push({
@@ -102,4 +107,12 @@ function hashString(text: string): number {
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash;
+}
+
+/** Examples a retraining aims at; longer histories keep every breach example and thin out the rest. */
+export const TARGET_TRAINING_EXAMPLES = 20_000;
+
+/** Returns the stride that thins a history of `minutes` key-minutes to about `TARGET_TRAINING_EXAMPLES`. */
+export function chooseQuietStride(minutes: number): number {
+  return Math.max(1, Math.ceil(minutes / TARGET_TRAINING_EXAMPLES));
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildExamples,
+  chooseQuietStride,
   computeFeatures,
   createHeuristicModel,
   FEATURE_NAMES,
@@ -90,6 +91,23 @@ describe('trainBreachModel', () => {
     expect(Number.isFinite(probability)).toBe(true);
     // With nothing to tell the examples apart, the probability is the base rate of breaches.
     expect(probability).toBeCloseTo(0.25, 1);
+  });
+});
+
+describe('buildExamples', () => {
+  it('thins quiet minutes and keeps breach ones', () => {
+    const series = constantSeries(120);
+    series.points = series.points.map((entry, minute) => (minute >= 90 ? { ...entry, lagSeconds: (minute - 89) * 20 } : entry));
+    const all = buildExamples([series], OBJECTIVES, 900);
+    const thinned = buildExamples([series], OBJECTIVES, 900, { quietStride: 10 });
+    expect(thinned.filter((example) => example.label)).toHaveLength(all.filter((example) => example.label).length);
+    expect(thinned.filter((example) => !example.label).length).toBeLessThan(all.filter((example) => !example.label).length / 5);
+  });
+
+  it('chooses a stride for long histories', () => {
+    expect(chooseQuietStride(0)).toBe(1);
+    expect(chooseQuietStride(15_000)).toBe(1);
+    expect(chooseQuietStride(14 * 1440 * 30)).toBe(31);
   });
 });
 
