@@ -37,9 +37,9 @@ export interface PredictionStageOptions {
  * probability that every integration, workflow and plant with recent lag
  * samples and an objective breaches it within the horizon. It writes the
  * predictions to `predictions` and returns incident events for those at or
- * above the threshold. It retrains its model on the store's
- * history when the retrain interval has passed; while the history has too
- * few breaches it keeps the heuristic model.
+ * above the threshold. It retrains its model on the store's history when
+ * the retrain interval has passed. While the history has too few breaches,
+ * it keeps the heuristic model.
  */
 export class PredictionStage implements AnalyzerStage {
   readonly name = 'prediction';
