@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationSchema } from '../config/duration.js';
 import { ALERT_SEVERITIES } from './alert.js';
+import { redactUrl } from './redact.js';
 
 /** Default time between two thread replies about one incident group. */
 export const DEFAULT_REPLY_INTERVAL_MS = 60_000;
@@ -25,8 +26,19 @@ const timeZoneSchema = z.string().refine(isKnownTimeZone, {
   error: (issue) => `expected an IANA time zone such as Europe/Berlin or UTC, received ${JSON.stringify(issue.input)}`,
 });
 
-/** An http or https URL. */
-const httpUrlSchema = z.url({ protocol: /^https?$/, error: 'expected an http or https URL' });
+/**
+ * An http or https URL without a user name or password. Fetch rejects URLs
+ * with credentials, and a URL in a log line would show them.
+ */
+const httpUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'expected an http or https URL' })
+  .refine((value) => {
+    const url = new URL(value);
+    return url.username === '' && url.password === '';
+  }, {
+    error: (issue) =>
+      `expected a URL without user name or password, received ${redactUrl(String(issue.input))}; remove the credentials from the URL`,
+  });
 
 /**
  * One routing rule. Every field that is set must match the event, and a list

@@ -15,3 +15,22 @@ const REDACTIONS: Array<[RegExp, string]> = [
 export function redactSample(sample: string): string {
   return REDACTIONS.reduce((text, [pattern, replacement]) => text.replace(pattern, replacement), sample);
 }
+
+/**
+ * Returns a URL fit for logs and error messages: the user name, password and
+ * query values are replaced with `***`, because webhook receivers often carry
+ * a token there. Text that is not a URL is returned with its query cut off.
+ */
+export function redactUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    const query = text.indexOf('?');
+    return query === -1 ? text : `${text.slice(0, query)}?***`;
+  }
+  if (url.username) url.username = '***';
+  if (url.password) url.password = '***';
+  for (const name of [...new Set(url.searchParams.keys())]) url.searchParams.set(name, '***');
+  return url.toString().replaceAll('%2A%2A%2A', '***');
+}

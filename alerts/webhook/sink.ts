@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AlertEvent, AlertSink } from '../alert.js';
 import { classifyAlert } from '../catalogue.js';
 import type { WebhookConfig } from '../config.js';
-import { redactSample } from '../redact.js';
+import { redactSample, redactUrl } from '../redact.js';
 import { UpdateCoalescer } from '../throttle.js';
 import type { Logger } from '../../server/logger.js';
 import { signWebhook, WEBHOOK_DELIVERY_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from './signature.js';
@@ -43,7 +43,9 @@ interface Pending {
  * resolutions go out at once. Updates of one incident go out at most once per
  * `updateInterval`, with the latest state and the number of updates folded in.
  * A failed post is retried up to five attempts with exponential backoff and
- * jitter, or after `Retry-After` when the receiver sends one.
+ * jitter, or after `Retry-After` when the receiver sends one. A request that
+ * cannot be built, such as one to a URL with credentials, is not retried.
+ * Logs and errors show the URL with its credentials and query values masked.
  */
 export class WebhookAlertSink implements AlertSink {
   readonly name: string;
@@ -65,7 +67,7 @@ export class WebhookAlertSink implements AlertSink {
       now: () => this.#now().getTime(),
       merge: (pending, event) => ({ event, count: (pending?.count ?? 0) + 1 }),
       flush: (_key, pending) => this.#post(pending),
-      onError: (key, error) => this.#logger.error({ err: error, incidentId: key }, 'webhook delivery failed after retries; the update is dropped'),
+      onError: (key, error) => this.#logger.error({ err: error, incidentId: key }, 'webhook delivery failed; the update is dropped'),
     });
   }
 
@@ -133,7 +135,12 @@ export class WebhookAlertSink implements AlertSink {
         retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.#now());
       } catch (error) {
         if (error instanceof Error && error.message.startsWith('ALERTS_WEBHOOK_REJECTED')) throw error;
-        failure = error instanceof Error ? error.message : String(error);
+        failure = this.#redact(error instanceof Error ? error.message : String(error));
+        if (!isTransientFetchError(error)) {
+          throw new Error(
+            `ALERTS_WEBHOOK_REQUEST_INVALID: ${this.name} cannot post to ${redactUrl(this.#options.config.url)}: ${failure}; check alerts.webhooks[].url`,
+          );
+        }
       }
       if (attempt >= MAX_ATTEMPTS) {
         throw new Error(`ALERTS_WEBHOOK_FAILED: ${this.name} failed ${attempt} attempts; last: ${failure}`);
@@ -145,6 +152,30 @@ export class WebhookAlertSink implements AlertSink {
       if (this.#aborted.signal.aborted) throw new Error(`ALERTS_WEBHOOK_FAILED: ${this.name} closed while retrying; last: ${failure}`);
     }
   }
+
+  /** Masks the configured URL wherever an error message repeats it. */
+  #redact(text: string): string {
+    const configured = this.#options.config.url;
+    let normalized = configured;
+    try {
+      normalized = new URL(configured).href;
+    } catch {
+      // An unparsable URL can only appear as configured.
+    }
+    return text.replaceAll(normalized, redactUrl(normalized)).replaceAll(configured, redactUrl(configured));
+  }
+}
+
+/**
+ * Tells network failures and timeouts, which a retry may fix, from errors in
+ * building the request. Node's fetch (undici) raises `TypeError('fetch
+ * failed')` with the socket error as `cause` for the first kind, and other
+ * TypeErrors, such as for a URL with credentials, for the second.
+ */
+function isTransientFetchError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'TimeoutError' || error.name === 'AbortError') return true;
+  return error instanceof TypeError && error.message === 'fetch failed';
 }
 
 function isRetryableStatus(status: number): boolean {

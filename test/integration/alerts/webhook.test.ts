@@ -72,6 +72,37 @@ describe('webhook alert sink', () => {
     expect(receiver.received).toHaveLength(1);
   });
 
+  it('does not retry a URL with credentials', async () => {
+    const lines: string[] = [];
+    const capture = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const url = `${receiver.url.replace('http://', 'http://hook-user:hook-password@')}?token=query-token-value`;
+    const sink = new WebhookAlertSink({
+      config: { name: 'pager', url, secret: SECRET, updateInterval: 200 },
+      logger: capture,
+      baseBackoffMs: 20,
+    });
+    await sink.send(lagAnomaly({ incidentId: 'inc-hook-credentials' }));
+    await sink.close();
+
+    expect(receiver.received).toHaveLength(0);
+    const output = lines.join('');
+    expect(output).not.toContain('retrying');
+    expect(output).toContain('ALERTS_WEBHOOK_REQUEST_INVALID');
+    expect(output).toContain('http://***:***@127.0.0.1');
+    expect(output).not.toContain('hook-password');
+    expect(output).not.toContain('hook-user');
+    expect(output).not.toContain('query-token-value');
+  });
+
+  it('rejects a URL with credentials in config', () => {
+    const result = alertsConfigSchema.safeParse({
+      webhooks: [{ name: 'pager', url: 'http://hook-user:hook-password@127.0.0.1:9/hook', secret: SECRET }],
+    });
+    expect(result.success).toBe(false);
+    expect(JSON.stringify(result.error?.issues)).toContain('expected a URL without user name or password');
+    expect(JSON.stringify(result.error?.issues)).not.toContain('hook-password');
+  });
+
   it('folds updates between opening and resolution', async () => {
     const sink = createSink('10s');
     const opened = lagAnomaly({ incidentId: 'inc-hook-burst' });
