@@ -65,6 +65,7 @@ export interface AlertDelivery {
 
 /** Builds the Slack and webhook sinks of the `alerts` section. */
 export function createAlertSinks(config: AlertsConfig, deps: AlertDeliveryDeps): AlertDelivery {
+  // Sinks and the Slack client set their own `component`, so they get the caller's logger, not this child.
   const logger = deps.logger.child({ component: 'alerts' });
   const sinks: AlertSink[] = [];
   let slackSink: SlackAlertSink | undefined;
@@ -73,20 +74,21 @@ export function createAlertSinks(config: AlertsConfig, deps: AlertDeliveryDeps):
 
   if (config.slack) {
     slackApi =
-      deps.slackApi ?? createSlackApi({ botToken: config.slack.botToken, logger, ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}) });
+      deps.slackApi ??
+      createSlackApi({ botToken: config.slack.botToken, logger: deps.logger, ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}) });
     slackSink = new SlackAlertSink({
       api: slackApi,
       config: config.slack,
       links: config.links,
       store: new SlackMessageStore(join(deps.dataDir, SLACK_MESSAGE_STATE_FILE), logger),
       syncModeOf: (workflow) => syncModes.get(workflow),
-      logger,
+      logger: deps.logger,
       ...(deps.now ? { now: deps.now } : {}),
     });
     sinks.push(slackSink);
   }
   for (const webhook of config.webhooks) {
-    sinks.push(new WebhookAlertSink({ config: webhook, logger, ...(deps.now ? { now: deps.now } : {}) }));
+    sinks.push(new WebhookAlertSink({ config: webhook, logger: deps.logger, ...(deps.now ? { now: deps.now } : {}) }));
   }
 
   return {
@@ -114,7 +116,7 @@ export function createAlertSinks(config: AlertsConfig, deps: AlertDeliveryDeps):
         decider: deps.decider,
         audit: deps.securityAudit ?? createLoggingSecurityAudit(logger),
         api: slackApi,
-        logger,
+        logger: deps.logger,
         onDecision: (proposalId, summary) => slackSink?.recordDecision(proposalId, summary),
         ...(deps.now ? { now: deps.now } : {}),
       });

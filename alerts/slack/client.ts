@@ -45,26 +45,77 @@ export function createSlackApi(options: SlackClientOptions): SlackApi {
   });
   return {
     async postMessage({ channel, text, blocks, threadTs }) {
-      const response = await client.chat.postMessage({
-        channel,
-        text,
-        blocks,
-        ...(threadTs ? { thread_ts: threadTs } : {}),
-        unfurl_links: false,
-        unfurl_media: false,
-      });
+      const response = await describeFailure('chat.postMessage', channel, () =>
+        client.chat.postMessage({
+          channel,
+          text,
+          blocks,
+          ...(threadTs ? { thread_ts: threadTs } : {}),
+          unfurl_links: false,
+          unfurl_media: false,
+        }),
+      );
       if (!response.channel || !response.ts) {
         throw new Error(`ALERTS_SLACK_BAD_RESPONSE: expected channel and ts from chat.postMessage, received ${JSON.stringify(response).slice(0, 200)}`);
       }
       return { channel: response.channel, ts: response.ts };
     },
     async updateMessage({ channel, ts, text, blocks }) {
-      await client.chat.update({ channel, ts, text, blocks });
+      await describeFailure('chat.update', channel, () => client.chat.update({ channel, ts, text, blocks }));
     },
     async postEphemeral({ channel, user, text, threadTs }) {
-      await client.chat.postEphemeral({ channel, user, text, ...(threadTs ? { thread_ts: threadTs } : {}) });
+      await describeFailure('chat.postEphemeral', channel, () =>
+        client.chat.postEphemeral({ channel, user, text, ...(threadTs ? { thread_ts: threadTs } : {}) }),
+      );
     },
   };
+}
+
+/** Slack error codes that a wrong, revoked or under-scoped bot token causes. */
+const TOKEN_ERRORS = new Set([
+  'invalid_auth',
+  'not_authed',
+  'token_revoked',
+  'token_expired',
+  'account_inactive',
+  'missing_scope',
+  'not_allowed_token_type',
+]);
+/** Slack error codes of a channel the bot cannot post to. */
+const CHANNEL_ERRORS = new Set(['channel_not_found', 'not_in_channel', 'is_archived', 'restricted_action']);
+
+/** A failed Web API call, with the Slack error code and what to check. */
+export class SlackCallError extends Error {
+  readonly code = 'ALERTS_SLACK_CALL_FAILED';
+
+  constructor(
+    readonly method: string,
+    readonly channel: string,
+    readonly slackError: string | undefined,
+    cause: unknown,
+  ) {
+    const reason = slackError ?? (cause instanceof Error ? cause.message : String(cause));
+    super(`ALERTS_SLACK_CALL_FAILED: ${method} to channel ${channel} failed: ${reason}${hintFor(slackError)}`, { cause });
+    this.name = 'SlackCallError';
+  }
+}
+
+function hintFor(slackError: string | undefined): string {
+  if (slackError === undefined) return '; check that alerts.slack.apiUrl, or slack.com, is reachable';
+  if (TOKEN_ERRORS.has(slackError)) return '; check alerts.slack.botToken, which must be a bot token (xoxb-…) with the chat:write scope';
+  if (CHANNEL_ERRORS.has(slackError)) return '; check the channel in alerts.slack and invite the bot to it';
+  return '';
+}
+
+/** Runs one Web API call and raises a `SlackCallError` naming the method, channel and Slack error code. */
+async function describeFailure<T>(method: string, channel: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const data = (error as { data?: { error?: unknown } }).data;
+    const slackError = typeof data?.error === 'string' ? data.error : undefined;
+    throw new SlackCallError(method, channel, slackError, error);
+  }
 }
 
 function toSlackLogger(logger: Logger): SlackLogger {

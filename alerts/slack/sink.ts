@@ -230,8 +230,8 @@ export class SlackAlertSink implements AlertSink {
     try {
       posted = await this.#options.api.postMessage({ channel, ...message });
     } catch (error) {
+      // The caller logs the rejection once; the error names the Slack error code and what to check.
       this.stats.failedCalls += 1;
-      this.#logger.error({ err: error, incidentId: event.incidentId, channel }, 'posting an alert to Slack failed');
       throw error;
     }
     this.stats.rootMessages += 1;
