@@ -23,6 +23,13 @@ export interface ControlStore extends SqlRunner {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `work` in one transaction, committed when it resolves and rolled back when it throws. */
   transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  /**
+   * Takes a lock named `key` that lasts until the returned release function
+   * runs or the process dies, or returns undefined when another process
+   * holds it. On PostgreSQL it is a session advisory lock on a connection of
+   * its own. PGlite serves one process, so there it always succeeds.
+   */
+  tryLock(key: string): Promise<(() => Promise<void>) | undefined>;
   close(): Promise<void>;
 }
 
@@ -99,6 +106,25 @@ async function openPostgresStore(url: string, schema: string, max: number): Prom
         client.release();
       }
     },
+    async tryLock(key: string) {
+      const client = await pool.connect();
+      // A connection the server ends while locked emits an error here; the lock ends with it.
+      client.on('error', () => undefined);
+      try {
+        const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [key]);
+        if (rows[0]?.locked) {
+          return async () => {
+            await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
+            client.release();
+          };
+        }
+      } catch (error) {
+        client.release(true);
+        throw error;
+      }
+      client.release();
+      return undefined;
+    },
     close: () => pool.end(),
   };
 }
@@ -128,6 +154,7 @@ async function openPgliteStore(dataDir: string, schema: string): Promise<Control
         }),
       );
     },
+    tryLock: async () => async () => undefined,
     close: () => db.close(),
   };
 }

@@ -7,6 +7,9 @@ import { REMEDIATION_CODES } from './errors.js';
 import type { ActionExecutor, MessageProgress, TargetOutcome } from './executors/types.js';
 import { loadProposal, loadTargets, type StoredProposal, type StoredTarget } from './proposals.js';
 
+/** Prefix of the lock a process holds while it runs an execution. */
+const EXECUTION_LOCK_PREFIX = 'syncwatch-execution:';
+
 /** Result of trying to claim the execution of a proposal. */
 export type ClaimResult =
   | { claimed: true; executionId: string }
@@ -30,7 +33,7 @@ export class ExecutionRunner {
   readonly #logger: Logger;
   readonly #clock: () => Date;
   /** Executions running in this process, so one proposal never runs twice side by side here. */
-  readonly #running = new Map<string, Promise<ExecutionOutcome>>();
+  readonly #running = new Map<string, Promise<ExecutionOutcome | undefined>>();
 
   constructor(options: {
     store: ControlStore;
@@ -92,20 +95,34 @@ export class ExecutionRunner {
     });
   }
 
-  /** Runs a claimed proposal, or joins the run already going on in this process. */
-  run(proposalId: string, resumed = false): Promise<ExecutionOutcome> {
+  /**
+   * Runs a claimed proposal, or joins the run already going on in this
+   * process. Returns undefined when another process runs it, which holds
+   * the proposal's execution lock until it finishes or dies.
+   */
+  run(proposalId: string, resumed = false): Promise<ExecutionOutcome | undefined> {
     const running = this.#running.get(proposalId);
     if (running) return running;
-    const run = this.#runTargets(proposalId, resumed).finally(() => this.#running.delete(proposalId));
+    const run = this.#lockAndRun(proposalId, resumed).finally(() => this.#running.delete(proposalId));
     this.#running.set(proposalId, run);
     return run;
   }
 
+  async #lockAndRun(proposalId: string, resumed: boolean): Promise<ExecutionOutcome | undefined> {
+    const release = await this.#store.tryLock(`${EXECUTION_LOCK_PREFIX}${proposalId}`);
+    if (release === undefined) return undefined;
+    try {
+      if (resumed) await this.#markResumed(proposalId);
+      return await this.#runTargets(proposalId, resumed);
+    } finally {
+      await release();
+    }
+  }
+
   /**
-   * Claims approved proposals and resumes executing ones, such as those a
-   * crash interrupted. NOTE: it assumes one syncwatch process runs the
-   * executions of a control-plane database; two processes resuming at once
-   * would both run the remaining targets.
+   * Claims approved proposals and resumes executing ones that no process
+   * runs, such as those a crash interrupted. An execution another process
+   * runs is skipped, because that process holds its lock.
    */
   async runPending(): Promise<ExecutionOutcome[]> {
     const { rows } = await this.#store.query<{ id: string; status: string }>(
@@ -113,13 +130,14 @@ export class ExecutionRunner {
     );
     const outcomes: ExecutionOutcome[] = [];
     for (const row of rows) {
+      let outcome: ExecutionOutcome | undefined;
       if (row.status === 'approved') {
         const claim = await this.claim(row.id);
-        if (claim.claimed) outcomes.push(await this.run(row.id));
-        continue;
+        if (claim.claimed) outcome = await this.run(row.id);
+      } else {
+        outcome = await this.run(row.id, !this.#running.has(row.id));
       }
-      if (!this.#running.has(row.id)) await this.#markResumed(row.id);
-      outcomes.push(await this.run(row.id, true));
+      if (outcome) outcomes.push(outcome);
     }
     return outcomes;
   }

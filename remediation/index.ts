@@ -260,7 +260,8 @@ class RemediationLayer implements Remediation {
     const claim = await this.#runner.claim(proposalId, actor);
     if (!claim.claimed) return claim;
     const run = this.#runner.run(proposalId);
-    if (!this.#background) return run;
+    // A run that another process took over between the claim and its lock reports the claim.
+    if (!this.#background) return (await run) ?? claim;
     run.catch((error: unknown) => this.#logger.error({ err: error, proposalId }, 'remediation execution stopped'));
     return claim;
   }

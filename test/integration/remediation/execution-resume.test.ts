@@ -1,10 +1,24 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ActionExecutor, TargetContext, TargetOutcome } from '../../../remediation/executors/types.js';
-import { ControlPlaneHarness, routeDraft } from './harness.js';
+import pg from 'pg';
+import { ControlPlaneHarness, POSTGRES_URL, routeDraft } from './harness.js';
 
 const harness = new ControlPlaneHarness('postgres');
 
 afterAll(() => harness.cleanup());
+
+/** Ends the database session that holds a proposal's execution lock, as the death of its process would. */
+async function terminateLockHolder(proposalId: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  const { rows } = await admin.query<{ terminated: boolean }>(
+    `SELECT pg_terminate_backend(pid) AS terminated FROM pg_locks
+      WHERE locktype = 'advisory' AND granted AND objid::bigint = (hashtext($1)::bigint & 4294967295)`,
+    [`syncwatch-execution:${proposalId}`],
+  );
+  await admin.end();
+  if (rows.length !== 1) throw new Error(`expected one session holding the lock of ${proposalId}, found ${rows.length}`);
+}
 
 /** Records the targets it runs; with `stallAt`, never finishes that target, as a process that died there. */
 class RecordingExecutor implements ActionExecutor {
@@ -29,7 +43,7 @@ class RecordingExecutor implements ActionExecutor {
 }
 
 describe('execution resume', () => {
-  it('skips targets a stopped run finished', async () => {
+  it('resumes only after the runner dies', async () => {
     const stalled = new RecordingExecutor('b');
     const first = await harness.open({ executors: { reroute: stalled } });
     const draft = routeDraft({
@@ -41,8 +55,11 @@ describe('execution resume', () => {
 
     const resumedExecutor = new RecordingExecutor();
     const second = await harness.open({ executors: { reroute: resumedExecutor } });
+    const whileRunning = await second.runPendingExecutions();
+    await terminateLockHolder(draft.id);
     const [result] = await second.runPendingExecutions();
 
+    expect(whileRunning).toEqual([]);
     expect(outcome.status).toBe('executing');
     expect(stalled.ran).toEqual(['a', 'b']);
     expect(resumedExecutor.ran).toEqual(['b', 'c']);
@@ -52,8 +69,7 @@ describe('execution resume', () => {
     const { rows } = await second.store.query<{ resumes: number }>('SELECT resumes FROM executions WHERE proposal_id = $1', [draft.id]);
     expect(rows).toEqual([{ resumes: 1 }]);
     await second.close();
-    // The first instance still waits on its stalled target, so its store is ended without waiting for it.
+    // The first instance still waits on its stalled target, so it is left open, as a dead process would be.
     harness.opened.length = 0;
-    await first.store.close();
   });
 });
