@@ -27,7 +27,8 @@ export interface ControlStore extends SqlRunner {
    * Takes a lock named `key` that lasts until the returned release function
    * runs or the process dies, or returns undefined when another process
    * holds it. On PostgreSQL it is a session advisory lock on a connection of
-   * its own. PGlite serves one process, so there it always succeeds.
+   * its own. A PGlite database lives inside one process, whose runner
+   * already keeps one run per proposal, so there it always succeeds.
    */
   tryLock(key: string): Promise<(() => Promise<void>) | undefined>;
   close(): Promise<void>;
