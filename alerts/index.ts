@@ -57,7 +57,9 @@ export interface AlertDelivery {
   send(event: AlertEvent): Promise<void>;
   /**
    * Registers `POST /slack/interactivity` on the API server when Slack has a
-   * signing secret and a decider was given; otherwise logs why it did not.
+   * signing secret and a decider was given, and from then on shows Approve
+   * and Reject buttons on proposals. Otherwise it logs why not, and proposals
+   * point to the console.
    */
   registerRoutes(app: FastifyInstance): void;
   close(): Promise<void>;
@@ -107,7 +109,7 @@ export function createAlertSinks(config: AlertsConfig, deps: AlertDeliveryDeps):
       if (!slack.signingSecret || !deps.decider) {
         logger.warn(
           { signingSecret: slack.signingSecret ? 'set' : 'missing', decider: deps.decider ? 'set' : 'missing' },
-          'Slack approve and reject buttons are shown but POST /slack/interactivity is not registered; set alerts.slack.signingSecret and start the remediation layer',
+          'POST /slack/interactivity is not registered, so Slack shows proposals without approve and reject buttons; set alerts.slack.signingSecret and start the remediation layer',
         );
         return;
       }
@@ -120,6 +122,7 @@ export function createAlertSinks(config: AlertsConfig, deps: AlertDeliveryDeps):
         onDecision: (proposalId, summary) => slackSink?.recordDecision(proposalId, summary),
         ...(deps.now ? { now: deps.now } : {}),
       });
+      slackSink?.enableDecisionButtons();
     },
     async close() {
       await Promise.allSettled(sinks.map((sink) => sink.close()));

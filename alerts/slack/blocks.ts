@@ -47,6 +47,8 @@ export interface ThreadSummary {
   proposals: AlertProposal[];
   /** Outcomes of decisions taken in Slack on the root incident's proposals, one line each. */
   decisions: string[];
+  /** Whether proposals get Approve and Reject buttons, which work only while `POST /slack/interactivity` is registered. */
+  decisionButtons: boolean;
 }
 
 /** Renders the root message of a thread, which `chat.update` rewrites as the group changes. */
@@ -68,7 +70,7 @@ export function renderRootMessage(summary: ThreadSummary, links: AlertLinks): Re
       ),
     );
   }
-  if (!resolved) blocks.push(...summary.proposals.map((proposal) => renderProposal(proposal, links)).flat());
+  if (!resolved) blocks.push(...summary.proposals.map((proposal) => renderProposal(proposal, links, summary.decisionButtons)).flat());
   for (const decision of summary.decisions) blocks.push(context(decision));
   blocks.push(...renderFooter(root, alert, links));
   // Slack parses the notification text as mrkdwn too, so titles are escaped there as in the blocks.
@@ -88,6 +90,8 @@ export interface ReplySummary {
   /** Proposals not shown in the thread before. */
   newProposals: AlertProposal[];
   threadResolved: boolean;
+  /** Whether proposals get Approve and Reject buttons. */
+  decisionButtons: boolean;
 }
 
 /** Renders one thread reply. */
@@ -104,7 +108,7 @@ export function renderThreadReply(reply: ReplySummary, links: AlertLinks): Rende
     if (reply.resolved > 0) parts.push(`${reply.resolved} resolved`);
     blocks.push(context(parts.join(' · ')));
   }
-  blocks.push(...reply.newProposals.map((proposal) => renderProposal(proposal, links)).flat());
+  blocks.push(...reply.newProposals.map((proposal) => renderProposal(proposal, links, reply.decisionButtons)).flat());
   const title = escapeText(latest.title);
   const text = reply.threadResolved ? `Resolved: ${title}` : `${latest.state}: ${title}${folded > 0 ? ` (+${folded} updates)` : ''}`;
   return { text, blocks };
@@ -144,10 +148,17 @@ export function renderEventDetails(event: AlertEvent): KnownBlock[] {
   return blocks;
 }
 
-/** Renders a proposal with its Approve and Reject buttons; the block id carries the proposal id. */
-export function renderProposal(proposal: AlertProposal, links: AlertLinks): KnownBlock[] {
+/**
+ * Renders a proposal with its Approve and Reject buttons; the block id carries
+ * the proposal id. Without buttons, the proposal says where to decide instead.
+ */
+export function renderProposal(proposal: AlertProposal, links: AlertLinks, buttons: boolean): KnownBlock[] {
   const consoleLink = links.consoleUrl ? ` · <${proposalUrl(links.consoleUrl, proposal.proposalId)}|details>` : '';
   const text = `:wrench: *Proposed:* \`${escapeText(proposal.action)}\` ${escapeText(proposal.summary)}\nExpires ${formatTime(proposal.expiresAt)}${consoleLink}`;
+  if (!buttons) {
+    const where = links.consoleUrl ? `<${proposalUrl(links.consoleUrl, proposal.proposalId)}|the console>` : 'the console or the API';
+    return [section(text), context(`Approve or reject proposal \`${escapeText(proposal.proposalId)}\` in ${where}.`)];
+  }
   const actions: ActionsBlock = {
     type: 'actions',
     block_id: `${PROPOSAL_BLOCK_PREFIX}${proposal.proposalId}`,

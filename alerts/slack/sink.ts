@@ -82,6 +82,7 @@ export class SlackAlertSink implements AlertSink {
   readonly #decisions = new Map<string, string>();
   readonly #coalescer: UpdateCoalescer<ThreadUpdate, ReplyBatch>;
   readonly #releaseTimer: NodeJS.Timeout;
+  #decisionButtons = false;
 
   constructor(options: SlackSinkOptions) {
     this.#options = options;
@@ -113,6 +114,15 @@ export class SlackAlertSink implements AlertSink {
     this.#deferred.delete(event.incidentId);
     await this.#releaseDeferred();
     await this.#deliver(event);
+  }
+
+  /**
+   * Shows Approve and Reject buttons on proposals from now on. Until this is
+   * called, proposals point to the console, because a click would reach no
+   * endpoint.
+   */
+  enableDecisionButtons(): void {
+    this.#decisionButtons = true;
   }
 
   /**
@@ -270,6 +280,7 @@ export class SlackAlertSink implements AlertSink {
         since: batch.since,
         newProposals: batch.newProposals.filter((proposal) => !this.#decisions.has(proposal.proposalId)),
         threadResolved,
+        decisionButtons: this.#decisionButtons,
       },
       links,
     );
@@ -295,6 +306,7 @@ export class SlackAlertSink implements AlertSink {
       updates: thread.updates,
       proposals,
       decisions,
+      decisionButtons: this.#decisionButtons,
       ...(thread.resolvedAt ? { resolvedAt: thread.resolvedAt } : {}),
     };
   }

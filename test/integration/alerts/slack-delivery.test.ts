@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Fastify from 'fastify';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../../alerts/alert.js';
@@ -88,6 +89,26 @@ describe('Slack alert delivery', () => {
     expect(text).toContain('ALERT_LAG_ANOMALY');
     expect(text).toContain('http://127.0.0.1:3000/grafana/d/syncwatch-integration-drill-down?var-plant=plant-2&var-integration=qms-odoo');
     expect(text).toContain('<http://127.0.0.1:8318/console|Console>');
+  });
+
+  it('hides buttons without interactivity', async () => {
+    const delivery = createDelivery({ stateDir: freshDir('no-buttons') });
+    const app = Fastify({ logger: false });
+    delivery.registerRoutes(app);
+    await delivery.send(
+      lagAnomaly({
+        incidentId: 'inc-no-buttons',
+        proposals: [{ proposalId: 'prop-no-buttons', action: 'requeue_dead_letters', summary: 'Requeue 12 quality holds', expiresAt: new Date(Date.now() + 3_600_000) }],
+      }),
+    );
+    await app.close();
+
+    const post = slack.handled('chat.postMessage').find((call) => JSON.stringify(call.args).includes('inc-no-buttons'))!;
+    const text = blocksText(post.args.blocks as unknown[]);
+    expect(text).toContain('requeue_dead_letters');
+    expect(text).not.toContain('syncwatch_proposal_approve');
+    expect(text).not.toContain('syncwatch_proposal_reject');
+    expect(text).toContain('http://127.0.0.1:8318/console#proposal=prop-no-buttons|the console');
   });
 
   it('threads updates and rewrites the root on resolution', async () => {

@@ -6,7 +6,7 @@ import { lagAnomaly } from '../../support/alert-events.js';
 const CONSOLE_URL = 'http://127.0.0.1:8318/console';
 
 function summaryOf(event = lagAnomaly()): ThreadSummary {
-  return { alert: classifyAlert(event), root: event, latest: event, openIncidents: 1, totalIncidents: 1, updates: 0, proposals: [], decisions: [] };
+  return { alert: classifyAlert(event), root: event, latest: event, openIncidents: 1, totalIncidents: 1, updates: 0, proposals: [], decisions: [], decisionButtons: true };
 }
 
 describe('Slack message links', () => {
@@ -14,6 +14,7 @@ describe('Slack message links', () => {
     const blocks = renderProposal(
       { proposalId: 'prop 7/a', action: 'requeue_dead_letters', summary: 'Requeue 12 quality holds', expiresAt: new Date('2026-12-04T19:40:00Z') },
       { consoleUrl: CONSOLE_URL },
+      true,
     );
     const text = JSON.stringify(blocks);
     expect(text).toContain('<http://127.0.0.1:8318/console#proposal=prop%207%2Fa|details>');
@@ -46,10 +47,31 @@ describe('Slack notification text', () => {
   it('escapes the thread reply title', () => {
     const latest = lagAnomaly({ title: hostile, state: 'updated' });
     const reply = renderThreadReply(
-      { latest, events: 3, incidents: 1, opened: 0, resolved: 0, since: latest.at, newProposals: [], threadResolved: false },
+      { latest, events: 3, incidents: 1, opened: 0, resolved: 0, since: latest.at, newProposals: [], threadResolved: false, decisionButtons: true },
       {},
     );
     expect(reply.text).toBe(`updated: ${escaped} (+2 updates)`);
     expect(reply.text).not.toContain('<https://evil.example');
+  });
+});
+
+describe('proposal without decision buttons', () => {
+  const proposal = { proposalId: 'prop-9', action: 'requeue_dead_letters', summary: 'Requeue 12 quality holds', expiresAt: new Date('2026-12-04T19:40:00Z') };
+
+  it('points to the console instead', () => {
+    const blocks = renderProposal(proposal, { consoleUrl: CONSOLE_URL }, false);
+    expect(blocks.some((block) => block.type === 'actions')).toBe(false);
+    expect(JSON.stringify(blocks)).toContain('Approve or reject proposal `prop-9` in <http://127.0.0.1:8318/console#proposal=prop-9|the console>');
+  });
+
+  it('names the console without a console URL', () => {
+    const blocks = renderProposal(proposal, {}, false);
+    expect(blocks.some((block) => block.type === 'actions')).toBe(false);
+    expect(JSON.stringify(blocks)).toContain('in the console or the API');
+  });
+
+  it('leaves buttons out of the root message', () => {
+    const message = renderRootMessage({ ...summaryOf(), proposals: [proposal], decisionButtons: false }, {});
+    expect(JSON.stringify(message.blocks)).not.toContain('syncwatch_proposal_approve');
   });
 });
