@@ -39,8 +39,9 @@ export interface BuildOptions {
  * Builds the proposals an incident allows. Pure: the actions come from the
  * exception's category and retryable flag, the targets from `facts`, which
  * code read from the systems, so no text in the incident can add an action
- * or a target. Proposal ids derive from the incident, action and targets, so
- * building twice from the same state yields the same ids.
+ * or a target. Proposal ids derive from the incident, action, targets and
+ * the proposal lifetime `now` falls in, so building twice from the same
+ * state within one lifetime yields the same ids.
  */
 export function buildProposals(options: BuildOptions): ProposalDraft[] {
   const { incident } = options;
@@ -51,7 +52,7 @@ export function buildProposals(options: BuildOptions): ProposalDraft[] {
     for (const partial of buildAction(action, options, integration)) {
       const requiredApprovals = requiredApprovalsFor(partial.blastRadius, options.limits);
       drafts.push({
-        id: proposalId(incident.incidentId, action, partial.targets.map((target) => target.ref)),
+        id: proposalId(incident.incidentId, action, partial.targets.map((target) => target.ref), Math.floor(options.now.getTime() / options.ttlMs)),
         incidentId: incident.incidentId,
         action,
         integration,
@@ -191,7 +192,8 @@ export function describeIncident(incident: AlertEvent): string {
   return `${parts.join('; ')}.`;
 }
 
-function proposalId(incidentId: string, action: string, refs: string[]): string {
-  const digest = createHash('sha256').update(JSON.stringify([incidentId, action, [...refs].sort()])).digest('hex');
+/** Derives the id; `window` numbers the proposal lifetime `now` falls in, so an expired proposal can be proposed again. */
+function proposalId(incidentId: string, action: string, refs: string[], window: number): string {
+  const digest = createHash('sha256').update(JSON.stringify([incidentId, action, [...refs].sort(), window])).digest('hex');
   return `rp-${digest.slice(0, 20)}`;
 }

@@ -94,6 +94,12 @@ describe('buildProposals', () => {
     expect(new Set(build().map((draft) => draft.id)).size).toBe(5);
   });
 
+  it('derives new ids in the next lifetime', () => {
+    const later = build({ now: new Date(NOW.getTime() + 30 * 60_000) });
+
+    expect(later[0]?.id).not.toBe(build()[0]?.id);
+  });
+
   it('proposes nothing without an integration', () => {
     expect(build({ incident: { ...incident, integration: undefined } })).toEqual([]);
   });
