@@ -9,6 +9,7 @@ import { ApiError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { MetricsRegistry } from './metrics.js';
 import { registerSqlRoute } from './sql-route.js';
+import { buildRequestValidatorCompiler, describeValidation, type ValidationIssue } from './validation.js';
 
 export interface ApiServerOptions {
   client: ClickHouseClient;
@@ -33,11 +34,12 @@ export interface ApiServerOptions {
  */
 export function buildApiServer(options: ApiServerOptions): FastifyInstance {
   const logger = options.logger.child({ component: 'api' }, { serializers: { req: serializeRequest } });
+  const validatorCompiler = buildRequestValidatorCompiler();
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
-    // Unknown body and query fields are rejected rather than dropped, and errors carry the offending value.
-    ajv: { customOptions: { removeAdditional: false, verbose: true } },
+    // A compiler factory, unlike setValidatorCompiler, also reaches plugins that add schemas of their own.
+    schemaController: { compilersFactory: { buildValidator: () => validatorCompiler } },
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -85,26 +87,6 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
   });
   void app.register(consoleRoutes);
   return app;
-}
-
-interface ValidationIssue {
-  instancePath: string;
-  message?: string;
-  params?: Record<string, unknown>;
-  data?: unknown;
-}
-
-/** Describes failed schema checks as "<where> <what was expected>; received <value>". */
-function describeValidation(context: string, issues: readonly ValidationIssue[]): string {
-  return issues
-    .map((issue) => {
-      const where = `${context}${issue.instancePath.replace(/\//g, '.')}`;
-      const allowed = Array.isArray(issue.params?.allowedValues) ? ` (${issue.params.allowedValues.join(', ')})` : '';
-      const extra = typeof issue.params?.additionalProperty === 'string' ? ` "${issue.params.additionalProperty}"` : '';
-      const received = issue.data === undefined || typeof issue.data === 'object' ? '' : `; received ${JSON.stringify(issue.data)}`;
-      return `${where} ${issue.message ?? 'is invalid'}${allowed}${extra}${received}`;
-    })
-    .join('; ');
 }
 
 /**

@@ -1,0 +1,75 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApiServer } from '../../../server/api-server.js';
+import type { ApiToken } from '../../../server/auth.js';
+import { RemediationDouble } from '../../support/remediation-double.js';
+
+const TOKENS = {
+  viewer: 'checks-viewer-token-0123456789',
+  approver: 'checks-approver-token-0123456789',
+  admin: 'checks-admin-token-0123456789',
+};
+
+const tokens: ApiToken[] = [
+  { name: 'viewer', token: TOKENS.viewer, scopes: ['read'], user: 'victor' },
+  { name: 'approver', token: TOKENS.approver, scopes: ['approve'], user: 'alice' },
+  { name: 'admin', token: TOKENS.admin, scopes: ['admin'], user: 'root' },
+];
+
+const remediation = new RemediationDouble().addUser('victor', 'viewer').addUser('alice', 'approver').addUser('root', 'admin');
+
+// None of these routes reads the store, so an empty object replaces the ClickHouse client.
+const app = buildApiServer({
+  client: {} as ClickHouseClient,
+  tokens,
+  logger: pino({ level: 'silent' }),
+  storeDescription: 'test store',
+  remediation,
+});
+
+beforeAll(async () => {
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app.close();
+});
+
+function call(method: 'GET' | 'POST' | 'DELETE', url: string, token: string | null, body?: unknown) {
+  return app.inject({
+    method,
+    url,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    ...(body !== undefined ? { payload: body as object } : {}),
+  });
+}
+
+describe('request body types', () => {
+  it.each([
+    ['a number', 5, 'number 5'],
+    ['a boolean', true, 'boolean true'],
+    ['an array', ['arr'], 'array ["arr"]'],
+    ['null', null, 'null'],
+  ])('rejects %s as a reason', async (_case, reason, received) => {
+    remediation.addProposal({ id: 'typed-reason' });
+    const response = await call('POST', '/api/v1/proposals/typed-reason/reject', TOKENS.approver, { reason });
+    expect(response.statusCode).toBe(422);
+    expect(response.json().error.code).toBe('API_ERR_VALIDATION');
+    expect(response.json().error.message).toContain(`body.reason expected string, received ${received}`);
+    expect((await remediation.getProposal('typed-reason'))?.status).toBe('pending');
+  });
+
+  it('still reads numbers from the querystring', async () => {
+    const response = await call('GET', '/api/v1/audit?limit=5', TOKENS.admin);
+    expect(response.statusCode).toBe(200);
+  });
+
+  it('names the received value of a querystring', async () => {
+    const response = await call('GET', '/api/v1/audit?limit=many', TOKENS.admin);
+    expect(response.statusCode).toBe(422);
+    expect(response.json().error.message).toBe(
+      'the request does not match the route schema: querystring.limit expected integer, received string "many"',
+    );
+  });
+});
