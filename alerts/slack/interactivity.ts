@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/web-api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Decision, DecisionOutcome, ProposalDecider } from '../../remediation/contract.js';
 import type { Logger } from '../../server/logger.js';
 import type { SecurityAuditCode, SecurityAuditLog } from '../security-audit.js';
@@ -95,7 +96,8 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
       try {
         payload = parsePayload(rawBody);
       } catch (error) {
-        return reject(reply, request, 400, 'ALERTS_SLACK_PAYLOAD_INVALID', (error as Error).message);
+        if (!(error instanceof PayloadError)) throw error;
+        return reject(reply, request, 400, 'ALERTS_SLACK_PAYLOAD_INVALID', error.message);
       }
       const action = findProposalAction(payload);
       // Link buttons and other interactions need only the acknowledgement.
@@ -211,23 +213,53 @@ function replaceProposalBlock(blocks: KnownBlock[], proposalId: string, summary:
   return next;
 }
 
+const optionalText = z.string().optional();
+
+/**
+ * The parts of an interaction payload this endpoint reads. Objects stay loose,
+ * because Slack adds fields over time.
+ */
+const payloadSchema = z.looseObject({
+  type: z.string(),
+  user: z.looseObject({ id: z.string().min(1), username: optionalText }),
+  channel: z.looseObject({ id: z.string().min(1) }).optional(),
+  container: z.looseObject({ channel_id: optionalText, message_ts: optionalText, thread_ts: optionalText }).optional(),
+  message: z.looseObject({ ts: optionalText, text: optionalText, thread_ts: optionalText, blocks: z.array(z.looseObject({ type: z.string() })).optional() }).optional(),
+  actions: z.array(z.looseObject({ action_id: z.string(), block_id: optionalText, value: optionalText, action_ts: optionalText })).optional(),
+});
+
+/** An interaction payload that is not what Slack sends; the message names the field. */
+class PayloadError extends Error {}
+
 function parsePayload(rawBody: Buffer): BlockActionsPayload {
   const text = new URLSearchParams(rawBody.toString('utf8')).get('payload');
-  if (text === null) throw new Error('expected a form field "payload", received none');
+  if (text === null) throw new PayloadError('expected a form field "payload", received none');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new Error('expected the "payload" field to hold JSON');
+    throw new PayloadError('expected the "payload" field to hold JSON');
   }
-  const payload = parsed as Partial<BlockActionsPayload> | null;
-  if (!payload || typeof payload !== 'object' || typeof payload.user?.id !== 'string') {
-    throw new Error('expected a payload with user.id');
-  }
-  if (payload.type === 'block_actions' && !Array.isArray(payload.actions)) {
-    throw new Error('expected block_actions with an actions list');
+  const result = payloadSchema.safeParse(parsed, { reportInput: true });
+  if (!result.success) throw new PayloadError(describePayloadIssue(result.error.issues[0]));
+  const payload = result.data;
+  if (payload.type === 'block_actions' && payload.actions === undefined) {
+    throw new PayloadError('invalid payload field actions: expected a list in a block_actions payload, received nothing');
   }
   return payload as BlockActionsPayload;
+}
+
+/** Describes a payload issue as `invalid payload field <path>: <expected>, received <value>`, with the value JSON-escaped and cut to 80 characters. */
+function describePayloadIssue(issue: z.core.$ZodIssue | undefined): string {
+  if (!issue) return 'invalid payload';
+  const field = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('').replace(/^\./, '');
+  const received = issue.input === undefined ? 'nothing' : truncate(JSON.stringify(issue.input) ?? String(issue.input), 80);
+  const expected = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.message;
+  return `invalid payload field ${field || '(root)'}: ${expected}, received ${received}`;
+}
+
+function truncate(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
 }
 
 function findProposalAction(payload: BlockActionsPayload): ProposalAction | undefined {

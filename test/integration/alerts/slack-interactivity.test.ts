@@ -209,6 +209,19 @@ describe('POST /slack/interactivity', () => {
     expect(auditEvents.at(-1)?.code).toBe('ALERTS_SLACK_SIGNATURE_MISSING');
   });
 
+  it('rejects a null action entry', async () => {
+    const requestsBefore = decider.requests.length;
+    const payload = { type: 'block_actions', user: { id: 'U0BOB' }, actions: [null] };
+    const response = await send(sign(payload));
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('ALERTS_SLACK_PAYLOAD_INVALID');
+    expect(body.error.message).toBe('invalid payload field actions[0]: expected object, received null');
+    const entry = auditEvents.find((event) => event.code === 'ALERTS_SLACK_PAYLOAD_INVALID' && event.detail.includes('actions[0]'));
+    expect(entry).toBeDefined();
+    expect(decider.requests.length).toBe(requestsBefore);
+  });
+
   it('refuses an unknown Slack user', async () => {
     const message = await postProposal('prop-unknown');
     const requestsBefore = decider.requests.length;
