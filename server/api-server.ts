@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { registerOpenApi } from './api-v1/openapi.js';
 import { API_V1_PREFIX, apiV1Routes } from './api-v1/routes.js';
 import type { RemediationAccess } from './api-v1/views.js';
@@ -10,6 +10,13 @@ import type { Logger } from './logger.js';
 import type { MetricsRegistry } from './metrics.js';
 import { registerSqlRoute } from './sql-route.js';
 import { buildRequestValidatorCompiler, describeValidation, type ValidationIssue } from './validation.js';
+
+/**
+ * Maximum length of one path parameter, in characters. It is above the
+ * schemas' own limits, so a long proposal id gets the schema's 422 message
+ * with the limit that applies.
+ */
+const MAX_PARAM_LENGTH = 1_000;
 
 export interface ApiServerOptions {
   client: ClickHouseClient;
@@ -38,8 +45,19 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A compiler factory, unlike setValidatorCompiler, also reaches plugins that add schemas of their own.
     schemaController: { compilersFactory: { buildValidator: () => validatorCompiler } },
+    // Errors the router raises before any route runs get the same envelope as the routes' own errors.
+    frameworkErrors: (error, request, reply) => {
+      const apiError =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new ApiError('API_ERR_VALIDATION', `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`)
+          : new ApiError('API_ERR_INVALID_URL', error.message);
+      request.log.info({ code: apiError.code, url: request.url.slice(0, 200) }, 'request failed');
+      // The option's reply type is generic over every route's replies, so it is narrowed to a plain reply.
+      void (reply as FastifyReply).status(apiError.status).send(apiError.toBody());
+    },
   });
 
   app.setErrorHandler((error, request, reply) => {

@@ -73,3 +73,19 @@ describe('request body types', () => {
     );
   });
 });
+
+describe('long proposal ids', () => {
+  it('rejects an id over 200 characters with the schema limit', async () => {
+    const response = await call('GET', `/api/v1/proposals/${'p'.repeat(201)}`, TOKENS.viewer);
+    expect(response.statusCode).toBe(422);
+    expect(response.json().error.code).toBe('API_ERR_VALIDATION');
+    expect(response.json().error.message).toContain('params.id must NOT have more than 200 characters');
+  });
+
+  it('answers an id past the router limit in the error envelope', async () => {
+    const response = await call('GET', `/api/v1/proposals/${'p'.repeat(1_001)}`, TOKENS.viewer);
+    expect(response.statusCode).toBe(422);
+    expect(response.json().error.code).toBe('API_ERR_VALIDATION');
+    expect(response.json().error.message).toContain('longer than 1000 characters');
+  });
+});
