@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { REMEDIATION_ERRORS, RemediationError } from './errors.js';
 
 /** Result rows of one statement. */
 export interface QueryResult<Row> {
@@ -54,10 +55,12 @@ const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 export async function openControlStore(options: ControlStoreOptions): Promise<ControlStore> {
   const schema = options.schema ?? 'public';
   if (!SCHEMA_PATTERN.test(schema)) {
-    throw new Error(`REMEDIATION_ERR_STORE_SCHEMA: invalid schema name "${schema}"; expected lowercase letters, digits and "_"`);
+    throw new RemediationError(REMEDIATION_ERRORS.storeSchema, `invalid schema name "${schema}"; expected lowercase letters, digits and "_"`);
   }
   if (options.url) return openPostgresStore(options.url, schema, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
-  if (!options.dataDir) throw new Error('REMEDIATION_ERR_STORE_DIR: expected a data directory for the embedded control-plane database');
+  if (!options.dataDir) {
+    throw new RemediationError(REMEDIATION_ERRORS.storeDirectory, 'missing data directory for the embedded control-plane database; set store.dataDir');
+  }
   return openPgliteStore(options.dataDir, schema);
 }
 

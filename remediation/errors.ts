@@ -23,11 +23,26 @@ export const REMEDIATION_CODES = {
 
 export type RemediationCode = (typeof REMEDIATION_CODES)[keyof typeof REMEDIATION_CODES];
 
-/** A refused decision or an execution step that cannot run; `code` is one of `REMEDIATION_CODES`. */
-export class RemediationError extends Error {
-  readonly code: RemediationCode;
+/**
+ * Codes of errors the remediation layer throws, as opposed to the outcome
+ * codes above, which decisions and executions return. The audit log's
+ * append-only trigger raises `REMEDIATION_ERR_AUDIT_APPEND_ONLY` in SQL.
+ */
+export const REMEDIATION_ERRORS = {
+  storeSchema: 'REMEDIATION_ERR_STORE_SCHEMA',
+  storeDirectory: 'REMEDIATION_ERR_STORE_DIR',
+  proposalNotStored: 'REMEDIATION_ERR_STORE',
+  unsupportedAction: 'REMEDIATION_ERR_ACTION',
+  auditAppendOnly: 'REMEDIATION_ERR_AUDIT_APPEND_ONLY',
+} as const;
 
-  constructor(code: RemediationCode, message: string, options?: { cause?: unknown }) {
+export type RemediationErrorCode = (typeof REMEDIATION_ERRORS)[keyof typeof REMEDIATION_ERRORS];
+
+/** An error of the remediation layer itself, such as an invalid store setting; `code` is one of `REMEDIATION_ERRORS`. */
+export class RemediationError extends Error {
+  readonly code: RemediationErrorCode;
+
+  constructor(code: RemediationErrorCode, message: string, options?: { cause?: unknown }) {
     super(`${code}: ${message}`, options);
     this.name = 'RemediationError';
     this.code = code;

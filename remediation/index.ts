@@ -19,7 +19,7 @@ import type {
 } from './contract.js';
 import { CONTROL_PLANE_URL_ENV, controlPlaneDataDir, openControlStore, type ControlStore } from './control-store.js';
 import { recordDecision } from './decisions.js';
-import { REMEDIATION_CODES } from './errors.js';
+import { REMEDIATION_CODES, REMEDIATION_ERRORS, RemediationError } from './errors.js';
 import { ExecutionRunner, type ClaimResult, type ExecutionOutcome } from './execution.js';
 import { createExecutors } from './executors/index.js';
 import type { ActionExecutor } from './executors/types.js';
@@ -46,7 +46,7 @@ import { TargetFinder } from './target-finder.js';
 
 export { ACTION_CATALOGUE, REMEDIATION_KINDS, type RemediationKind } from './catalogue.js';
 export { remediationConfigSchema, type RemediationConfig, type RemediationConfigInput } from './config.js';
-export { REMEDIATION_CODES, RemediationError } from './errors.js';
+export { REMEDIATION_CODES, REMEDIATION_ERRORS, RemediationError } from './errors.js';
 export { openControlStore, type ControlStore } from './control-store.js';
 export type { FailureFacts } from './builder.js';
 export type { ActiveRoute, ChannelHold, ReleaseHoldOutcome, ReleaseHoldRequest } from './holds.js';
@@ -202,7 +202,7 @@ class RemediationLayer implements Remediation {
   async storeProposal(draft: ProposalDraft): Promise<ProposalView> {
     await storeProposalDraft(this.store, draft);
     const view = await readProposalView(this.store, draft.id);
-    if (!view) throw new Error(`REMEDIATION_ERR_STORE: proposal ${draft.id} was not stored`);
+    if (!view) throw new RemediationError(REMEDIATION_ERRORS.proposalNotStored, `proposal ${draft.id} was not stored`);
     return view;
   }
 

@@ -3,6 +3,7 @@ import { quoteQualifiedSqlName } from '../../collector/sources/common.js';
 import type { OdooModelClient } from '../../collector/sources/odoo-rpc-client.js';
 import type { RemediationKind } from '../catalogue.js';
 import type { ControlStore } from '../control-store.js';
+import { REMEDIATION_ERRORS, RemediationError } from '../errors.js';
 import { checkHold } from './control-plane.js';
 import type { ActionExecutor, TargetContext, TargetOutcome } from './types.js';
 
@@ -52,7 +53,7 @@ export class QueueJobSqlExecutor implements ActionExecutor {
       if (held) return held;
     }
     const set = SET_CLAUSES[this.#action];
-    if (set === undefined) throw new Error(`REMEDIATION_ERR_ACTION: action ${this.#action} does not change queue_job rows`);
+    if (set === undefined) throw new RemediationError(REMEDIATION_ERRORS.unsupportedAction, `action ${this.#action} does not change queue_job rows`);
     const duplicateGuard =
       this.#action === 'skip_duplicates'
         ? ` AND identity_key IS NOT NULL AND EXISTS (SELECT 1 FROM ${table} d WHERE d.identity_key = j.identity_key AND d.state = 'done')`

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REMEDIATION_CODES } from '../../../remediation/errors.js';
+import { REMEDIATION_CODES, REMEDIATION_ERRORS } from '../../../remediation/errors.js';
 import { checkDecision, requiredApprovalsFor, type DecisionCheck } from '../../../remediation/policy.js';
 import type { StoredProposal, StoredUser } from '../../../remediation/proposals.js';
 
@@ -78,7 +78,7 @@ describe('checkDecision', () => {
 
 describe('REMEDIATION_CODES', () => {
   it('has unique codes', () => {
-    const codes = Object.values(REMEDIATION_CODES);
+    const codes = [...Object.values(REMEDIATION_CODES), ...Object.values(REMEDIATION_ERRORS)];
     expect(new Set(codes).size).toBe(codes.length);
   });
 });
