@@ -59,11 +59,13 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
       void (reply as FastifyReply).status(apiError.status).send(apiError.toBody());
     },
   });
+  const routes = collectRoutes(app);
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof ApiError) {
       const log = error.status >= 500 ? request.log.error.bind(request.log) : request.log.info.bind(request.log);
       log({ code: error.code, err: error }, 'request failed');
+      if (error.status === 401) void reply.header('www-authenticate', 'Bearer realm="syncwatch"');
       return reply.status(error.status).send(error.toBody());
     }
     const validation = (error as { validation?: ValidationIssue[]; validationContext?: string }).validation;
@@ -81,7 +83,13 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
     return reply.status(500).send({ error: { code: 'API_ERR_INTERNAL', message: 'internal error; see the service log' } });
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send(new ApiError('API_ERR_NOT_FOUND', `${request.method} ${request.url}`).toBody());
+    const path = request.url.split('?')[0] ?? request.url;
+    const allowed = routes.methodsOf(path);
+    if (allowed.length > 0) {
+      const error = new ApiError('API_ERR_METHOD_NOT_ALLOWED', `${request.method} ${path}; allowed: ${allowed.join(', ')}`);
+      return reply.status(405).header('allow', allowed.join(', ')).send(error.toBody());
+    }
+    return reply.status(404).send(new ApiError('API_ERR_NOT_FOUND', `${request.method} ${path}`).toBody());
   });
 
   // The document generator is registered first, so it collects the routes of every plugin registered after it.
@@ -105,6 +113,38 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
   });
   void app.register(consoleRoutes);
   return app;
+}
+
+/**
+ * Records the path pattern and methods of every route registered after this
+ * call, so a request for a known path with another method gets 405 and an
+ * `Allow` header instead of 404.
+ */
+function collectRoutes(app: FastifyInstance): { methodsOf(path: string): string[] } {
+  const routes: Array<{ pattern: RegExp; methods: string[] }> = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    routes.push({ pattern: pathPattern(route.url), methods: methods.map(String) });
+  });
+  return {
+    methodsOf(path) {
+      const methods = new Set(routes.filter((route) => route.pattern.test(path)).flatMap((route) => route.methods));
+      return [...methods].sort();
+    },
+  };
+}
+
+/** Turns a route path such as `/api/v1/proposals/:id` into an anchored regular expression. */
+function pathPattern(url: string): RegExp {
+  const source = url
+    .split('/')
+    .map((segment) => {
+      if (segment.startsWith(':')) return '[^/]+';
+      if (segment === '*') return '.*';
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return new RegExp(`^${source}$`);
 }
 
 /**

@@ -12,6 +12,7 @@ export const API_ERRORS = {
   API_ERR_STORE_UNAVAILABLE: { status: 503, message: 'the ClickHouse store is unavailable; retry later' },
   API_ERR_INVALID_URL: { status: 400, message: 'the request URL cannot be decoded' },
   API_ERR_NOT_FOUND: { status: 404, message: 'no such route' },
+  API_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'the route does not take this method' },
   API_ERR_FORBIDDEN_SCOPE: { status: 403, message: 'the token lacks the scope this route requires' },
   API_ERR_UNKNOWN_USER: { status: 403, message: 'the token is bound to a user that the remediation store does not list' },
   API_ERR_DECISION_REFUSED: { status: 403, message: 'the approval policy refused the decision' },

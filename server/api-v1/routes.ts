@@ -13,7 +13,14 @@ import {
   ref,
   SHARED_SCHEMAS,
 } from './schemas.js';
-import { classifyRefusal, PROPOSAL_STATUSES, toAuditJson, toProposalJson, type RemediationAccess } from './views.js';
+import {
+  classifyRefusal,
+  PROPOSAL_STATUSES,
+  proposalNotFoundDetail,
+  toAuditJson,
+  toProposalJson,
+  type RemediationAccess,
+} from './views.js';
 
 /** Path prefix of the remediation API. */
 export const API_V1_PREFIX = '/api/v1';
@@ -202,7 +209,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     async (request) => {
       const { id } = request.params as { id: string };
       const proposal = await remediation().getProposal(id);
-      if (proposal === undefined) throw new ApiError('API_ERR_PROPOSAL_NOT_FOUND', `no proposal has id "${id}"`);
+      if (proposal === undefined) throw new ApiError('API_ERR_PROPOSAL_NOT_FOUND', proposalNotFoundDetail(id));
       const audit = await remediation().listAudit({ proposalId: id });
       return { proposal: toProposalJson(proposal), audit: audit.map(toAuditJson) };
     },

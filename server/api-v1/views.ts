@@ -64,7 +64,14 @@ const REFUSAL_ERRORS: Partial<Record<string, ApiErrorCode>> = {
 export function classifyRefusal(outcome: DecisionOutcome): ApiError {
   const remediationCode = outcome.code ?? 'REMEDIATION_REFUSED';
   const code = REFUSAL_ERRORS[remediationCode] ?? classifyByPattern(remediationCode);
-  return new ApiError(code, outcome.message, { remediationCode, outcome });
+  // An unknown proposal reads the same as on GET /proposals/{id}.
+  const message = code === 'API_ERR_PROPOSAL_NOT_FOUND' ? proposalNotFoundDetail(outcome.proposalId) : outcome.message;
+  return new ApiError(code, message, { remediationCode, outcome });
+}
+
+/** Detail of API_ERR_PROPOSAL_NOT_FOUND, shared by the read and decision routes. */
+export function proposalNotFoundDetail(id: string): string {
+  return `no proposal has id ${JSON.stringify(id)}`;
 }
 
 function classifyByPattern(remediationCode: string): ApiErrorCode {

@@ -89,3 +89,39 @@ describe('long proposal ids', () => {
     expect(response.json().error.message).toContain('longer than 1000 characters');
   });
 });
+
+describe('status details', () => {
+  it('sends WWW-Authenticate with 401', async () => {
+    const response = await call('GET', '/api/v1/me', null);
+    expect(response.statusCode).toBe(401);
+    expect(response.headers['www-authenticate']).toBe('Bearer realm="syncwatch"');
+  });
+
+  it('answers a wrong method with 405 and Allow', async () => {
+    const response = await call('DELETE', '/api/v1/proposals/some-id', TOKENS.viewer);
+    expect(response.statusCode).toBe(405);
+    expect(response.json().error.code).toBe('API_ERR_METHOD_NOT_ALLOWED');
+    expect(response.headers.allow).toBe('GET, HEAD');
+  });
+
+  it('answers GET on a decision route with 405', async () => {
+    const response = await call('GET', '/api/v1/proposals/some-id/approve', TOKENS.viewer);
+    expect(response.statusCode).toBe(405);
+    expect(response.headers.allow).toBe('POST');
+  });
+
+  it('keeps 404 for an unknown path', async () => {
+    const response = await call('GET', '/api/v1/nothing-here', TOKENS.viewer);
+    expect(response.statusCode).toBe(404);
+    expect(response.json().error.code).toBe('API_ERR_NOT_FOUND');
+  });
+
+  it('words an unknown proposal the same on GET and POST', async () => {
+    const read = await call('GET', '/api/v1/proposals/nowhere', TOKENS.viewer);
+    const decided = await call('POST', '/api/v1/proposals/nowhere/approve', TOKENS.approver, {});
+    expect(read.statusCode).toBe(404);
+    expect(decided.statusCode).toBe(404);
+    expect(decided.json().error.message).toBe(read.json().error.message);
+    expect(read.json().error.message).toBe('no such proposal: no proposal has id "nowhere"');
+  });
+});
