@@ -99,7 +99,13 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
         if (!(error instanceof PayloadError)) throw error;
         return reject(reply, request, 400, 'ALERTS_SLACK_PAYLOAD_INVALID', error.message);
       }
-      const action = findProposalAction(payload);
+      let action: ProposalAction | undefined;
+      try {
+        action = findProposalAction(payload);
+      } catch (error) {
+        if (!(error instanceof PayloadError)) throw error;
+        return reject(reply, request, 400, 'ALERTS_SLACK_PAYLOAD_INVALID', error.message);
+      }
       // Link buttons and other interactions need only the acknowledgement.
       if (!action) return reply.status(200).send();
 
@@ -213,7 +219,17 @@ function replaceProposalBlock(blocks: KnownBlock[], proposalId: string, summary:
   return next;
 }
 
-const optionalText = z.string().optional();
+/**
+ * Text without control characters. Ids from the payload reach the
+ * control-plane store and the audit log, and PostgreSQL rejects the NUL
+ * character in text.
+ */
+const printableText = z.string().regex(/^[^\p{Cc}]*$/u, 'expected text without control characters');
+const optionalText = printableText.optional();
+/** Slack user, channel and team ids, such as U0123ABCD. */
+const slackIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a Slack id of 1 to 64 letters and digits, such as U0123ABCD');
+/** Longest proposal id, as the HTTP API accepts in its paths. */
+const MAX_PROPOSAL_ID_LENGTH = 200;
 
 /**
  * The parts of an interaction payload this endpoint reads. Objects stay loose,
@@ -221,11 +237,11 @@ const optionalText = z.string().optional();
  */
 const payloadSchema = z.looseObject({
   type: z.string(),
-  user: z.looseObject({ id: z.string().min(1), username: optionalText }),
-  channel: z.looseObject({ id: z.string().min(1) }).optional(),
-  container: z.looseObject({ channel_id: optionalText, message_ts: optionalText, thread_ts: optionalText }).optional(),
+  user: z.looseObject({ id: slackIdSchema, username: z.string().optional() }),
+  channel: z.looseObject({ id: slackIdSchema }).optional(),
+  container: z.looseObject({ channel_id: slackIdSchema.optional(), message_ts: optionalText, thread_ts: optionalText }).optional(),
   message: z.looseObject({ ts: optionalText, text: optionalText, thread_ts: optionalText, blocks: z.array(z.looseObject({ type: z.string() })).optional() }).optional(),
-  actions: z.array(z.looseObject({ action_id: z.string(), block_id: optionalText, value: optionalText, action_ts: optionalText })).optional(),
+  actions: z.array(z.looseObject({ action_id: z.string(), block_id: z.string().optional(), value: optionalText, action_ts: optionalText })).optional(),
 });
 
 /** An interaction payload that is not what Slack sends; the message names the field. */
@@ -262,13 +278,19 @@ function truncate(text: string, limit: number): string {
   return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
 }
 
+/** Returns the first approve or reject click; throws a `PayloadError` when its proposal id is too long. */
 function findProposalAction(payload: BlockActionsPayload): ProposalAction | undefined {
   if (payload.type !== 'block_actions') return undefined;
-  for (const action of payload.actions) {
+  for (const [index, action] of payload.actions.entries()) {
     let decision: Decision | undefined;
     if (action.action_id === APPROVE_ACTION_ID) decision = 'approve';
     if (action.action_id === REJECT_ACTION_ID) decision = 'reject';
     if (decision && typeof action.value === 'string' && action.value.length > 0) {
+      if (action.value.length > MAX_PROPOSAL_ID_LENGTH) {
+        throw new PayloadError(
+          `invalid payload field actions[${index}].value: expected a proposal id of at most ${MAX_PROPOSAL_ID_LENGTH} characters, received ${action.value.length}`,
+        );
+      }
       return { proposalId: action.value, decision, actionTs: action.action_ts ?? '' };
     }
   }

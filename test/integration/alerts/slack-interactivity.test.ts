@@ -222,6 +222,33 @@ describe('POST /slack/interactivity', () => {
     expect(decider.requests.length).toBe(requestsBefore);
   });
 
+  it('rejects NUL in a user id', async () => {
+    const message = await postProposal('prop-nul');
+    const requestsBefore = decider.requests.length;
+    const payload = { ...click('U0BOB', 'approve', 'prop-nul', message), user: { id: 'U0B\u0000OB' } };
+    const response = await send(sign(payload));
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('ALERTS_SLACK_PAYLOAD_INVALID');
+    expect(body.error.message).toContain('invalid payload field user.id: expected a Slack id');
+    expect(body.error.message).toContain('received "U0B\\u0000OB"');
+    const entry = auditEvents.find((event) => event.detail.includes('user.id'));
+    expect(entry?.code).toBe('ALERTS_SLACK_PAYLOAD_INVALID');
+    expect(entry?.actor).toBe('unknown');
+    expect(entry?.detail).not.toContain('\u0000');
+    expect(decider.requests.length).toBe(requestsBefore);
+  });
+
+  it('rejects NUL in a proposal id', async () => {
+    const message = await postProposal('prop-nul-value');
+    const payload = click('U0BOB', 'approve', 'prop-nul-value', message);
+    (payload.actions as Array<{ value: string }>)[0]!.value = 'prop\u0000x';
+    const response = await send(sign(payload));
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { message: string } };
+    expect(body.error.message).toContain('invalid payload field actions[0].value: expected text without control characters');
+  });
+
   it('refuses an unknown Slack user', async () => {
     const message = await postProposal('prop-unknown');
     const requestsBefore = decider.requests.length;
