@@ -130,37 +130,63 @@ function toStoredProposal(row: ProposalRow): StoredProposal {
   };
 }
 
+interface TargetRow {
+  proposal_id: string;
+  position: number;
+  kind: string;
+  ref: string;
+  detail: string | null;
+  state: ProposalTarget['state'];
+  result: string | null;
+}
+
 /** Reads the targets of a proposal in position order. */
 export async function loadTargets(db: SqlRunner, proposalId: string): Promise<StoredTarget[]> {
-  const { rows } = await db.query<{ position: number; kind: string; ref: string; detail: string | null; state: ProposalTarget['state']; result: string | null }>(
-    'SELECT position, kind, ref, detail, state, result FROM proposal_targets WHERE proposal_id = $1 ORDER BY position',
-    [proposalId],
+  return (await loadTargetsOf(db, [proposalId])).get(proposalId) ?? [];
+}
+
+async function loadTargetsOf(db: SqlRunner, proposalIds: string[]): Promise<Map<string, StoredTarget[]>> {
+  const { rows } = await db.query<TargetRow>(
+    `SELECT proposal_id, position, kind, ref, detail, state, result FROM proposal_targets
+      WHERE proposal_id = ANY($1::text[]) ORDER BY proposal_id, position`,
+    [proposalIds],
   );
-  return rows.map((row) => {
+  const byProposal = new Map<string, StoredTarget[]>();
+  for (const row of rows) {
     const target: StoredTarget = { position: row.position, kind: row.kind, ref: row.ref, state: row.state };
     if (row.detail !== null) target.detail = row.detail;
     if (row.result !== null) target.result = row.result;
-    return target;
-  });
+    const list = byProposal.get(row.proposal_id) ?? [];
+    list.push(target);
+    byProposal.set(row.proposal_id, list);
+  }
+  return byProposal;
 }
 
-/** Reads proposals as surfaces show them, newest first. */
+/** Proposals one listing returns at most, newest first. */
+export const MAX_LISTED_PROPOSALS = 500;
+
+/** Reads proposals as surfaces show them, newest first, at most `MAX_LISTED_PROPOSALS`. */
 export async function listProposalViews(db: SqlRunner, filter: { status?: ProposalStatus; id?: string } = {}): Promise<ProposalView[]> {
   const { rows } = await db.query<ProposalRow>(
     `SELECT * FROM proposals WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR id = $2)
-      ORDER BY created_at DESC, id LIMIT 500`,
-    [filter.status ?? null, filter.id ?? null],
+      ORDER BY created_at DESC, id LIMIT $3`,
+    [filter.status ?? null, filter.id ?? null, MAX_LISTED_PROPOSALS],
   );
-  const views: ProposalView[] = [];
-  for (const row of rows) {
-    const approvals = await db.query<{ user_name: string; at: Date }>(
-      'SELECT user_name, at FROM approvals WHERE proposal_id = $1 ORDER BY at, user_name',
-      [row.id],
-    );
-    const targets = await loadTargets(db, row.id);
-    views.push(toView(row, targets, approvals.rows));
-  }
-  return views;
+  if (rows.length === 0) return [];
+  const ids = rows.map((row) => row.id);
+  const approvals = await db.query<{ proposal_id: string; user_name: string; at: Date }>(
+    'SELECT proposal_id, user_name, at FROM approvals WHERE proposal_id = ANY($1::text[]) ORDER BY at, user_name',
+    [ids],
+  );
+  const targets = await loadTargetsOf(db, ids);
+  return rows.map((row) =>
+    toView(
+      row,
+      targets.get(row.id) ?? [],
+      approvals.rows.filter((approval) => approval.proposal_id === row.id),
+    ),
+  );
 }
 
 function toView(row: ProposalRow, targets: StoredTarget[], approvals: Array<{ user_name: string; at: Date }>): ProposalView {
