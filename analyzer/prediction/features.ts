@@ -141,7 +141,7 @@ export function computeFeatures(
     { name: 'lag_slope_seconds_per_minute', value: round(lagSlope), description: `lag ${lagSlope >= 0 ? 'growing' : 'falling'} ${Math.abs(round(lagSlope))} s a minute` },
     { name: 'expected_wait_seconds', value: round(waitSeconds), description: `a message arriving now waits about ${formatSeconds(waitSeconds)} (depth ${Math.round(depth)} at ${round(outflowPerMinute)} a minute drained)` },
     { name: 'net_inflow_per_minute', value: round(inflowPerMinute - outflowPerMinute), description: `queue ${inflowPerMinute > outflowPerMinute ? 'growing' : 'draining'}: ${round(inflowPerMinute)} in, ${round(outflowPerMinute)} out a minute` },
-    { name: 'consumers_lost', value: consumersMax === null || consumersNow === null ? 0 : consumersMax - consumersNow, description: `${consumersNow ?? 'unknown'} consumers, ${consumersMax ?? 'unknown'} at most in the last ${LOOKBACK_MINUTES} min` },
+    { name: 'consumers_lost', value: consumersMax === null || consumersNow === null ? 0 : round(consumersMax - consumersNow), description: `${consumersNow === null ? 'unknown' : round(consumersNow)} consumers, ${consumersMax === null ? 'unknown' : round(consumersMax)} at most in the last ${LOOKBACK_MINUTES} min` },
     { name: 'stuck_messages', value: stuck, description: `${stuck} messages held by consumers that stopped making progress` },
     { name: 'failures_per_minute', value: round(failuresPerMinute), description: `${round(failuresPerMinute)} failed attempts a minute, trend ${round(failureSlope)} a minute per minute` },
     { name: 'dead_letters_per_minute', value: round(deadLetterGrowthPerMinute), description: `dead-letter queue growing ${round(deadLetterGrowthPerMinute)} a minute (${Math.round(deadLetters)} in it)` },
