@@ -7,7 +7,7 @@ import type { AlertsConfig } from './config.js';
 import type { SyncMode } from './routing.js';
 import type { SecurityAuditEvent, SecurityAuditLog } from './security-audit.js';
 import { createSlackApi, type SlackApi } from './slack/client.js';
-import { registerSlackInteractivity } from './slack/interactivity.js';
+import { registerSlackInteractivity, type SlackInteractivityLimits } from './slack/interactivity.js';
 import { SlackMessageStore } from './slack/message-store.js';
 import { SlackAlertSink } from './slack/sink.js';
 import { WebhookAlertSink } from './webhook/sink.js';
@@ -25,7 +25,7 @@ export {
   type SecurityAuditLog,
 } from './security-audit.js';
 export { createSlackApi, DEFAULT_SLACK_RETRY, type SlackApi } from './slack/client.js';
-export { registerSlackInteractivity, SLACK_INTERACTIVITY_PATH } from './slack/interactivity.js';
+export { registerSlackInteractivity, SLACK_INTERACTIVITY_PATH, type SlackInteractivityLimits } from './slack/interactivity.js';
 export { SlackMessageStore } from './slack/message-store.js';
 export { signSlackRequest, verifySlackSignature } from './slack/signature.js';
 export { SlackAlertSink } from './slack/sink.js';
@@ -47,6 +47,8 @@ export interface AlertDeliveryDeps {
   securityAudit?: SecurityAuditLog;
   /** Replaces the Web API client, for tests. */
   slackApi?: SlackApi;
+  /** Replaces the limits on rejected requests to `POST /slack/interactivity`, for tests. */
+  interactivityLimits?: SlackInteractivityLimits;
   now?: () => Date;
 }
 
@@ -120,6 +122,7 @@ export function createAlertSinks(config: AlertsConfig, deps: AlertDeliveryDeps):
         api: slackApi,
         logger: deps.logger,
         onDecision: (proposalId, summary) => slackSink?.recordDecision(proposalId, summary),
+        ...(deps.interactivityLimits ? { limits: deps.interactivityLimits } : {}),
         ...(deps.now ? { now: deps.now } : {}),
       });
       slackSink?.enableDecisionButtons();

@@ -10,7 +10,8 @@ export type SecurityAuditCode =
   | 'ALERTS_SLACK_TIMESTAMP_STALE'
   | 'ALERTS_SLACK_REPLAYED'
   | 'ALERTS_SLACK_USER_UNKNOWN'
-  | 'ALERTS_SLACK_PAYLOAD_INVALID';
+  | 'ALERTS_SLACK_PAYLOAD_INVALID'
+  | 'ALERTS_SLACK_RATE_LIMITED';
 
 export interface SecurityAuditEvent {
   at: Date;
@@ -59,6 +60,88 @@ export function createAuditLogAdapter(append: (record: AuditLogRecord) => Promis
         detail: `${event.detail}${from}`,
         ...(event.proposalId ? { proposalId: event.proposalId } : {}),
       });
+    },
+  };
+}
+
+/** Time during which repeats of one rejection are counted instead of written. */
+export const DEFAULT_AUDIT_GROUP_WINDOW_MS = 60_000;
+/** Groups tracked at once; past this, new groups of one code share a single group. */
+const MAX_AUDIT_GROUPS = 10_000;
+
+export interface GroupedSecurityAuditOptions {
+  windowMs?: number;
+  now?: () => Date;
+}
+
+/** A security audit log that groups repeats; `close()` writes the counts still pending. */
+export interface GroupedSecurityAuditLog extends SecurityAuditLog {
+  close(): Promise<void>;
+}
+
+interface AuditGroup {
+  startedAt: Date;
+  endsAtMs: number;
+  suppressed: number;
+  last?: SecurityAuditEvent;
+}
+
+/**
+ * Wraps a security audit log so that anyone sending bad requests cannot flood
+ * it. Per remote address, code and actor, the first rejection of a window is
+ * written and later ones in the window are only counted. When the window has
+ * passed, the count goes into a summary entry, written on the next rejection
+ * of that group, by a timer, or on `close()`.
+ */
+export function createGroupedSecurityAudit(inner: SecurityAuditLog, options: GroupedSecurityAuditOptions = {}): GroupedSecurityAuditLog {
+  const windowMs = options.windowMs ?? DEFAULT_AUDIT_GROUP_WINDOW_MS;
+  const now = options.now ?? (() => new Date());
+  const groups = new Map<string, AuditGroup>();
+
+  const writeSummary = async (group: AuditGroup, endedAt: Date) => {
+    if (group.suppressed === 0 || !group.last) return;
+    const last = group.last;
+    const from = last.remoteAddress ?? 'unknown addresses';
+    await inner.record({
+      ...last,
+      at: endedAt,
+      detail: `${group.suppressed} more rejections with ${last.code} from ${from} between ${group.startedAt.toISOString()} and ${endedAt.toISOString()} were counted, not written one by one; the last: ${last.detail}`,
+    });
+  };
+
+  const sweep = async (all: boolean) => {
+    const nowMs = now().getTime();
+    for (const [key, group] of groups) {
+      if (!all && nowMs < group.endsAtMs) continue;
+      groups.delete(key);
+      await writeSummary(group, new Date(Math.min(nowMs, group.endsAtMs)));
+    }
+  };
+
+  const timer = windowMs > 0 ? setInterval(() => void sweep(false).catch(() => undefined), windowMs) : undefined;
+  timer?.unref();
+
+  return {
+    async record(event) {
+      const at = now();
+      let key = `${event.remoteAddress ?? '-'}|${event.code}|${event.actor}`;
+      if (!groups.has(key) && groups.size >= MAX_AUDIT_GROUPS) key = `*|${event.code}`;
+      const group = groups.get(key);
+      if (group && at.getTime() < group.endsAtMs) {
+        group.suppressed += 1;
+        group.last = key.startsWith('*|') ? { ...event, remoteAddress: 'many addresses' } : event;
+        return;
+      }
+      if (group) {
+        groups.delete(key);
+        await writeSummary(group, new Date(group.endsAtMs));
+      }
+      if (windowMs > 0) groups.set(key, { startedAt: at, endsAtMs: at.getTime() + windowMs, suppressed: 0 });
+      await inner.record(event);
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      await sweep(true);
     },
   };
 }

@@ -3,9 +3,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Decision, DecisionOutcome, ProposalDecider } from '../../remediation/contract.js';
 import type { Logger } from '../../server/logger.js';
-import type { SecurityAuditCode, SecurityAuditLog } from '../security-audit.js';
+import { createGroupedSecurityAudit, DEFAULT_AUDIT_GROUP_WINDOW_MS, type SecurityAuditCode, type SecurityAuditLog } from '../security-audit.js';
 import { APPROVE_ACTION_ID, escapeText, formatTime, PROPOSAL_BLOCK_PREFIX, REJECT_ACTION_ID } from './blocks.js';
 import type { SlackApi } from './client.js';
+import { DEFAULT_MAX_REJECTIONS_PER_WINDOW, DEFAULT_REJECTION_WINDOW_MS, RejectionLimiter } from './rejection-limit.js';
 import { SLACK_TIMESTAMP_TOLERANCE_S, verifySlackSignature } from './signature.js';
 
 export const SLACK_INTERACTIVITY_PATH = '/slack/interactivity';
@@ -21,7 +22,18 @@ export interface SlackInteractivityOptions {
   logger: Logger;
   /** Called after a final decision, so the alert sink stops offering the proposal's buttons. */
   onDecision?(proposalId: string, summary: string): void;
+  limits?: SlackInteractivityLimits;
   now?: () => Date;
+}
+
+/** Limits on rejected requests, so that nobody without the signing secret can flood the audit log. */
+export interface SlackInteractivityLimits {
+  /** Rejected requests per address and window before the route answers 429; 30 by default. */
+  maxRejectionsPerWindow?: number;
+  /** Length of the rate-limit window in milliseconds; one minute by default. */
+  windowMs?: number;
+  /** Time during which repeats of one rejection by one address are counted, not written; one minute by default, 0 writes each. */
+  auditGroupWindowMs?: number;
 }
 
 /** The parts of a `block_actions` payload this endpoint reads. */
@@ -51,22 +63,42 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
   const logger = options.logger.child({ component: 'slack-interactivity' });
   const now = options.now ?? (() => new Date());
   const seenSignatures = new Map<string, number>();
+  const limiter = new RejectionLimiter(
+    options.limits?.maxRejectionsPerWindow ?? DEFAULT_MAX_REJECTIONS_PER_WINDOW,
+    options.limits?.windowMs ?? DEFAULT_REJECTION_WINDOW_MS,
+  );
+  const auditLog = createGroupedSecurityAudit(options.audit, { windowMs: options.limits?.auditGroupWindowMs ?? DEFAULT_AUDIT_GROUP_WINDOW_MS, now });
 
   const audit = async (code: SecurityAuditCode, request: FastifyRequest, detail: string, actor = 'unknown', proposalId?: string) => {
     try {
-      await options.audit.record({ at: now(), channel: 'slack', code, actor, detail, remoteAddress: request.ip, ...(proposalId ? { proposalId } : {}) });
+      await auditLog.record({ at: now(), channel: 'slack', code, actor, detail, remoteAddress: request.ip, ...(proposalId ? { proposalId } : {}) });
     } catch (error) {
       logger.error({ err: error, code }, 'writing the security audit entry failed');
     }
   };
 
   const reject = async (reply: FastifyReply, request: FastifyRequest, status: number, code: SecurityAuditCode, detail: string) => {
+    limiter.recordRejection(request.ip, now().getTime());
     logger.warn({ code, remoteAddress: request.ip, detail }, 'Slack interactivity request rejected');
     await audit(code, request, detail);
     return reply.status(status).send({ error: { code, message: detail } });
   };
 
   void app.register(async (scope) => {
+    scope.addHook('onClose', async () => {
+      await auditLog.close().catch((error: unknown) => logger.error({ err: error }, 'writing the pending security audit counts failed'));
+    });
+
+    // Runs before the body is read, so a limited sender costs no parsing or HMAC.
+    scope.addHook('onRequest', async (request, reply) => {
+      if (request.routeOptions.url !== SLACK_INTERACTIVITY_PATH) return;
+      const retryAfter = limiter.retryAfterSeconds(request.ip, now().getTime());
+      if (retryAfter === undefined) return;
+      const detail = `too many rejected requests from this address; retry after ${retryAfter} s`;
+      await audit('ALERTS_SLACK_RATE_LIMITED', request, detail);
+      return reply.status(429).header('retry-after', String(retryAfter)).send({ error: { code: 'ALERTS_SLACK_RATE_LIMITED', message: detail } });
+    });
+
     // The signature covers the bytes as sent, so the body stays a Buffer here.
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_request, body, done) => {
       done(null, body);

@@ -89,4 +89,36 @@ describe('service alert wiring', () => {
     });
     await vi.waitFor(() => expect(slack.handled('chat.postEphemeral').some((call) => call.args.user === 'U0VERA')).toBe(true));
   });
+
+  it('audits NUL in a Slack user id', async () => {
+    const response = await postClick('U0VE\u0000RA', 'prop-nul');
+    expect(response.status).toBe(400);
+    const entries = await service.remediation.listAudit({ limit: 10_000 });
+    const entry = entries.find((candidate) => candidate.detail.includes('invalid payload field user.id'));
+    expect(entry?.code).toBe('ALERTS_SLACK_PAYLOAD_INVALID');
+  });
+
+  // Runs last, because it leaves 127.0.0.1 rate-limited for a minute.
+  it('bounds audit rows of an unsigned flood', async () => {
+    const rejectedRows = async () =>
+      (await service.remediation.listAudit({ limit: 10_000 })).filter((entry) => entry.event === 'slack.request_rejected').length;
+    const before = await rejectedRows();
+    const statuses: number[] = [];
+    for (let batch = 0; batch < 10; batch += 1) {
+      const responses = await Promise.all(
+        Array.from({ length: 50 }, () =>
+          fetch(`${service.apiUrl}/slack/interactivity`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: 'payload=%7B%7D',
+          }),
+        ),
+      );
+      statuses.push(...responses.map((response) => response.status));
+      await Promise.all(responses.map((response) => response.body?.cancel()));
+    }
+    expect(statuses.every((status) => status === 401 || status === 429)).toBe(true);
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThan(0);
+    expect((await rejectedRows()) - before).toBeLessThanOrEqual(2);
+  });
 });

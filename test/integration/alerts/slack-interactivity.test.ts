@@ -41,6 +41,8 @@ beforeAll(async () => {
     workflows: [],
     decider,
     securityAudit: { record: async (event) => void auditEvents.push(event) },
+    // Every rejection here is checked one by one; grouping has its own tests.
+    interactivityLimits: { auditGroupWindowMs: 0 },
     slackApi: createSlackApi({ botToken: TOKEN, apiUrl: slack.url, logger, retryConfig: { retries: 2, minTimeout: 20, maxTimeout: 100 } }),
   });
   app = Fastify({ logger: false });
