@@ -19,7 +19,11 @@ export interface DecisionRequest {
   channel: DecisionChannel;
   /** Required for rejections. */
   reason?: string;
-  /** Same key, same outcome: a retried request never decides twice. */
+  /**
+   * Same key, same outcome: a retried request never decides twice. Keys are
+   * scoped per user, and a user's key sent again with another proposal,
+   * decision or reason is refused with `REMEDIATION_IDEMPOTENCY_CONFLICT`.
+   */
   idempotencyKey?: string;
 }
 

@@ -17,42 +17,57 @@ const MAX_REASON_LENGTH = 2_000;
  */
 export async function recordDecision(store: ControlStore, request: DecisionRequest, now: Date): Promise<DecisionOutcome> {
   return store.transaction(async (tx) => {
-    if (request.idempotencyKey !== undefined) {
-      const previous = await readPreviousOutcome(tx, request);
+    const storedKey = request.idempotencyKey === undefined ? undefined : scopedIdempotencyKey(request.userName, request.idempotencyKey);
+    if (storedKey !== undefined) {
+      const previous = await readPreviousOutcome(tx, request, storedKey);
       if (previous !== undefined) return previous;
     }
     const outcome = await decideLocked(tx, request, now);
-    if (request.idempotencyKey !== undefined) {
+    if (storedKey !== undefined) {
+      const stored: StoredOutcome = { ...outcome, decision: request.decision, reason: request.reason ?? null };
       await tx.query(
         `INSERT INTO decision_requests (idempotency_key, proposal_id, user_name, outcome) VALUES ($1, $2, $3, $4)`,
-        [request.idempotencyKey, request.proposalId, request.userName, JSON.stringify({ ...outcome, decision: request.decision })],
+        [storedKey, request.proposalId, request.userName, JSON.stringify(stored)],
       );
     }
     return outcome;
   });
 }
 
-async function readPreviousOutcome(tx: SqlRunner, request: DecisionRequest): Promise<DecisionOutcome | undefined> {
+/** An outcome as `decision_requests` stores it, with the request it answered. */
+type StoredOutcome = DecisionOutcome & { decision: string; reason?: string | null };
+
+/**
+ * Returns the key under which `decision_requests` stores a user's
+ * idempotency key. Keys are scoped per user, so two users who pick the same
+ * key never see each other's outcome. The JSON array keeps the pair
+ * unambiguous whatever characters either part contains.
+ */
+function scopedIdempotencyKey(userName: string, key: string): string {
+  return JSON.stringify([userName, key]);
+}
+
+async function readPreviousOutcome(tx: SqlRunner, request: DecisionRequest, storedKey: string): Promise<DecisionOutcome | undefined> {
   // The advisory lock makes a second request with the same key wait for the first one's commit.
-  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`decision:${request.idempotencyKey}`]);
-  const { rows } = await tx.query<{ proposal_id: string; user_name: string; outcome: DecisionOutcome & { decision: string } | string }>(
-    'SELECT proposal_id, user_name, outcome FROM decision_requests WHERE idempotency_key = $1',
-    [request.idempotencyKey],
+  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`decision:${storedKey}`]);
+  const { rows } = await tx.query<{ proposal_id: string; outcome: StoredOutcome | string }>(
+    'SELECT proposal_id, outcome FROM decision_requests WHERE idempotency_key = $1',
+    [storedKey],
   );
   const row = rows[0];
   if (row === undefined) return undefined;
-  const stored = typeof row.outcome === 'string' ? (JSON.parse(row.outcome) as DecisionOutcome & { decision: string }) : row.outcome;
-  if (row.proposal_id !== request.proposalId || row.user_name !== request.userName || stored.decision !== request.decision) {
-    return {
-      status: 'refused',
-      code: REMEDIATION_CODES.idempotencyConflict,
-      proposalId: request.proposalId,
-      message:
-        `idempotency key "${request.idempotencyKey}" was used for ${stored.decision} of proposal ${row.proposal_id} by "${row.user_name}"; ` +
-        `use a new key for ${request.decision} of proposal ${request.proposalId} by "${request.userName}"`,
-    };
+  const stored = typeof row.outcome === 'string' ? (JSON.parse(row.outcome) as StoredOutcome) : row.outcome;
+  const sameRequest =
+    row.proposal_id === request.proposalId && stored.decision === request.decision && (stored.reason ?? null) === (request.reason ?? null);
+  if (!sameRequest) {
+    // The key belongs to this user, so the message may name the user's own earlier request.
+    const message =
+      `idempotency key "${request.idempotencyKey}" was already used for ${stored.decision} of proposal ${row.proposal_id}` +
+      `${stored.decision === request.decision && row.proposal_id === request.proposalId ? ' with another reason' : ''}; ` +
+      `send a new key for a different request`;
+    return refuse(tx, request, REMEDIATION_CODES.idempotencyConflict, message);
   }
-  const { decision: _decision, ...outcome } = stored;
+  const { decision: _decision, reason: _reason, ...outcome } = stored;
   return outcome;
 }
 

@@ -18,6 +18,10 @@ export const API_ERRORS = {
   API_ERR_DECISION_REFUSED: { status: 403, message: 'the approval policy refused the decision' },
   API_ERR_PROPOSAL_NOT_FOUND: { status: 404, message: 'no such proposal' },
   API_ERR_PROPOSAL_CONFLICT: { status: 409, message: 'the proposal cannot take this decision in its current state' },
+  API_ERR_IDEMPOTENCY_CONFLICT: {
+    status: 409,
+    message: 'the Idempotency-Key was already used by this user for a different request; send a new key',
+  },
   API_ERR_PROPOSAL_EXPIRED: { status: 410, message: 'the proposal expired before the decision arrived' },
   API_ERR_VALIDATION: { status: 422, message: 'the request does not match the route schema' },
   API_ERR_RATE_LIMITED: { status: 429, message: 'too many requests for this token' },

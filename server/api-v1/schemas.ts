@@ -167,7 +167,7 @@ export const proposalIdParams = {
 
 /**
  * Headers a decision may carry. A retry with the same Idempotency-Key returns
- * the first outcome instead of deciding twice.
+ * the first outcome instead of deciding twice. Keys are scoped per user.
  */
 export const decisionHeaders = {
   type: 'object',
@@ -175,7 +175,9 @@ export const decisionHeaders = {
     'idempotency-key': {
       type: 'string',
       pattern: '^[\\x21-\\x7e]{1,200}$',
-      description: 'client-chosen key of 1 to 200 printable ASCII characters; the same key returns the same outcome',
+      description:
+        'client-chosen key of 1 to 200 printable ASCII characters, scoped to the token\'s user. The same key with the same ' +
+        'request returns the first outcome; with another proposal, decision or reason it gets 409 API_ERR_IDEMPOTENCY_CONFLICT',
     },
     'x-syncwatch-channel': {
       type: 'string',

@@ -90,18 +90,20 @@ export class RemediationDouble implements RemediationAccess {
 
   async decide(request: DecisionRequest): Promise<DecisionOutcome> {
     this.decisions.push(request);
-    if (request.idempotencyKey !== undefined) {
-      const previous = this.outcomesByKey.get(request.idempotencyKey);
+    // Keys are scoped per user, as in the remediation core.
+    const key = request.idempotencyKey === undefined ? undefined : `${request.userName}\n${request.idempotencyKey}`;
+    if (key !== undefined) {
+      const previous = this.outcomesByKey.get(key);
       if (previous) {
         const same =
           previous.request.proposalId === request.proposalId &&
-          previous.request.userName === request.userName &&
-          previous.request.decision === request.decision;
+          previous.request.decision === request.decision &&
+          previous.request.reason === request.reason;
         return same ? previous.outcome : this.refuse(request, 'REMEDIATION_IDEMPOTENCY_CONFLICT', 'the key was used for another decision');
       }
     }
     const outcome = this.decideOnce(request);
-    if (request.idempotencyKey !== undefined) this.outcomesByKey.set(request.idempotencyKey, { request, outcome });
+    if (key !== undefined) this.outcomesByKey.set(key, { request, outcome });
     return outcome;
   }
 

@@ -53,6 +53,15 @@ function approve(id: string, token: string, headers: Record<string, string> = {}
   });
 }
 
+function reject(id: string, token: string, reason: string, headers: Record<string, string> = {}) {
+  return app.inject({
+    method: 'POST',
+    url: `/api/v1/proposals/${id}/reject`,
+    headers: { authorization: `Bearer ${token}`, ...headers },
+    payload: { reason },
+  });
+}
+
 beforeAll(async () => {
   const config = configSchema.parse({
     store: { dataDir },
@@ -118,6 +127,52 @@ describe('remediation API on the remediation core', () => {
     expect(response.statusCode).toBe(status);
     expect(response.json().error.remediationCode).toBe(remediationCode);
     expect(response.json().error.outcome.status).toBe('refused');
+  });
+
+  it('refuses a reused key for another decision', async () => {
+    const proposal = await remediation.storeProposal(routeDraft({ requiredApprovals: 2 }));
+    const key = `reused-${proposal.id}`;
+    expect((await approve(proposal.id, TOKENS.alice, { 'idempotency-key': key })).statusCode).toBe(200);
+    const response = await reject(proposal.id, TOKENS.alice, 'changed my mind', { 'idempotency-key': key });
+
+    expect(response.statusCode).toBe(409);
+    expect(response.json().error.code).toBe('API_ERR_IDEMPOTENCY_CONFLICT');
+    expect(response.json().error.remediationCode).toBe('REMEDIATION_IDEMPOTENCY_CONFLICT');
+    expect((await remediation.getProposal(proposal.id))?.status).toBe('pending');
+    const refused = (await remediation.listAudit({ proposalId: proposal.id })).filter((entry) => entry.event === 'decision.refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.code).toBe('REMEDIATION_IDEMPOTENCY_CONFLICT');
+    expect(refused[0]?.actor).toBe('alice');
+  });
+
+  it('refuses a reused key with another reason', async () => {
+    const proposal = await remediation.storeProposal(routeDraft());
+    const other = await remediation.storeProposal(routeDraft());
+    const key = `reason-${proposal.id}`;
+    expect((await reject(proposal.id, TOKENS.bob, 'line 2 is in changeover', { 'idempotency-key': key })).statusCode).toBe(200);
+
+    const repeated = await reject(proposal.id, TOKENS.bob, 'line 2 is in changeover', { 'idempotency-key': key });
+    const changed = await reject(proposal.id, TOKENS.bob, 'another reason', { 'idempotency-key': key });
+    const moved = await reject(other.id, TOKENS.bob, 'line 2 is in changeover', { 'idempotency-key': key });
+
+    expect(repeated.statusCode).toBe(200);
+    expect(changed.statusCode).toBe(409);
+    expect(changed.json().error.message).toContain('with another reason');
+    expect(moved.statusCode).toBe(409);
+    expect((await remediation.getProposal(other.id))?.status).toBe('pending');
+  });
+
+  it('scopes idempotency keys per user', async () => {
+    const proposal = await remediation.storeProposal(routeDraft({ requiredApprovals: 2 }));
+    const key = `shared-${proposal.id}`;
+    const first = await approve(proposal.id, TOKENS.alice, { 'idempotency-key': key });
+    const second = await approve(proposal.id, TOKENS.bob, { 'idempotency-key': key });
+
+    expect(first.json().outcome.status).toBe('awaiting_second_approval');
+    expect(second.statusCode).toBe(200);
+    expect(second.json().outcome.status).toBe('executed');
+    expect(JSON.stringify(second.json())).not.toContain('approval 1 of 2 by "alice"');
+    expect((await remediation.getProposal(proposal.id))?.approvals.map((approval) => approval.userName).sort()).toEqual(['alice', 'bob']);
   });
 
   it('rejects with a reason', async () => {
