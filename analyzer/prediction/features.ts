@@ -11,6 +11,8 @@ const RECENT_MINUTES = 5;
 export const MIN_HISTORY_MINUTES = 5;
 /** Minutes in a row a queue must be stalled before the stall counts, so a consumer's short pause does not. */
 const STALL_MINUTES = 2;
+/** Lag rise, in seconds a minute, that a stall must show; a full stall adds 60. */
+const STALL_MIN_LAG_RISE_PER_MINUTE = 30;
 /** Credentials further away than this from expiry do not count as an indicator. */
 const CREDENTIAL_WATCH_SECONDS = 86_400;
 
@@ -106,7 +108,13 @@ export function computeFeatures(
   const watchedCredentialSeconds = credentialSeconds !== null && credentialSeconds < CREDENTIAL_WATCH_SECONDS ? credentialSeconds : null;
   const credentialPressure = watchedCredentialSeconds === null ? 0 : clamp(1 - watchedCredentialSeconds / (horizonSeconds + objectiveSeconds), 0, 1);
 
-  const stalled = window.length >= STALL_MINUTES && window.slice(-STALL_MINUTES).every(isStalled);
+  const stallWindow = window.slice(-STALL_MINUTES);
+  const stallLagRise = (stallWindow.at(-1)?.lagSeconds ?? 0) - (stallWindow[0]?.lagSeconds ?? 0);
+  // A stalled queue's oldest message ages a second per second, so a lag that does not climb means a pause, not a stall.
+  const stalled =
+    stallWindow.length === STALL_MINUTES &&
+    stallWindow.every(isStalled) &&
+    stallLagRise >= STALL_MIN_LAG_RISE_PER_MINUTE * (STALL_MINUTES - 1);
   const breach = estimateTimeToBreach({
     objectiveSeconds,
     lagSeconds: latest.lagSeconds,

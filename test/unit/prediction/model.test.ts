@@ -157,9 +157,17 @@ describe('computeFeatures', () => {
   });
 
   it('sees a queue stalled for two minutes', () => {
+    const points = constantSeries(30).points.map((entry, minute) =>
+      minute < 28 ? entry : { ...entry, depth: 20, consumers: 0, lagSeconds: minute === 28 ? 30 : 75 },
+    );
+    const features = computeFeatures(points, START_MS + 29 * 60_000, 120, 900)!;
+    expect(features.breach).toEqual({ seconds: 45, basis: 'stalled queue' });
+  });
+
+  it('takes a pause without lag growth for no stall', () => {
     const points = constantSeries(30).points.map((entry, minute) => (minute < 28 ? entry : { ...entry, depth: 20, consumers: 0, lagSeconds: 30 }));
     const features = computeFeatures(points, START_MS + 29 * 60_000, 120, 900)!;
-    expect(features.breach).toEqual({ seconds: 90, basis: 'stalled queue' });
+    expect(features.breach).toBeNull();
   });
 
   it('ignores minutes after now', () => {
