@@ -34,6 +34,8 @@ export { WebhookAlertSink } from './webhook/sink.js';
 
 /** File under the data directory that maps incidents to their Slack messages. */
 export const SLACK_MESSAGE_STATE_FILE = join('alerts', 'slack-messages.json');
+/** File under the data directory with digests of recent Slack request signatures, for replay checks across restarts. */
+export const SLACK_SEEN_SIGNATURES_FILE = join('alerts', 'slack-seen-signatures.json');
 
 export interface AlertDeliveryDeps {
   logger: Logger;
@@ -123,6 +125,7 @@ export function createAlertSinks(config: AlertsConfig, deps: AlertDeliveryDeps):
         logger: deps.logger,
         onDecision: (proposalId, summary) => slackSink?.recordDecision(proposalId, summary),
         ...(deps.interactivityLimits ? { limits: deps.interactivityLimits } : {}),
+        seenSignaturesPath: join(deps.dataDir, SLACK_SEEN_SIGNATURES_FILE),
         ...(deps.now ? { now: deps.now } : {}),
       });
       slackSink?.enableDecisionButtons();

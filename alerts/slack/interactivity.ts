@@ -7,7 +7,8 @@ import { createGroupedSecurityAudit, DEFAULT_AUDIT_GROUP_WINDOW_MS, type Securit
 import { APPROVE_ACTION_ID, escapeText, formatTime, PROPOSAL_BLOCK_PREFIX, REJECT_ACTION_ID } from './blocks.js';
 import type { SlackApi } from './client.js';
 import { DEFAULT_MAX_REJECTIONS_PER_WINDOW, DEFAULT_REJECTION_WINDOW_MS, RejectionLimiter } from './rejection-limit.js';
-import { SLACK_TIMESTAMP_TOLERANCE_S, verifySlackSignature } from './signature.js';
+import { SeenSignatures } from './seen-signatures.js';
+import { verifySlackSignature } from './signature.js';
 
 export const SLACK_INTERACTIVITY_PATH = '/slack/interactivity';
 
@@ -23,6 +24,8 @@ export interface SlackInteractivityOptions {
   /** Called after a final decision, so the alert sink stops offering the proposal's buttons. */
   onDecision?(proposalId: string, summary: string): void;
   limits?: SlackInteractivityLimits;
+  /** File that keeps the signatures of recent requests across restarts; in memory only without it. */
+  seenSignaturesPath?: string;
   now?: () => Date;
 }
 
@@ -62,7 +65,7 @@ interface ProposalAction {
 export function registerSlackInteractivity(app: FastifyInstance, options: SlackInteractivityOptions): void {
   const logger = options.logger.child({ component: 'slack-interactivity' });
   const now = options.now ?? (() => new Date());
-  const seenSignatures = new Map<string, number>();
+  const seenSignatures = new SeenSignatures(options.seenSignaturesPath, logger, now().getTime());
   const limiter = new RejectionLimiter(
     options.limits?.maxRejectionsPerWindow ?? DEFAULT_MAX_REJECTIONS_PER_WINDOW,
     options.limits?.windowMs ?? DEFAULT_REJECTION_WINDOW_MS,
@@ -120,7 +123,7 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
       if (!check.ok) return reject(reply, request, 401, check.code, check.detail);
 
       const signature = headerValue(request, 'x-slack-signature') as string;
-      if (!rememberSignature(seenSignatures, signature, now().getTime())) {
+      if (!seenSignatures.remember(signature, now().getTime())) {
         return reject(reply, request, 401, 'ALERTS_SLACK_REPLAYED', 'a request with this signature was already received within the timestamp window');
       }
 
@@ -337,20 +340,4 @@ function threadOf(payload: BlockActionsPayload): { threadTs?: string } {
 function headerValue(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-/**
- * Remembers a signature for the timestamp window and returns false when it
- * was seen already. Entries older than the window are dropped on the way,
- * because the timestamp check rejects those requests anyway.
- */
-function rememberSignature(seen: Map<string, number>, signature: string, nowMs: number): boolean {
-  const windowMs = 2 * SLACK_TIMESTAMP_TOLERANCE_S * 1000;
-  for (const [key, at] of seen) {
-    if (at >= nowMs - windowMs) break;
-    seen.delete(key);
-  }
-  if (seen.has(signature)) return false;
-  seen.set(signature, nowMs);
-  return true;
 }
