@@ -20,7 +20,16 @@ export interface FailedJob {
 
 /** Facts the target finder read from one failure queue of the incident's integration. */
 export type FailureFacts =
-  | { kind: 'queue_job'; integration: string; table: string; channel?: string | undefined; failedJobs: FailedJob[]; duplicateJobs: FailedJob[] }
+  | {
+      kind: 'queue_job';
+      integration: string;
+      table: string;
+      channel?: string | undefined;
+      failedJobs: FailedJob[];
+      duplicateJobs: FailedJob[];
+      /** Whether more failed jobs exist than the finder read. */
+      truncated?: boolean | undefined;
+    }
   | { kind: 'rabbitmq_dlq'; integration: string; queue: string; returnQueue?: string | undefined; messages: number }
   | { kind: 'nats_dlq'; integration: string; stream: string; subject?: string | undefined; messages: number; lastSequence: number };
 
@@ -106,9 +115,10 @@ function jobDraft(
   const orders = new Set(jobs.map((job) => job.records ?? job.uuid)).size;
   const where = `${fact.table}${fact.channel ? ` channel ${fact.channel}` : ''}`;
   const delay = action === 'retry_after_delay' ? ` after ${Math.round(delayMs / 1000)} s` : '';
+  const more = fact.truncated ? ' More failed jobs wait beyond these, the oldest read; propose again once these are handled.' : '';
   return [
     {
-      rationale: `${jobs.length} failed jobs in ${where} on ${orders} records; ${ACTION_CATALOGUE[action].summary}${delay}.`,
+      rationale: `${jobs.length} failed jobs in ${where} on ${orders} records; ${ACTION_CATALOGUE[action].summary}${delay}.${more}`,
       params: { table: fact.table, ...(action === 'retry_after_delay' ? { delayMs } : {}) },
       targets: jobs.map((job) => ({ kind: 'queue_job', ref: job.uuid, detail: `${fact.table} channel ${job.channel}${job.excName ? `, ${job.excName}` : ''}` })),
       blastRadius: { events: jobs.length, orders, plants },

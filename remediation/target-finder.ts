@@ -77,9 +77,10 @@ export class TargetFinder {
                   SELECT 1 FROM ${table} d WHERE d.identity_key = j.identity_key AND d.state = 'done')) AS duplicate
          FROM ${table} j
         WHERE j.state = 'failed' AND ($1::text IS NULL OR j.channel = $1)
-        ORDER BY j.date_created, j.id LIMIT ${MAX_JOB_TARGETS}`,
+        ORDER BY j.date_created, j.id LIMIT ${MAX_JOB_TARGETS + 1}`,
       [channel],
     );
+    const read = failed.rows.slice(0, MAX_JOB_TARGETS);
     const toJob = (row: (typeof failed.rows)[number]): FailedJob => ({
       uuid: row.uuid,
       channel: row.channel,
@@ -93,8 +94,9 @@ export class TargetFinder {
       integration: queue.integration,
       table: queue.table,
       channel: queue.channel,
-      failedJobs: failed.rows.filter((row) => !row.duplicate).map(toJob),
-      duplicateJobs: failed.rows.filter((row) => row.duplicate).map(toJob),
+      failedJobs: read.filter((row) => !row.duplicate).map(toJob),
+      duplicateJobs: read.filter((row) => row.duplicate).map(toJob),
+      truncated: failed.rows.length > MAX_JOB_TARGETS,
     };
   }
 

@@ -94,6 +94,13 @@ describe('buildProposals', () => {
     expect(new Set(build().map((draft) => draft.id)).size).toBe(5);
   });
 
+  it('says when more jobs wait than were read', () => {
+    const truncated = facts.map((fact) => (fact.kind === 'queue_job' ? { ...fact, truncated: true } : fact));
+    const requeue = build({ facts: truncated }).find((draft) => draft.action === 'requeue_failed_jobs');
+
+    expect(requeue?.rationale).toContain('More failed jobs wait beyond these');
+  });
+
   it('derives new ids in the next lifetime', () => {
     const later = build({ now: new Date(NOW.getTime() + 30 * 60_000) });
 
