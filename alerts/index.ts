@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { ProposalDecider } from '../remediation/contract.js';
+import type { ProposalDecider, RemediationReader } from '../remediation/contract.js';
 import type { Logger } from '../server/logger.js';
 import type { AlertEvent, AlertSink } from './alert.js';
 import type { AlertsConfig } from './config.js';
@@ -25,7 +25,7 @@ export {
   type SecurityAuditLog,
 } from './security-audit.js';
 export { createSlackApi, DEFAULT_SLACK_RETRY, type SlackApi } from './slack/client.js';
-export { registerSlackInteractivity, SLACK_INTERACTIVITY_PATH, type SlackInteractivityLimits } from './slack/interactivity.js';
+export { registerSlackInteractivity, SLACK_INTERACTIVITY_PATH, type ExecutionWait, type SlackInteractivityLimits } from './slack/interactivity.js';
 export { SlackMessageStore } from './slack/message-store.js';
 export { signSlackRequest, verifySlackSignature } from './slack/signature.js';
 export { SlackAlertSink } from './slack/sink.js';
@@ -45,6 +45,8 @@ export interface AlertDeliveryDeps {
   workflows: ReadonlyArray<{ name: string; syncMode: SyncMode }>;
   /** Decides on proposals clicked in Slack; without it `POST /slack/interactivity` is not registered. */
   decider?: ProposalDecider;
+  /** Reads proposals after an approval in Slack, so the message shows the execution result. */
+  proposals?: Pick<RemediationReader, 'getProposal'>;
   /** Receives Slack requests rejected before a decision; without it they go to the service log only. */
   securityAudit?: SecurityAuditLog;
   /** Replaces the Web API client, for tests. */
@@ -126,6 +128,7 @@ export function createAlertSinks(config: AlertsConfig, deps: AlertDeliveryDeps):
         onDecision: (proposalId, summary) => slackSink?.recordDecision(proposalId, summary),
         ...(deps.interactivityLimits ? { limits: deps.interactivityLimits } : {}),
         seenSignaturesPath: join(deps.dataDir, SLACK_SEEN_SIGNATURES_FILE),
+        ...(deps.proposals ? { proposals: deps.proposals } : {}),
         ...(deps.now ? { now: deps.now } : {}),
       });
       slackSink?.enableDecisionButtons();

@@ -121,6 +121,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     dataDir: config.store.dataDir,
     workflows: config.workflows,
     decider: remediation,
+    proposals: remediation,
     securityAudit: createAuditLogAdapter((record) => remediation.store.transaction((tx) => appendAudit(tx, record))),
   });
   alerts.registerRoutes(api);

@@ -1,7 +1,8 @@
 import type { KnownBlock } from '@slack/web-api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Decision, DecisionOutcome, ProposalDecider } from '../../remediation/contract.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Decision, DecisionOutcome, ProposalDecider, RemediationReader } from '../../remediation/contract.js';
 import type { Logger } from '../../server/logger.js';
 import { createGroupedSecurityAudit, DEFAULT_AUDIT_GROUP_WINDOW_MS, type SecurityAuditCode, type SecurityAuditLog } from '../security-audit.js';
 import { APPROVE_ACTION_ID, escapeText, formatTime, PROPOSAL_BLOCK_PREFIX, REJECT_ACTION_ID } from './blocks.js';
@@ -26,8 +27,23 @@ export interface SlackInteractivityOptions {
   limits?: SlackInteractivityLimits;
   /** File that keeps the signatures of recent requests across restarts; in memory only without it. */
   seenSignaturesPath?: string;
+  /** Reads a proposal's status after approval, so the message shows the execution result; without it the message stays at "executing". */
+  proposals?: Pick<RemediationReader, 'getProposal'>;
+  executionWait?: ExecutionWait;
   now?: () => Date;
 }
+
+/** How the message follows an approved proposal until its execution ends. */
+export interface ExecutionWait {
+  /** First wait between two reads, in milliseconds; later waits grow by half up to 30 s. 2 s by default. */
+  pollMs?: number;
+  /** Time after the approval at which the message stops waiting for the result, in milliseconds; 30 minutes by default. */
+  maxWaitMs?: number;
+}
+
+const DEFAULT_EXECUTION_POLL_MS = 2_000;
+const MAX_EXECUTION_POLL_MS = 30_000;
+const DEFAULT_EXECUTION_MAX_WAIT_MS = 30 * 60_000;
 
 /** Limits on rejected requests, so that nobody without the signing secret can flood the audit log. */
 export interface SlackInteractivityLimits {
@@ -66,6 +82,7 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
   const logger = options.logger.child({ component: 'slack-interactivity' });
   const now = options.now ?? (() => new Date());
   const seenSignatures = new SeenSignatures(options.seenSignaturesPath, logger, now().getTime());
+  const stopped = new AbortController();
   const limiter = new RejectionLimiter(
     options.limits?.maxRejectionsPerWindow ?? DEFAULT_MAX_REJECTIONS_PER_WINDOW,
     options.limits?.windowMs ?? DEFAULT_REJECTION_WINDOW_MS,
@@ -89,6 +106,7 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
 
   void app.register(async (scope) => {
     scope.addHook('onClose', async () => {
+      stopped.abort();
       await auditLog.close().catch((error: unknown) => logger.error({ err: error }, 'writing the pending security audit counts failed'));
     });
 
@@ -216,7 +234,56 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
       return;
     }
     const blocks = replaceProposalBlock(payload.message.blocks, action.proposalId, summary, outcome.status === 'awaiting_second_approval');
-    await options.api.updateMessage({ channel, ts, text: payload.message.text ?? summary, blocks });
+    const text = payload.message.text ?? summary;
+    await options.api.updateMessage({ channel, ts, text, blocks });
+    if (outcome.status === 'executing' && options.proposals) {
+      const decidedAt = now();
+      const showResult = async (result: DecisionOutcome) => {
+        const final = describeOutcome(result, action.decision, slackUserId, userName, decidedAt);
+        options.onDecision?.(action.proposalId, final);
+        await options.api.updateMessage({ channel, ts, text, blocks: replaceSummary(blocks, summary, final) });
+      };
+      void followExecution(action.proposalId, options.proposals, showResult).catch((error: unknown) => {
+        logger.error({ err: error, proposalId: action.proposalId }, 'showing the execution result in Slack failed');
+      });
+    }
+  }
+
+  /**
+   * Reads the proposal until its execution ends or the wait runs out, then
+   * passes the result on. Read failures are logged and retried.
+   */
+  async function followExecution(
+    proposalId: string,
+    reader: Pick<RemediationReader, 'getProposal'>,
+    showResult: (result: DecisionOutcome) => Promise<void>,
+  ): Promise<void> {
+    const deadline = Date.now() + (options.executionWait?.maxWaitMs ?? DEFAULT_EXECUTION_MAX_WAIT_MS);
+    let waitMs = options.executionWait?.pollMs ?? DEFAULT_EXECUTION_POLL_MS;
+    while (Date.now() < deadline) {
+      try {
+        await sleep(Math.min(waitMs, Math.max(0, deadline - Date.now())), undefined, { signal: stopped.signal, ref: false });
+      } catch {
+        return;
+      }
+      waitMs = Math.min(MAX_EXECUTION_POLL_MS, waitMs * 1.5);
+      let view;
+      try {
+        view = await reader.getProposal(proposalId);
+      } catch (error) {
+        logger.warn({ err: error, proposalId }, 'reading the proposal after approval failed; retrying');
+        continue;
+      }
+      if (view?.status === 'executed') {
+        await showResult({ status: 'executed', message: 'executed', proposalId, ...(view.result ? { result: view.result } : {}) });
+        return;
+      }
+      if (view?.status === 'failed') {
+        await showResult({ status: 'failed', message: view.result ?? 'see the audit log in the console', proposalId });
+        return;
+      }
+    }
+    logger.warn({ proposalId }, 'execution did not end within the wait; the Slack message still shows it as executing');
   }
 }
 
@@ -281,6 +348,16 @@ const payloadSchema = z.looseObject({
 
 /** An interaction payload that is not what Slack sends; the message names the field. */
 class PayloadError extends Error {}
+
+/** Replaces the context line that shows one outcome with another. */
+function replaceSummary(blocks: KnownBlock[], previous: string, next: string): KnownBlock[] {
+  return blocks.map((block) => {
+    if (block.type !== 'context' || block.elements.length !== 1) return block;
+    const element = block.elements[0];
+    if (!element || element.type !== 'mrkdwn' || element.text !== previous) return block;
+    return { ...block, elements: [{ ...element, text: next }] };
+  });
+}
 
 function parsePayload(rawBody: Buffer): BlockActionsPayload {
   const text = new URLSearchParams(rawBody.toString('utf8')).get('payload');
