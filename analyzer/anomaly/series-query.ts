@@ -32,24 +32,23 @@ const TRANSACTION_LOOKBACK_SECONDS = 3600;
  * queue lag and partner probe response time per integration, workflow and
  * plant (largest observation of the minute), failures and retries, spans and the share of error spans per
  * integration, and end-to-end latency percentiles per workflow and plant by
- * the minute a transaction ended. Each branch reads only the day partitions
+ * the minute a transaction ended. Lag and probe response time come from one
+ * scan of `integration_lag`. Each branch reads only the day partitions
  * of the window.
  */
 export const SERIES_QUERY = `
 SELECT metric, integration, workflow, plant, toUnixTimestamp(minute) AS t, value FROM (
-    SELECT 'lag_seconds' AS metric, integration, workflow, attributes['plant'] AS plant,
-        toStartOfMinute(observed_at) AS minute, max(lag_seconds) AS value
-    FROM integration_lag
-    WHERE observed_at >= {start:DateTime64(3)} AND observed_at < {end:DateTime64(3)}
-        AND status = 'ok' AND lag_seconds IS NOT NULL
-    GROUP BY integration, workflow, plant, minute
-    UNION ALL
-    SELECT 'probe_latency_ms', integration, workflow, attributes['plant'],
-        toStartOfMinute(observed_at) AS minute, max(toFloat64OrNull(attributes['latency_ms']))
-    FROM integration_lag
-    WHERE observed_at >= {start:DateTime64(3)} AND observed_at < {end:DateTime64(3)}
-        AND source_kind = 'http_probe' AND attributes['latency_ms'] != ''
-    GROUP BY integration, workflow, attributes['plant'], minute
+    SELECT arrayJoin(['lag_seconds', 'probe_latency_ms']) AS metric, integration, workflow, plant, minute,
+        if(metric = 'lag_seconds', lag, probe) AS value
+    FROM (
+        SELECT integration, workflow, attributes['plant'] AS plant, toStartOfMinute(observed_at) AS minute,
+            maxIf(lag_seconds, status = 'ok' AND lag_seconds IS NOT NULL) AS lag,
+            maxIf(toFloat64OrNull(attributes['latency_ms']), source_kind = 'http_probe' AND attributes['latency_ms'] != '') AS probe
+        FROM integration_lag
+        WHERE observed_at >= {start:DateTime64(3)} AND observed_at < {end:DateTime64(3)}
+        GROUP BY integration, workflow, plant, minute
+    )
+    WHERE value IS NOT NULL
     UNION ALL
     SELECT 'failures_per_minute', integration, workflow, attributes['plant'],
         toStartOfMinute(failed_at) AS minute, toFloat64(uniqExact(failure_id))
