@@ -72,6 +72,8 @@ const MAX_AUDIT_GROUPS = 10_000;
 export interface GroupedSecurityAuditOptions {
   windowMs?: number;
   now?: () => Date;
+  /** Receives failures of summaries written by the timer, which has no caller to raise them to. */
+  onError?: (error: unknown) => void;
 }
 
 /** A security audit log that groups repeats; `close()` writes the counts still pending. */
@@ -118,7 +120,7 @@ export function createGroupedSecurityAudit(inner: SecurityAuditLog, options: Gro
     }
   };
 
-  const timer = windowMs > 0 ? setInterval(() => void sweep(false).catch(() => undefined), windowMs) : undefined;
+  const timer = windowMs > 0 ? setInterval(() => void sweep(false).catch((error: unknown) => options.onError?.(error)), windowMs) : undefined;
   timer?.unref();
 
   return {

@@ -87,7 +87,11 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
     options.limits?.maxRejectionsPerWindow ?? DEFAULT_MAX_REJECTIONS_PER_WINDOW,
     options.limits?.windowMs ?? DEFAULT_REJECTION_WINDOW_MS,
   );
-  const auditLog = createGroupedSecurityAudit(options.audit, { windowMs: options.limits?.auditGroupWindowMs ?? DEFAULT_AUDIT_GROUP_WINDOW_MS, now });
+  const auditLog = createGroupedSecurityAudit(options.audit, {
+    windowMs: options.limits?.auditGroupWindowMs ?? DEFAULT_AUDIT_GROUP_WINDOW_MS,
+    now,
+    onError: (error) => logger.error({ err: error }, 'writing a security audit summary failed'),
+  });
 
   const audit = async (code: SecurityAuditCode, request: FastifyRequest, detail: string, actor = 'unknown', proposalId?: string) => {
     try {
@@ -226,7 +230,8 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
       return;
     }
 
-    const summary = describeOutcome(outcome, action.decision, slackUserId, userName, now());
+    const decidedAt = now();
+    const summary = describeOutcome(outcome, action.decision, slackUserId, userName, decidedAt);
     if (outcome.status !== 'awaiting_second_approval') options.onDecision?.(action.proposalId, summary);
     const ts = payload.container?.message_ts ?? payload.message?.ts;
     if (!channel || !ts || !payload.message?.blocks) {
@@ -237,7 +242,6 @@ export function registerSlackInteractivity(app: FastifyInstance, options: SlackI
     const text = payload.message.text ?? summary;
     await options.api.updateMessage({ channel, ts, text, blocks });
     if (outcome.status === 'executing' && options.proposals) {
-      const decidedAt = now();
       const showResult = async (result: DecisionOutcome) => {
         const final = describeOutcome(result, action.decision, slackUserId, userName, decidedAt);
         options.onDecision?.(action.proposalId, final);
