@@ -1,13 +1,15 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProposalView } from '../../../remediation/contract.js';
 import { AMQP_URL, ControlPlaneHarness, exceptionIncident, INTEGRATIONS, type StoreKind } from './harness.js';
 
 const MESSAGE_COUNT = 500;
-/** Messages on the work queue at which the first process is killed. */
+/** Messages on the work queue after which the first process is killed. */
 const KILL_AFTER_MOVED = 150;
+/** Longest extra wait before the kill, in milliseconds, so the kill lands in different steps of a batch. */
+const MAX_KILL_JITTER_MS = 15;
 const POLL_INTERVAL_MS = 5;
 const CHILD_TIMEOUT_MS = 60_000;
 
@@ -129,6 +131,7 @@ describe.each<StoreKind>(['pglite', 'postgres'])('dead-letter replay with a %s c
 
     const first = startChild('approve', replay.id);
     await waitFor(async () => (await channel.checkQueue(workQueue)).messageCount >= KILL_AFTER_MOVED, CHILD_TIMEOUT_MS);
+    await new Promise((resolve) => setTimeout(resolve, randomInt(MAX_KILL_JITTER_MS + 1)));
     first.child.kill('SIGKILL');
     await first.output;
     const movedBeforeKill = (await channel.checkQueue(workQueue)).messageCount;
