@@ -1,10 +1,10 @@
 /**
  * Seeded failure scenarios of the demo network with their ground truth.
  * `generateScenario(kind, { seed })` returns a run's minute-by-minute
- * indicators and the minute its lag first reaches the workflow's objective;
+ * indicators and the minute its lag first reaches the workflow's objective.
  * `writeScenarioRuns` stores runs in `integration_lag` and
  * `integration_failures` as the collector would, for tests and evaluations
- * in simulated time; `ScenarioReplaySource` replays one run as a live pull
+ * in simulated time. `ScenarioReplaySource` replays one run as a live pull
  * source, which is what `syncwatch demo --scenario <kind>` adds.
  */
 export { DEFAULT_SCENARIO_MINUTES, DEFAULT_SCENARIO_START, describeTarget, generateScenario, SCENARIO_WORKFLOW_INTEGRATIONS } from './generators.js';
