@@ -1,4 +1,4 @@
-import type { AuditEntry, DecisionChannel } from './contract.js';
+import type { AuditEntry, AuditFilter, DecisionChannel } from './contract.js';
 import type { SqlRunner } from './control-store.js';
 
 /** Advisory lock key taken before each append ("swaudit" in ASCII), so sequence numbers commit in order. */
@@ -57,17 +57,19 @@ export async function appendAudit(tx: SqlRunner, record: AuditRecord): Promise<n
   return Number(rows[0]?.seq);
 }
 
-/** Reads audit entries, oldest first, optionally of one proposal. */
-export async function listAudit(
-  db: SqlRunner,
-  filter: { proposalId?: string | undefined; limit?: number | undefined; afterSeq?: number | undefined } = {},
-): Promise<AuditEntry[]> {
+/**
+ * Reads audit entries in sequence order, oldest first unless
+ * `newestFirst`, optionally of one proposal and only between `afterSeq`
+ * and `before`.
+ */
+export async function listAudit(db: SqlRunner, filter: AuditFilter & { afterSeq?: number | undefined } = {}): Promise<AuditEntry[]> {
   const limit = Math.min(Math.max(1, Math.floor(filter.limit ?? DEFAULT_AUDIT_LIMIT)), MAX_AUDIT_LIMIT);
+  const order = filter.newestFirst === true ? 'DESC' : 'ASC';
   const { rows } = await db.query<AuditRow>(
     `SELECT seq, at, actor, channel, event, proposal_id, code, detail FROM audit_log
-      WHERE ($1::text IS NULL OR proposal_id = $1) AND seq > $2
-      ORDER BY seq LIMIT $3`,
-    [filter.proposalId ?? null, filter.afterSeq ?? 0, limit],
+      WHERE ($1::text IS NULL OR proposal_id = $1) AND seq > $2 AND ($3::bigint IS NULL OR seq < $3)
+      ORDER BY seq ${order} LIMIT $4`,
+    [filter.proposalId ?? null, filter.afterSeq ?? 0, filter.before ?? null, limit],
   );
   return rows.map(toAuditEntry);
 }

@@ -104,10 +104,20 @@ export interface UserView {
   slackUserId?: string;
 }
 
+/** Which audit entries to read; without `newestFirst`, oldest first. */
+export interface AuditFilter {
+  proposalId?: string;
+  /** Maximum entries returned: 200 by default, 10,000 at most. */
+  limit?: number;
+  /** Only entries whose sequence number is below this one, to page back from the newest. */
+  before?: number;
+  newestFirst?: boolean;
+}
+
 /** Read side of the remediation layer, for the API and the console. */
 export interface RemediationReader {
   listProposals(filter?: { status?: ProposalStatus }): Promise<ProposalView[]>;
   getProposal(id: string): Promise<ProposalView | undefined>;
-  listAudit(filter?: { proposalId?: string; limit?: number }): Promise<AuditEntry[]>;
+  listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
   findUser(name: string): Promise<UserView | undefined>;
 }

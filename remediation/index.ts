@@ -9,6 +9,7 @@ import type { RemediationKind } from './catalogue.js';
 import type { RemediationConfig } from './config.js';
 import type {
   AuditEntry,
+  AuditFilter,
   DecisionOutcome,
   DecisionRequest,
   ProposalDecider,
@@ -244,7 +245,7 @@ class RemediationLayer implements Remediation {
     return readProposalView(this.store, id);
   }
 
-  listAudit(filter?: { proposalId?: string; limit?: number }): Promise<AuditEntry[]> {
+  listAudit(filter?: AuditFilter): Promise<AuditEntry[]> {
     return listAudit(this.store, filter);
   }
 

@@ -309,7 +309,10 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     {
       onRequest: scopeHook('admin'),
       schema: {
-        summary: 'The remediation audit log in sequence order, oldest first',
+        summary: 'The remediation audit log, newest first',
+        description:
+          'Returns at most `limit` entries in descending `seq` order. To read further back, send the `nextBefore` ' +
+          'of the previous page as `before`; the last page has no `nextBefore`.',
         tags: ['audit'],
         security: bearerSecurity,
         querystring: {
@@ -317,20 +320,31 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
           additionalProperties: false,
           properties: {
             proposalId: { type: 'string', minLength: 1, maxLength: 200 },
+            before: { type: 'integer', minimum: 1, description: 'only entries whose seq is below this one' },
             limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 200 },
           },
         },
         response: {
-          200: { type: 'object', required: ['entries'], properties: { entries: { type: 'array', items: ref('AuditEntry') } } },
+          200: {
+            type: 'object',
+            required: ['entries'],
+            properties: {
+              entries: { type: 'array', items: ref('AuditEntry') },
+              nextBefore: { type: 'integer', description: 'the `before` of the next, older page; absent on the last page' },
+            },
+          },
           ...AUTH_ERROR_REPLIES,
           503: { description: 'the remediation layer is not running', ...ref('Error') },
         },
       },
     },
     async (request) => {
-      const { proposalId, limit } = request.query as { proposalId?: string; limit: number };
-      const entries = await remediation().listAudit({ proposalId, limit });
-      return { entries: entries.map(toAuditJson) };
+      const { proposalId, before, limit } = request.query as { proposalId?: string; before?: number; limit: number };
+      const entries = await remediation().listAudit({ proposalId, before, limit, newestFirst: true });
+      const oldest = entries.at(-1);
+      // A full page may have older entries behind it; the next request finds out.
+      const nextBefore = entries.length === limit && oldest !== undefined ? oldest.seq : undefined;
+      return { entries: entries.map(toAuditJson), nextBefore };
     },
   );
 }

@@ -1,5 +1,6 @@
 import type {
   AuditEntry,
+  AuditFilter,
   DecisionOutcome,
   DecisionRequest,
   ProposalView,
@@ -75,8 +76,11 @@ export class RemediationDouble implements RemediationAccess {
     return proposal ? copy(proposal) : undefined;
   }
 
-  async listAudit(filter?: { proposalId?: string; limit?: number }): Promise<AuditEntry[]> {
-    const entries = this.audit.filter((entry) => !filter?.proposalId || entry.proposalId === filter.proposalId);
+  async listAudit(filter?: AuditFilter): Promise<AuditEntry[]> {
+    const entries = this.audit.filter(
+      (entry) => (!filter?.proposalId || entry.proposalId === filter.proposalId) && (filter?.before === undefined || entry.seq < filter.before),
+    );
+    if (filter?.newestFirst) entries.reverse();
     return entries.slice(0, filter?.limit ?? entries.length);
   }
 

@@ -15,7 +15,13 @@ import { buildApiServer } from '../../../server/api-server.js';
 const POSTGRES_URL = process.env.SYNCWATCH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CONTROL_SCHEMA = `sw_api_${randomBytes(5).toString('hex')}`;
 
-const TOKENS = { alice: 'alice-core-token-0123456789', bob: 'bob-core-token-0123456789', ana: 'ana-core-token-0123456789', pat: 'pat-core-token-0123456789' };
+const TOKENS = {
+  alice: 'alice-core-token-0123456789',
+  bob: 'bob-core-token-0123456789',
+  ana: 'ana-core-token-0123456789',
+  pat: 'pat-core-token-0123456789',
+  root: 'root-core-token-0123456789',
+};
 
 const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-api-core-'));
 let remediation: Remediation;
@@ -62,6 +68,12 @@ function reject(id: string, token: string, reason: string, headers: Record<strin
   });
 }
 
+async function readAudit(query: string) {
+  const response = await app.inject({ method: 'GET', url: `/api/v1/audit?${query}`, headers: { authorization: `Bearer ${TOKENS.root}` } });
+  expect(response.statusCode).toBe(200);
+  return response.json();
+}
+
 beforeAll(async () => {
   const config = configSchema.parse({
     store: { dataDir },
@@ -72,13 +84,14 @@ beforeAll(async () => {
         { name: 'bob', role: 'approver' },
         { name: 'ana', role: 'analyst' },
         { name: 'pat', role: 'approver', plants: ['plant-2'] },
+        { name: 'root', role: 'admin' },
       ],
     },
   });
   remediation = await openRemediation({ config, logger: pino({ level: 'silent' }), schema: CONTROL_SCHEMA, executeInBackground: false });
   app = buildApiServer({
     client: {} as ClickHouseClient,
-    tokens: Object.entries(TOKENS).map(([user, token]) => ({ name: `${user}-token`, token, scopes: ['approve'], user })),
+    tokens: Object.entries(TOKENS).map(([user, token]) => ({ name: `${user}-token`, token, scopes: [user === 'root' ? 'admin' : 'approve'], user })),
     logger: pino({ level: 'silent' }),
     storeDescription: 'test store',
     remediation,
@@ -173,6 +186,32 @@ describe('remediation API on the remediation core', () => {
     expect(second.json().outcome.status).toBe('executed');
     expect(JSON.stringify(second.json())).not.toContain('approval 1 of 2 by "alice"');
     expect((await remediation.getProposal(proposal.id))?.approvals.map((approval) => approval.userName).sort()).toEqual(['alice', 'bob']);
+  });
+
+  it('pages the audit log newest first', async () => {
+    const proposal = await remediation.storeProposal(routeDraft({ requiredApprovals: 2 }));
+    await approve(proposal.id, TOKENS.alice);
+    await approve(proposal.id, TOKENS.ana);
+    await approve(proposal.id, TOKENS.bob);
+    const all = await remediation.listAudit({ proposalId: proposal.id });
+    const ascending = all.map((entry) => entry.seq);
+    expect(ascending.length).toBeGreaterThanOrEqual(4);
+
+    const first = await readAudit(`proposalId=${proposal.id}&limit=2`);
+    const second = await readAudit(`proposalId=${proposal.id}&limit=2&before=${first.nextBefore}`);
+    const newest = await readAudit('limit=1');
+
+    expect(first.entries.map((entry: { seq: number }) => entry.seq)).toEqual(ascending.slice(-2).reverse());
+    expect(first.nextBefore).toBe(ascending.at(-2));
+    expect(second.entries.map((entry: { seq: number }) => entry.seq)).toEqual(ascending.slice(-4, -2).reverse());
+    expect(newest.entries[0].seq).toBeGreaterThanOrEqual(ascending.at(-1)!);
+  });
+
+  it('ends audit paging without nextBefore', async () => {
+    const proposal = await remediation.storeProposal(routeDraft());
+    const page = await readAudit(`proposalId=${proposal.id}&limit=50`);
+    expect(page.entries).toHaveLength(1);
+    expect(page.nextBefore).toBeUndefined();
   });
 
   it('rejects with a reason', async () => {
