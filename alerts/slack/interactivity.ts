@@ -33,7 +33,7 @@ export interface SlackInteractivityOptions {
   now?: () => Date;
 }
 
-/** How the message follows an approved proposal until its execution ends. */
+/** Polling schedule for the execution result of a proposal approved in Slack. */
 export interface ExecutionWait {
   /** First wait between two reads, in milliseconds; later waits grow by half up to 30 s. 2 s by default. */
   pollMs?: number;
@@ -45,9 +45,9 @@ const DEFAULT_EXECUTION_POLL_MS = 2_000;
 const MAX_EXECUTION_POLL_MS = 30_000;
 const DEFAULT_EXECUTION_MAX_WAIT_MS = 30 * 60_000;
 
-/** Limits on rejected requests, so that nobody without the signing secret can flood the audit log. */
+/** Limits on rejected requests, so that senders without the signing secret cannot flood the audit log. */
 export interface SlackInteractivityLimits {
-  /** Rejected requests per address and window before the route answers 429; 30 by default. */
+  /** Maximum rejected requests per address and window before the route returns 429; 30 by default. */
   maxRejectionsPerWindow?: number;
   /** Length of the rate-limit window in milliseconds; one minute by default. */
   windowMs?: number;
@@ -334,7 +334,7 @@ const printableText = z.string().regex(/^[^\p{Cc}]*$/u, 'expected text without c
 const optionalText = printableText.optional();
 /** Slack user, channel and team ids, such as U0123ABCD. */
 const slackIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a Slack id of 1 to 64 letters and digits, such as U0123ABCD');
-/** Longest proposal id, as the HTTP API accepts in its paths. */
+/** Maximum proposal id length, the same as the HTTP API accepts in its paths. */
 const MAX_PROPOSAL_ID_LENGTH = 200;
 
 /**
@@ -404,7 +404,7 @@ function findProposalAction(payload: BlockActionsPayload): ProposalAction | unde
     if (decision && typeof action.value === 'string' && action.value.length > 0) {
       if (action.value.length > MAX_PROPOSAL_ID_LENGTH) {
         throw new PayloadError(
-          `invalid payload field actions[${index}].value: expected a proposal id of at most ${MAX_PROPOSAL_ID_LENGTH} characters, received ${action.value.length}`,
+          `invalid payload field actions[${index}].value: expected a proposal id of at most ${MAX_PROPOSAL_ID_LENGTH} characters, received one of ${action.value.length}`,
         );
       }
       return { proposalId: action.value, decision, actionTs: action.action_ts ?? '' };

@@ -20,7 +20,7 @@ const executingDecider: ProposalDecider = {
   },
 };
 
-/** A reader that reports `executing` for the first reads, then the final status. */
+/** Creates a reader that returns `executing` for the first reads, then the final status. */
 function proposalReader(final: ProposalStatus, result: string, executingReads = 2) {
   let reads = 0;
   return {
