@@ -49,6 +49,8 @@ export interface ControlStoreOptions {
 /** Environment variable with the control-plane PostgreSQL URL; overrides `remediation.database.url`. */
 export const CONTROL_PLANE_URL_ENV = 'CONTROL_PLANE_URL';
 const DEFAULT_MAX_CONNECTIONS = 8;
+/** Executions one process runs at once on PostgreSQL; a further one waits for a lock connection. */
+const MAX_LOCK_CONNECTIONS = 16;
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Opens the control-plane store and makes `options.schema` the search path of every session. */
@@ -85,6 +87,10 @@ async function openPostgresStore(url: string, schema: string, max: number): Prom
   });
   // An idle connection that the server drops emits an error here; the next query reconnects.
   pool.on('error', () => undefined);
+  // Locks keep their connection for a whole execution, so they get a pool of their own and
+  // never starve the queries that the execution runs.
+  const lockPool = new pg.Pool({ connectionString: url, max: MAX_LOCK_CONNECTIONS, application_name: 'syncwatch-control-plane-locks' });
+  lockPool.on('error', () => undefined);
   return {
     kind: 'postgres',
     async query<Row>(sql: string, params: unknown[] = []) {
@@ -111,7 +117,7 @@ async function openPostgresStore(url: string, schema: string, max: number): Prom
       }
     },
     async tryLock(key: string) {
-      const client = await pool.connect();
+      const client = await lockPool.connect();
       // A connection the server ends while locked emits an error here; the lock ends with it.
       client.on('error', () => undefined);
       try {
@@ -129,7 +135,9 @@ async function openPostgresStore(url: string, schema: string, max: number): Prom
       client.release();
       return undefined;
     },
-    close: () => pool.end(),
+    async close() {
+      await Promise.all([pool.end(), lockPool.end()]);
+    },
   };
 }
 
