@@ -346,7 +346,8 @@ const payloadSchema = z.looseObject({
   user: z.looseObject({ id: slackIdSchema, username: z.string().optional() }),
   channel: z.looseObject({ id: slackIdSchema }).optional(),
   container: z.looseObject({ channel_id: slackIdSchema.optional(), message_ts: optionalText, thread_ts: optionalText }).optional(),
-  message: z.looseObject({ ts: optionalText, text: optionalText, thread_ts: optionalText, blocks: z.array(z.looseObject({ type: z.string() })).optional() }).optional(),
+  // Message text goes back to Slack only and may hold line breaks.
+  message: z.looseObject({ ts: optionalText, text: z.string().optional(), thread_ts: optionalText, blocks: z.array(z.looseObject({ type: z.string() })).optional() }).optional(),
   actions: z.array(z.looseObject({ action_id: z.string(), block_id: z.string().optional(), value: optionalText, action_ts: optionalText })).optional(),
 });
 

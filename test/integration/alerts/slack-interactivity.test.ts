@@ -211,6 +211,15 @@ describe('POST /slack/interactivity', () => {
     expect(auditEvents.at(-1)?.code).toBe('ALERTS_SLACK_SIGNATURE_MISSING');
   });
 
+  it('accepts line breaks in message text', async () => {
+    const message = await postProposal('prop-multiline');
+    const payload = click('U0BOB', 'reject', 'prop-multiline', message);
+    (payload.message as { text: string }).text = 'first line\nsecond line';
+    const response = await send(sign(payload));
+    expect(response.status).toBe(200);
+    await vi.waitFor(() => expect(JSON.stringify(currentMessage(message).blocks)).toContain('Rejected by <@U0BOB> (bob)'));
+  });
+
   it('rejects a null action entry', async () => {
     const requestsBefore = decider.requests.length;
     const payload = { type: 'block_actions', user: { id: 'U0BOB' }, actions: [null] };
