@@ -15,7 +15,7 @@ export interface AnalyzerLoopOptions {
   enrich?: (event: AlertEvent) => Promise<AlertEvent>;
 }
 
-/** What one cycle did. */
+/** Outcome of one cycle. */
 export interface AnalyzerCycleResult {
   events: AlertEvent[];
   /** Stages that failed, with their error; the others still ran. */

@@ -6,10 +6,10 @@
  * The rows are generated inside ClickHouse with `INSERT ... SELECT FROM
  * numbers()`: a daily cycle, a burst after each shift change at 06:00, 14:00
  * and 22:00, and noise. Series are 1,000 integrations times 10 plants. The
- * stage first learns each series from the last `--restore-h` hours (the
- * restore a service start does), then one more minute arrives for every
- * series and one full analyzer cycle runs: the aggregation query, the
- * detector on every series, the writes. Its time is compared with a bare
+ * stage first learns each series from the last `--restore-h` hours, as a
+ * service start does. Then one more minute arrives for every series and one
+ * full analyzer cycle runs the aggregation query, the detector on every
+ * series and the writes. Its time is compared with a bare
  * GROUP BY scan of the same rows, the same per-minute aggregation with only
  * a count returned.
  *

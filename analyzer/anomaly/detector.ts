@@ -103,7 +103,7 @@ export interface PointScore {
   alarm: boolean;
   /** Strongest signal on this point. */
   kind: AnomalyKind | 'normal' | 'warmup';
-  /** Which baseline gave `expected`. */
+  /** Baseline that gave `expected`. */
   baseline: Baseline;
   explanation: string;
 }
@@ -219,7 +219,7 @@ export class SeriesDetector {
     for (const [name, guess] of candidates) {
       const e = this.err[name];
       if (!Number.isFinite(e)) continue;
-      // The daily profile wins near-ties, because it alone knows bursts that recur at one time of day.
+      // The daily profile wins near-ties, because only it expects bursts that recur at one time of day.
       const rank = name === 'daily' ? e : e * p.dailyPreference;
       if (rank < bestRank) {
         bestRank = rank;

@@ -62,9 +62,9 @@ export interface IncidentTrackerOptions {
 }
 
 /**
- * The cause an alarm belongs to: its integration, or its workflow and plant
- * for series that span integrations (end-to-end latency). Alarms of one
- * cause share one open incident.
+ * Returns the cause an alarm belongs to: its integration, or its workflow
+ * and plant for series that span integrations (end-to-end latency). Alarms
+ * of one cause share one open incident.
  */
 export function causeKeyOf(series: SeriesId): string {
   return series.integration !== ''
@@ -100,7 +100,7 @@ export class IncidentTracker {
     return this.open;
   }
 
-  /** The open incident of a cause, or a new one when the alarm opens it. */
+  /** Returns the open incident of the series' cause, opening one when there is none. */
   assign(series: SeriesId, score: PointScore): { incident: Incident; opened: boolean } {
     const causeKey = causeKeyOf(series);
     const existing = this.open.get(causeKey);
@@ -219,7 +219,7 @@ function describe(incident: Incident): void {
     (incident.state === 'resolved' ? ' Every series is back inside its normal band.' : '');
 }
 
-/** The alert event for one incident change. */
+/** Builds the alert event for one incident change. */
 export function incidentEvent(incident: Incident, state: AlertEvent['state'], at: number): AlertEvent {
   const peak = incident.peak;
   return {

@@ -28,11 +28,11 @@ export type SeriesMetric = keyof typeof SERIES_METRICS;
 const TRANSACTION_LOOKBACK_SECONDS = 3600;
 
 /**
- * One statement that aggregates every series per minute in [start, end):
- * queue lag and partner probe response time per integration, workflow and
- * plant (largest observation of the minute), failures and retries, spans and the share of error spans per
- * integration, and end-to-end latency percentiles per workflow and plant by
- * the minute a transaction ended. Lag and probe response time come from one
+ * One statement that aggregates every series per minute in [start, end).
+ * Queue lag and partner probe response time (largest observation of the
+ * minute), failures, retries, spans and the share of error spans are per
+ * integration, workflow and plant. End-to-end latency percentiles are per
+ * workflow and plant, by the minute a transaction ended. Lag and probe response time come from one
  * scan of `integration_lag`. Each branch reads only the day partitions
  * of the window.
  */
@@ -101,7 +101,8 @@ ORDER BY metric, integration, workflow, plant, t`;
 /** Undoes TabSeparated escaping of backslashes, tabs and newlines in a name. */
 function unescapeTsv(text: string): string {
   if (!text.includes('\\')) return text;
-  return text.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === '0' ? '\0' : c));
+  const escapes: Record<string, string> = { t: '\t', n: '\n', '0': '\0' };
+  return text.replace(/\\(.)/g, (_, c: string) => escapes[c] ?? c);
 }
 
 function toClickHouseTime(ms: number): string {

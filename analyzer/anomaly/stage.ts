@@ -37,7 +37,7 @@ interface SeriesState {
   lastTs: number;
 }
 
-/** What one cycle did, for logs and the benchmark. */
+/** Counts and timings of one cycle, for logs and the benchmark. */
 export interface AnomalyCycleStats {
   points: number;
   series: number;
@@ -48,9 +48,9 @@ export interface AnomalyCycleStats {
 
 /**
  * The analyzer's anomaly stage. Each cycle aggregates every series per
- * minute in ClickHouse from the last scored minute up to the last complete
- * one, scores the new points with one streaming detector per series kept in
- * memory, writes alarms to `anomalies`, and groups them into incidents in
+ * minute in ClickHouse, from the last scored minute up to the last complete
+ * one. It scores the new points with one streaming detector per series,
+ * kept in memory, and writes alarms to `anomalies`. Alarms are grouped into
  * `incidents`, one open incident per cause. The first cycle reads
  * `restoreWindowMs` of history to learn the baselines and reports only the
  * last two minutes of it.

@@ -1,8 +1,8 @@
 /**
  * How rare a value of one signal is, from the signal's own history: a
  * streaming peaks-over-threshold model. A running high quantile `t` splits
- * off the tail; the excesses over `t` are summarised by their forgetting mean
- * and variance, which fit a generalised Pareto tail by the method of moments.
+ * off the tail. The forgetting mean and variance of the excesses over `t`
+ * fit a generalised Pareto tail by the method of moments.
  * `surprise(x)` is -log10 of the estimated probability of a value at least
  * as large as `x`.
  */
