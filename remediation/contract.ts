@@ -25,6 +25,13 @@ export interface DecisionRequest {
    * decision or reason is refused with `REMEDIATION_IDEMPOTENCY_CONFLICT`.
    */
   idempotencyKey?: string;
+  /**
+   * Set by a surface that already refused the request, such as an API token
+   * without the approve scope or a field that fails the schema. The
+   * remediation layer then decides nothing and only audits the refusal with
+   * this code and message.
+   */
+  refusal?: { code: string; message: string };
 }
 
 /**

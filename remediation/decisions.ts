@@ -17,6 +17,7 @@ const MAX_REASON_LENGTH = 2_000;
  */
 export async function recordDecision(store: ControlStore, request: DecisionRequest, now: Date): Promise<DecisionOutcome> {
   return store.transaction(async (tx) => {
+    if (request.refusal !== undefined) return refuse(tx, request, request.refusal.code, request.refusal.message);
     const storedKey = request.idempotencyKey === undefined ? undefined : scopedIdempotencyKey(request.userName, request.idempotencyKey);
     if (storedKey !== undefined) {
       const previous = await readPreviousOutcome(tx, request, storedKey);
@@ -34,7 +35,7 @@ export async function recordDecision(store: ControlStore, request: DecisionReque
   });
 }
 
-/** An outcome as `decision_requests` stores it, with the request it answered. */
+/** An outcome as `decision_requests` stores it, with the decision and reason of its request. */
 type StoredOutcome = DecisionOutcome & { decision: string; reason?: string | null };
 
 /**

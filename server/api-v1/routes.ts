@@ -231,20 +231,63 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     503: { description: 'the remediation layer is not running', ...ref('Error') },
   };
 
-  const decide = async (request: FastifyRequest, decision: Decision, reason?: string) => {
+  /**
+   * Audits a decision request that the API refused before the remediation
+   * layer saw it. A failure to audit is logged and does not replace the
+   * refusal the client gets.
+   */
+  const auditRefusal = async (request: FastifyRequest, decision: Decision, actor: string, error: ApiError) => {
+    if (!options.remediation) return;
+    const { id } = request.params as { id?: string };
+    try {
+      await options.remediation.decide({
+        proposalId: auditText(id ?? ''),
+        decision,
+        userName: actor,
+        channel: declaredChannel(request),
+        refusal: { code: error.code, message: auditText(error.message) },
+      });
+    } catch (auditError) {
+      request.log.error({ err: auditError, code: error.code, actor }, 'failed to audit a rejected decision request');
+    }
+  };
+
+  /**
+   * Checks the approve scope on a decision route. A known token without the
+   * scope is audited as a refused decision, with `token:<name>` as the actor
+   * because such a token may have no user. The route's rate limiter runs
+   * first, so one token cannot write refusals faster than its limit.
+   */
+  const decisionScopeHook = (decision: Decision) => [
+    limiter,
+    async (request: FastifyRequest) => {
+      try {
+        requireScope(request, tokens, 'approve');
+      } catch (error) {
+        const token = findPresentedToken(request, tokens);
+        if (error instanceof ApiError && error.code === 'API_ERR_FORBIDDEN_SCOPE' && token !== undefined) {
+          await auditRefusal(request, decision, `token:${token.name}`, error);
+        }
+        throw error;
+      }
+    },
+  ];
+
+  const decide = async (request: FastifyRequest, decision: Decision) => {
     const token = requireScope(request, tokens, 'approve');
     const access = remediation();
     if (token.user === undefined) {
       throw new ApiError('API_ERR_UNKNOWN_USER', `token "${token.name}" has no user; add user: <name> to it in api.tokens`);
     }
     const { id } = request.params as { id: string };
-    const headers = request.headers as { 'idempotency-key'?: string; 'x-syncwatch-channel'?: DecisionChannel };
+    const reason = decision === 'reject' ? (request.body as { reason: string }).reason.trim() : undefined;
+    const headers = request.headers as { 'idempotency-key'?: string };
     // Unknown proposals and users are refused by the remediation layer, which audits every refusal.
     const outcome: DecisionOutcome = await access.decide({
       proposalId: id,
       decision,
       userName: token.user,
-      channel: headers['x-syncwatch-channel'] ?? 'api',
+      channel: declaredChannel(request),
       reason,
       idempotencyKey: headers['idempotency-key'],
     });
@@ -260,7 +303,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
   v1.post(
     '/proposals/:id/approve',
     {
-      onRequest: scopeHook('approve'),
+      onRequest: decisionScopeHook('approve'),
       // An approval carries nothing, so a request without a body counts as `{}`.
       preValidation: async (request) => {
         request.body ??= {};
@@ -285,7 +328,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
   v1.post(
     '/proposals/:id/reject',
     {
-      onRequest: scopeHook('approve'),
+      onRequest: decisionScopeHook('reject'),
       schema: {
         summary: 'Reject a proposal with a reason',
         tags: ['proposals'],
@@ -301,7 +344,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
         response: decisionReplies,
       },
     },
-    async (request) => decide(request, 'reject', (request.body as { reason: string }).reason.trim()),
+    async (request) => decide(request, 'reject'),
   );
 
   v1.get(
@@ -347,6 +390,23 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
       return { entries: entries.map(toAuditJson), nextBefore };
     },
   );
+}
+
+/**
+ * Returns the channel the client declared in X-Syncwatch-Channel, or `api`.
+ * The header is a label the client chooses, not a proof of where the
+ * request came from.
+ */
+function declaredChannel(request: FastifyRequest): DecisionChannel {
+  return request.headers['x-syncwatch-channel'] === 'console' ? 'console' : 'api';
+}
+
+/** Maximum characters of a request value copied into an audit row. */
+const MAX_AUDIT_TEXT_LENGTH = 2_000;
+
+/** Makes request text storable in PostgreSQL: NUL becomes the six characters `\u0000`, and the text is shortened. */
+function auditText(text: string): string {
+  return text.replace(/\u0000/g, '\\u0000').slice(0, MAX_AUDIT_TEXT_LENGTH);
 }
 
 async function findTokenUser(remediation: RemediationAccess, token: ApiToken): Promise<UserView | undefined> {

@@ -93,6 +93,8 @@ export class RemediationDouble implements RemediationAccess {
   }
 
   async decide(request: DecisionRequest): Promise<DecisionOutcome> {
+    // A refusal from the surface is only audited, so `decisions` keeps the requests the policy saw.
+    if (request.refusal) return this.refuse(request, request.refusal.code, request.refusal.message);
     this.decisions.push(request);
     // Keys are scoped per user, as in the remediation core.
     const key = request.idempotencyKey === undefined ? undefined : `${request.userName}\n${request.idempotencyKey}`;

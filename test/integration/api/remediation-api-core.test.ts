@@ -21,7 +21,10 @@ const TOKENS = {
   ana: 'ana-core-token-0123456789',
   pat: 'pat-core-token-0123456789',
   root: 'root-core-token-0123456789',
+  vera: 'vera-core-token-0123456789',
 };
+
+const SCOPES: Record<string, string> = { root: 'admin', vera: 'read' };
 
 const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-api-core-'));
 let remediation: Remediation;
@@ -85,13 +88,14 @@ beforeAll(async () => {
         { name: 'ana', role: 'analyst' },
         { name: 'pat', role: 'approver', plants: ['plant-2'] },
         { name: 'root', role: 'admin' },
+        { name: 'vera', role: 'viewer' },
       ],
     },
   });
   remediation = await openRemediation({ config, logger: pino({ level: 'silent' }), schema: CONTROL_SCHEMA, executeInBackground: false });
   app = buildApiServer({
     client: {} as ClickHouseClient,
-    tokens: Object.entries(TOKENS).map(([user, token]) => ({ name: `${user}-token`, token, scopes: [user === 'root' ? 'admin' : 'approve'], user })),
+    tokens: Object.entries(TOKENS).map(([user, token]) => ({ name: `${user}-token`, token, scopes: [SCOPES[user] ?? 'approve'], user })),
     logger: pino({ level: 'silent' }),
     storeDescription: 'test store',
     remediation,
@@ -212,6 +216,19 @@ describe('remediation API on the remediation core', () => {
     const page = await readAudit(`proposalId=${proposal.id}&limit=50`);
     expect(page.entries).toHaveLength(1);
     expect(page.nextBefore).toBeUndefined();
+  });
+
+  it('audits a decision refused for its scope', async () => {
+    const proposal = await remediation.storeProposal(routeDraft());
+    const response = await approve(proposal.id, TOKENS.vera);
+
+    expect(response.statusCode).toBe(403);
+    expect(response.json().error.code).toBe('API_ERR_FORBIDDEN_SCOPE');
+    const refused = (await remediation.listAudit({ proposalId: proposal.id })).filter((entry) => entry.event === 'decision.refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.actor).toBe('token:vera-token');
+    expect(refused[0]?.code).toBe('API_ERR_FORBIDDEN_SCOPE');
+    expect((await remediation.getProposal(proposal.id))?.approvals).toHaveLength(0);
   });
 
   it('rejects with a reason', async () => {
