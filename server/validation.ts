@@ -1,4 +1,4 @@
-import { Ajv, type Options, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 
 /**
  * Ajv options shared by every request part. Unknown fields are rejected
@@ -10,15 +10,53 @@ const SHARED_OPTIONS: Options = { removeAdditional: false, useDefaults: true, ve
  * Builds the request validator compiler. Querystrings, path parameters and
  * headers arrive as text, so their Ajv converts types (`?limit=5` becomes the
  * number 5). A JSON body already has types, so its Ajv converts nothing and
- * `{"reason": 5}` fails with "expected string, received number".
+ * `{"reason": 5}` fails with "expected string, received number". Every part
+ * also rejects strings containing NUL (U+0000), which PostgreSQL text
+ * columns cannot store.
  */
 export function buildRequestValidatorCompiler(): (route: { schema?: unknown; httpPart?: string }) => ValidateFunction {
   const coercing = new Ajv({ ...SHARED_OPTIONS, coerceTypes: 'array' });
   const strict = new Ajv({ ...SHARED_OPTIONS, coerceTypes: false });
   return ({ schema, httpPart }) => {
     const ajv = httpPart === 'body' ? strict : coercing;
-    return ajv.compile(schema as object);
+    return rejectingNul(ajv.compile(schema as object));
   };
+}
+
+/** Keyword of the issue reported for a string holding NUL. */
+const NUL_KEYWORD = 'noNul';
+
+/**
+ * Wraps `validate` so that a value which passes the schema but holds a NUL
+ * character anywhere fails with one issue at that string. `schemaEnv` is
+ * copied because Fastify passes the parent object only to functions that
+ * carry it, and Ajv needs the parent to replace a converted root value.
+ */
+function rejectingNul(validate: ValidateFunction): ValidateFunction {
+  const checked = ((data: unknown, context?: Parameters<ValidateFunction>[1]) => {
+    if (!validate(data, context)) {
+      checked.errors = validate.errors;
+      return false;
+    }
+    const found = findNul(data, '');
+    checked.errors = found ? [found] : null;
+    return found === undefined;
+  }) as ValidateFunction;
+  Object.assign(checked, { schema: validate.schema, schemaEnv: validate.schemaEnv });
+  return checked;
+}
+
+function findNul(value: unknown, path: string): ErrorObject | undefined {
+  if (typeof value === 'string') {
+    if (!value.includes('\u0000')) return undefined;
+    return { instancePath: path, schemaPath: '#', keyword: NUL_KEYWORD, params: {}, message: 'must not contain NUL characters (U+0000)', data: value };
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = findNul(item, `${path}/${key}`);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** A failed schema check as Fastify attaches it to the error. */

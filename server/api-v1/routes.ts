@@ -5,6 +5,7 @@ import type { Decision, DecisionChannel, DecisionOutcome, ProposalStatus, UserVi
 import { DECIDING_ROLES } from '../../remediation/policy.js';
 import { findPresentedToken, hasScope, requireScope, type ApiScope, type ApiToken } from '../auth.js';
 import { ApiError } from '../errors.js';
+import { describeValidation, type ValidationIssue } from '../validation.js';
 import { listOpenIncidents } from '../incidents.js';
 import {
   AUTH_ERROR_REPLIES,
@@ -279,6 +280,14 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     if (token.user === undefined) {
       throw new ApiError('API_ERR_UNKNOWN_USER', `token "${token.name}" has no user; add user: <name> to it in api.tokens`);
     }
+    // Decision routes attach schema failures instead of throwing them, so that they are audited like other refusals.
+    const invalid = request.validationError as (Error & { validation?: ValidationIssue[]; validationContext?: string }) | undefined;
+    if (invalid !== undefined) {
+      const detail = invalid.validation ? describeValidation(invalid.validationContext ?? 'request', invalid.validation) : invalid.message;
+      const error = new ApiError('API_ERR_VALIDATION', detail);
+      await auditRefusal(request, decision, token.user, error);
+      throw error;
+    }
     const { id } = request.params as { id: string };
     const reason = decision === 'reject' ? (request.body as { reason: string }).reason.trim() : undefined;
     const headers = request.headers as { 'idempotency-key'?: string };
@@ -304,6 +313,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     '/proposals/:id/approve',
     {
       onRequest: decisionScopeHook('approve'),
+      attachValidation: true,
       // An approval carries nothing, so a request without a body counts as `{}`.
       preValidation: async (request) => {
         request.body ??= {};
@@ -329,6 +339,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     '/proposals/:id/reject',
     {
       onRequest: decisionScopeHook('reject'),
+      attachValidation: true,
       schema: {
         summary: 'Reject a proposal with a reason',
         tags: ['proposals'],

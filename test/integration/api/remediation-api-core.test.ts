@@ -218,6 +218,36 @@ describe('remediation API on the remediation core', () => {
     expect(page.nextBefore).toBeUndefined();
   });
 
+  it.each([
+    ['the proposal id', (id: string) => ({ url: `/api/v1/proposals/${id}%00x/reject`, reason: 'ok' }), 'params.id'],
+    ['the reason', (id: string) => ({ url: `/api/v1/proposals/${id}/reject`, reason: 'bad\u0000reason' }), 'body.reason'],
+  ])('rejects NUL in %s and audits it', async (_case, makeRequest, field) => {
+    const proposal = await remediation.storeProposal(routeDraft());
+    const { url, reason } = makeRequest(proposal.id);
+    const response = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${TOKENS.bob}` }, payload: { reason } });
+
+    expect(response.statusCode).toBe(422);
+    expect(response.json().error.code).toBe('API_ERR_VALIDATION');
+    expect(response.json().error.message).toContain(`${field} must not contain NUL characters (U+0000)`);
+    const newest = (await remediation.listAudit({ newestFirst: true, limit: 1 }))[0];
+    expect(newest?.event).toBe('decision.refused');
+    expect(newest?.code).toBe('API_ERR_VALIDATION');
+    expect(newest?.actor).toBe('bob');
+    expect(newest?.detail).toContain(field);
+    expect((await remediation.getProposal(proposal.id))?.status).toBe('pending');
+  });
+
+  it('rejects NUL in read routes as 422', async () => {
+    const headers = { authorization: `Bearer ${TOKENS.root}` };
+    const proposal = await app.inject({ method: 'GET', url: '/api/v1/proposals/a%00b', headers });
+    const audit = await app.inject({ method: 'GET', url: '/api/v1/audit?proposalId=a%00b', headers });
+
+    expect(proposal.statusCode).toBe(422);
+    expect(proposal.json().error.message).toContain('params.id must not contain NUL');
+    expect(audit.statusCode).toBe(422);
+    expect(audit.json().error.message).toContain('querystring.proposalId must not contain NUL');
+  });
+
   it('audits a decision refused for its scope', async () => {
     const proposal = await remediation.storeProposal(routeDraft());
     const response = await approve(proposal.id, TOKENS.vera);

@@ -58,6 +58,10 @@ describe('request body types', () => {
     expect(response.json().error.code).toBe('API_ERR_VALIDATION');
     expect(response.json().error.message).toContain(`body.reason expected string, received ${received}`);
     expect((await remediation.getProposal('typed-reason'))?.status).toBe('pending');
+    const newest = remediation.audit.at(-1);
+    expect(newest?.event).toBe('refused');
+    expect(newest?.code).toBe('API_ERR_VALIDATION');
+    expect(newest?.actor).toBe('alice');
   });
 
   it('still reads numbers from the querystring', async () => {
