@@ -97,10 +97,18 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
   void app.register(async (root) => {
     // The health check is unauthenticated, so it names the kind of store, not its path or host.
     const storeKind = options.storeDescription.startsWith('embedded') ? 'embedded' : 'server';
-    root.get('/healthz', async () => ({ status: 'ok', store: storeKind }));
+    root.get(
+      '/healthz',
+      { schema: { operationId: 'getHealth', summary: 'Liveness and the kind of store, without a token', tags: ['service'] } },
+      async () => ({ status: 'ok', store: storeKind }),
+    );
     const { metrics } = options;
     if (metrics) {
-      root.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.serialize()));
+      root.get(
+        '/metrics',
+        { schema: { operationId: 'getMetrics', summary: 'Self-metrics in the Prometheus text format, without a token', tags: ['service'] } },
+        async (_request, reply) => reply.type(metrics.contentType).send(await metrics.serialize()),
+      );
     }
     registerSqlRoute(root, options.client, options.tokens);
   });

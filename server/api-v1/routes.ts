@@ -9,10 +9,12 @@ import { describeValidation, type ValidationIssue } from '../validation.js';
 import { listOpenIncidents } from '../incidents.js';
 import {
   AUTH_ERROR_REPLIES,
+  BODY_ERROR_REPLIES,
   decisionHeaders,
   proposalIdParams,
   ref,
   SHARED_SCHEMAS,
+  VALIDATION_REPLY,
 } from './schemas.js';
 import {
   classifyRefusal,
@@ -83,6 +85,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     {
       onRequest: scopeHook('read'),
       schema: {
+        operationId: 'getMe',
         summary: 'The token, its user and what it may do',
         tags: ['identity'],
         security: bearerSecurity,
@@ -132,6 +135,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     {
       onRequest: scopeHook('read'),
       schema: {
+        operationId: 'listIncidents',
         summary: 'Open incidents, newest first',
         tags: ['incidents'],
         security: bearerSecurity,
@@ -150,6 +154,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
             },
           },
           ...AUTH_ERROR_REPLIES,
+          ...VALIDATION_REPLY,
         },
       },
     },
@@ -164,6 +169,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     {
       onRequest: scopeHook('read'),
       schema: {
+        operationId: 'listProposals',
         summary: 'Remediation proposals, optionally of one status',
         tags: ['proposals'],
         security: bearerSecurity,
@@ -175,6 +181,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
         response: {
           200: { type: 'object', required: ['proposals'], properties: { proposals: { type: 'array', items: ref('Proposal') } } },
           ...AUTH_ERROR_REPLIES,
+          ...VALIDATION_REPLY,
           503: { description: 'the remediation layer is not running', ...ref('Error') },
         },
       },
@@ -191,6 +198,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     {
       onRequest: scopeHook('read'),
       schema: {
+        operationId: 'getProposal',
         summary: 'One proposal with its audit trail',
         tags: ['proposals'],
         security: bearerSecurity,
@@ -202,6 +210,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
             properties: { proposal: ref('Proposal'), audit: { type: 'array', items: ref('AuditEntry') } },
           },
           ...AUTH_ERROR_REPLIES,
+          ...VALIDATION_REPLY,
           404: { description: 'no proposal has this id', ...ref('Error') },
           503: { description: 'the remediation layer is not running', ...ref('Error') },
         },
@@ -224,11 +233,16 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
       properties: { outcome: ref('DecisionOutcome'), proposal: ref('Proposal') },
     },
     ...AUTH_ERROR_REPLIES,
+    ...BODY_ERROR_REPLIES,
     403: { description: 'the token lacks the approve scope, or the approval policy refused this user', ...ref('Error') },
     404: { description: 'no proposal has this id', ...ref('Error') },
-    409: { description: 'the proposal can no longer take this decision', ...ref('Error') },
+    409: {
+      description:
+        'the proposal can no longer take this decision, or the Idempotency-Key was used for another request (API_ERR_IDEMPOTENCY_CONFLICT)',
+      ...ref('Error'),
+    },
     410: { description: 'the proposal expired', ...ref('Error') },
-    422: { description: 'the request does not match the schema', ...ref('Error') },
+    422: { description: 'the request does not match the schema or contains NUL; audited as a refused decision', ...ref('Error') },
     503: { description: 'the remediation layer is not running', ...ref('Error') },
   };
 
@@ -319,6 +333,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
         request.body ??= {};
       },
       schema: {
+        operationId: 'approveProposal',
         summary: 'Approve a proposal as the token\'s user',
         description:
           'Runs the approval policy for the token\'s user. When the proposal has all the approvals it needs, ' +
@@ -341,6 +356,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
       onRequest: decisionScopeHook('reject'),
       attachValidation: true,
       schema: {
+        operationId: 'rejectProposal',
         summary: 'Reject a proposal with a reason',
         tags: ['proposals'],
         security: bearerSecurity,
@@ -363,6 +379,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
     {
       onRequest: scopeHook('admin'),
       schema: {
+        operationId: 'listAudit',
         summary: 'The remediation audit log, newest first',
         description:
           'Returns at most `limit` entries in descending `seq` order. To read further back, send the `nextBefore` ' +
@@ -388,6 +405,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
             },
           },
           ...AUTH_ERROR_REPLIES,
+          ...VALIDATION_REPLY,
           503: { description: 'the remediation layer is not running', ...ref('Error') },
         },
       },

@@ -158,6 +158,21 @@ export const AUTH_ERROR_REPLIES = {
   429: { description: 'too many requests for this token; wait for the seconds in Retry-After', ...ref('Error') },
 } as const;
 
+/** Reply of every route with a querystring, path parameter or header schema. */
+export const VALIDATION_REPLY = {
+  422: {
+    description: 'a parameter does not match the schema or contains NUL; the message names the field, the expected and the received value',
+    ...ref('Error'),
+  },
+} as const;
+
+/** Replies of routes that read a JSON body, all with code API_ERR_INVALID_BODY. */
+export const BODY_ERROR_REPLIES = {
+  400: { description: 'the body is not valid JSON', ...ref('Error') },
+  413: { description: 'the body is larger than 1 MiB', ...ref('Error') },
+  415: { description: 'the content type is neither application/json nor text/plain', ...ref('Error') },
+} as const;
+
 export const proposalIdParams = {
   type: 'object',
   required: ['id'],

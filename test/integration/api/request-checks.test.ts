@@ -94,6 +94,22 @@ describe('long proposal ids', () => {
   });
 });
 
+describe('unreadable bodies', () => {
+  it.each([
+    ['an XML body', 'application/xml', '<reason>x</reason>', 415],
+    ['a body over 1 MiB', 'application/json', JSON.stringify({ reason: 'x'.repeat(1024 * 1024) }), 413],
+  ])('answers %s in the error envelope', async (_case, contentType, payload, status) => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/v1/proposals/any/reject',
+      headers: { authorization: `Bearer ${TOKENS.approver}`, 'content-type': contentType },
+      payload,
+    });
+    expect(response.statusCode).toBe(status);
+    expect(response.json().error.code).toBe('API_ERR_INVALID_BODY');
+  });
+});
+
 describe('status details', () => {
   it('sends WWW-Authenticate with 401', async () => {
     const response = await call('GET', '/api/v1/me', null);

@@ -24,7 +24,10 @@ app.addHook('onRoute', (route) => {
 
 let document: {
   openapi: string;
-  paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
+  paths: Record<
+    string,
+    Record<string, { operationId?: string; security?: unknown[]; requestBody?: { required?: boolean }; responses: Record<string, unknown> }>
+  >;
   components: { schemas: Record<string, unknown> };
 };
 
@@ -64,12 +67,44 @@ describe('OpenAPI document', () => {
     'POST /api/v1/proposals/{id}/approve',
     'POST /api/v1/proposals/{id}/reject',
     'GET /api/v1/audit',
+    'POST /api/sql',
   ])('documents %s with bearer auth', (route) => {
     const [method, path] = route.split(' ') as [string, string];
     const operation = document.paths[path]?.[method.toLowerCase()];
     expect(operation).toBeDefined();
     expect(operation?.security).toEqual([{ bearerAuth: [] }]);
     expect(Object.keys(operation?.responses ?? {})).toContain('401');
+  });
+
+  it('gives each operation a unique operationId', () => {
+    const operations = Object.values(document.paths).flatMap((path) => Object.values(path));
+    const ids = operations.map((operation) => operation.operationId);
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('marks the approve body optional', () => {
+    expect(document.paths['/api/v1/proposals/{id}/approve']?.post?.requestBody?.required).toBe(false);
+    expect(document.paths['/api/v1/proposals/{id}/reject']?.post?.requestBody?.required).toBe(true);
+  });
+
+  it.each(['GET /api/v1/incidents', 'GET /api/v1/proposals', 'GET /api/v1/proposals/{id}', 'GET /api/v1/audit'])(
+    'lists 422 for %s',
+    (route) => {
+      const [method, path] = route.split(' ') as [string, string];
+      expect(Object.keys(document.paths[path]?.[method.toLowerCase()]?.responses ?? {})).toContain('422');
+    },
+  );
+
+  it.each(['/api/v1/proposals/{id}/approve', '/api/v1/proposals/{id}/reject'])('lists body errors for %s', (path) => {
+    const statuses = Object.keys(document.paths[path]?.post?.responses ?? {});
+    expect(statuses).toEqual(expect.arrayContaining(['400', '413', '415', '422']));
+  });
+
+  it('describes the SQL body and result', () => {
+    const sql = document.paths['/api/sql']?.post;
+    expect(sql?.requestBody?.required).toBe(true);
+    expect(Object.keys(sql?.responses ?? {})).toEqual(expect.arrayContaining(['200', '400', '401']));
   });
 
   it('names the shared schemas', () => {
