@@ -53,7 +53,7 @@ const errorReply = (description: string) => ({
 });
 
 /**
- * Fills in what route schemas cannot say. The approve route takes an empty
+ * Fills in what route schemas cannot express. The approve route takes an empty
  * or missing body, which @fastify/swagger 9 always marks as required.
  * `POST /api/sql` reads JSON or plain text itself, so its body and replies
  * are described here instead of in a schema Fastify would enforce.

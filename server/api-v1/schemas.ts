@@ -197,7 +197,9 @@ export const decisionHeaders = {
     'x-syncwatch-channel': {
       type: 'string',
       enum: ['api', 'console'],
-      description: 'surface recorded in the audit log; the console sends "console", anything else defaults to "api"',
+      description:
+        'channel recorded in the audit log. It is a label the client declares, not proof of where the request came from: ' +
+        'the console sends "console", and without the header the channel is "api"',
     },
   },
 } as const;

@@ -107,6 +107,13 @@ describe('OpenAPI document', () => {
     expect(Object.keys(sql?.responses ?? {})).toEqual(expect.arrayContaining(['200', '400', '401']));
   });
 
+  it('calls the channel header a client-declared label', () => {
+    const parameters = (document.paths['/api/v1/proposals/{id}/approve']?.post as { parameters?: Array<{ name: string; description?: string }> })
+      .parameters;
+    const channel = parameters?.find((parameter) => parameter.name === 'x-syncwatch-channel');
+    expect(channel?.description).toContain('label the client declares');
+  });
+
   it('names the shared schemas', () => {
     expect(Object.keys(document.components.schemas)).toEqual(
       expect.arrayContaining(['Proposal', 'AuditEntry', 'DecisionOutcome', 'Incident', 'Error']),
