@@ -111,7 +111,7 @@ export interface UserView {
   slackUserId?: string;
 }
 
-/** Which audit entries to read; without `newestFirst`, oldest first. */
+/** Filter and order of an audit read; entries come oldest first unless `newestFirst` is set. */
 export interface AuditFilter {
   proposalId?: string;
   /** Maximum entries returned: 200 by default, 10,000 at most. */

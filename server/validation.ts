@@ -23,12 +23,12 @@ export function buildRequestValidatorCompiler(): (route: { schema?: unknown; htt
   };
 }
 
-/** Keyword of the issue reported for a string holding NUL. */
+/** Keyword of the issue reported for a string that contains NUL. */
 const NUL_KEYWORD = 'noNul';
 
 /**
- * Wraps `validate` so that a value which passes the schema but holds a NUL
- * character anywhere fails with one issue at that string. `schemaEnv` is
+ * Wraps `validate` so that a value which passes the schema but contains a
+ * NUL character anywhere fails with one issue at that string. `schemaEnv` is
  * copied because Fastify passes the parent object only to functions that
  * carry it, and Ajv needs the parent to replace a converted root value.
  */

@@ -302,6 +302,7 @@ function registerRoutes(v1: FastifyInstance, options: ApiV1Options): void {
       await auditRefusal(request, decision, token.user, error);
       throw error;
     }
+
     const { id } = request.params as { id: string };
     const reason = decision === 'reject' ? (request.body as { reason: string }).reason.trim() : undefined;
     const headers = request.headers as { 'idempotency-key'?: string };
