@@ -86,6 +86,12 @@ describe('long proposal ids', () => {
     expect(response.json().error.message).toContain('params.id must NOT have more than 200 characters');
   });
 
+  it('answers an undecodable path in the error envelope', async () => {
+    const response = await call('GET', '/api/v1/proposals/%E0%A4%A', TOKENS.viewer);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('API_ERR_INVALID_URL');
+  });
+
   it('answers an id past the router limit in the error envelope', async () => {
     const response = await call('GET', `/api/v1/proposals/${'p'.repeat(1_001)}`, TOKENS.viewer);
     expect(response.statusCode).toBe(422);
