@@ -1,7 +1,15 @@
+import { createRedactor } from '../analyzer/exceptions/redact.js';
+
 /**
- * Patterns masked in exception samples before they leave syncwatch. The
- * analyzer redacts samples already; this second pass catches credentials and
- * contact data that a new exception format lets through.
+ * The analyzer's redaction of exception texts (tokens, URL passwords, e-mail
+ * and IP addresses, phone numbers). Samples from the store passed through it
+ * already; running it again here covers texts that reach an alert another way.
+ */
+const redactExceptionText = createRedactor();
+
+/**
+ * Patterns masked after the analyzer's redaction: labelled credentials such
+ * as `Authorization:` that it keeps, in the notation of earlier alerts.
  */
 const REDACTIONS: Array<[RegExp, string]> = [
   [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 [redacted]'],
@@ -11,9 +19,9 @@ const REDACTIONS: Array<[RegExp, string]> = [
   [/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g, '[email]'],
 ];
 
-/** Masks credentials and e-mail addresses in an exception sample. */
+/** Masks credentials, addresses and phone numbers in an exception sample. */
 export function redactSample(sample: string): string {
-  return REDACTIONS.reduce((text, [pattern, replacement]) => text.replace(pattern, replacement), sample);
+  return REDACTIONS.reduce((text, [pattern, replacement]) => text.replace(pattern, replacement), redactExceptionText(sample));
 }
 
 /**

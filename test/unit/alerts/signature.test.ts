@@ -74,6 +74,12 @@ describe('redactSample', () => {
     expect(redacted).not.toContain('ops@plant.example');
     expect(redacted).toContain('https://bot:[redacted]@erp.local/api');
   });
+
+  it('masks IP addresses and phone numbers', () => {
+    const redacted = redactSample('connect to 10.20.30.40 failed, call +49 170 1234567');
+    expect(redacted).not.toContain('10.20.30.40');
+    expect(redacted).not.toContain('1234567');
+  });
 });
 
 describe('createAuditLogAdapter', () => {
