@@ -639,14 +639,14 @@ export const MIGRATIONS: readonly Migration[] = [
     ),
   },
   {
-    version: 7,
-    name: 'exception fingerprints',
-    statements: [EXCEPTION_FINGERPRINTS, EXCEPTION_FINGERPRINT_SUMMARY],
-  },
-  {
     version: 6,
     name: 'anomalies and incidents',
     statements: [ANOMALIES, INCIDENTS],
+  },
+  {
+    version: 7,
+    name: 'exception fingerprints',
+    statements: [EXCEPTION_FINGERPRINTS, EXCEPTION_FINGERPRINT_SUMMARY],
   },
   {
     version: 9,
