@@ -5,6 +5,7 @@ import { createAlertSinks, createAuditLogAdapter, type AlertDelivery } from '../
 import { AnomalyStage } from '../analyzer/anomaly/stage.js';
 import { createExceptionStage } from '../analyzer/exceptions/index.js';
 import { AnalyzerLoop, type AnalyzerCycleResult } from '../analyzer/loop.js';
+import { IncidentRecorder } from '../analyzer/incident-recorder.js';
 import { createPredictionStage } from '../analyzer/prediction/index.js';
 import type { AnalyzerStage } from '../analyzer/stage.js';
 import { writeWorkflowObjectives } from '../analyzer/workflows/index.js';
@@ -134,7 +135,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   ];
   const analyzer = new AnalyzerLoop({
     stages: analyzerStages,
-    sinks: [...alerts.sinks, ...(options.alertSinks ?? [])],
+    sinks: [new IncidentRecorder(client), ...alerts.sinks, ...(options.alertSinks ?? [])],
     // Each event reaches the sinks with its incident's pending proposals attached.
     enrich: (event) => remediation.attachProposals(event),
     intervalMs: config.analyzer.interval,
