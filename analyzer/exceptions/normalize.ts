@@ -23,6 +23,10 @@ const VARIABLE_PARTS: ReadonlyArray<{ pattern: RegExp; replace: Replacer }> = [
   { pattern: /\b[A-Za-z]:\\(?:[\w.-]+\\)*[\w.-]+/g, replace: '<path>' },
   { pattern: /\b0x[0-9a-f]+\b/gi, replace: '<hex>' },
   { pattern: /\b[0-9a-f]{16,}\b/gi, replace: '<hex>' },
+  // Shorter hex runs such as the random tail of an idempotency key; a digit and a letter keep words and plain numbers out.
+  { pattern: /\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,15}\b/gi, replace: '<hex>' },
+  // Document numbers with a short letter prefix, such as P67162 or SO004711.
+  { pattern: /\b([A-Za-z]{1,4})\d{3,}\b/g, replace: '$1<n>' },
   // host:port, and dotted host names under common top-level domains but not Java packages such as java.io.File.
   { pattern: /(?<![\w.])(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*:\d{2,5}\b/gi, replace: '<host>' },
   {

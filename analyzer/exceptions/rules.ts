@@ -45,7 +45,7 @@ const RULES: readonly Rule[] = [
     'duplicate',
     false,
     0.85,
-    /\balready (?:exists?|enqueued|queued|been (?:processed|imported|received|taken|used)|in use by another|registered)\b|\bexpected to be unique\b|\bmust be unique\b|\bpreviously recorded\b|\bduplicate (?:record|message|order|entry|document|invoice|reference|control number)s?\b/i,
+    /\balready (?:exists?|enqueued|queued|processed|imported|received|been (?:processed|imported|received|taken|used)|in use by another|registered)\b|\bexpected to be unique\b|\bmust be unique\b|\bpreviously recorded\b|\bduplicate (?:record|message|order|entry|document|invoice|reference|control number)s?\b/i,
   ),
 
   // Concurrency: PostgreSQL 40001 serialization_failure, 40P01 deadlock_detected, 55P03 lock_not_available; MySQL 1205 and 1213.

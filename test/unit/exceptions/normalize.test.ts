@@ -14,6 +14,8 @@ describe('normalizeMessage', () => {
     ['hex addresses', 'object at 0x7ff7eec059e8 closed', 'object at <hex> closed'],
     ['quoted tokens', "queue 'orders-plant-2' not found", "queue '<str>' not found"],
     ['lists of ids', 'sale.order(34961, 34933, 34927)', 'sale.order(<n>, ...)'],
+    ['short hex ids', 'key shipment_milestone:plant-a:5a3e4913 was already processed', 'key shipment_milestone:plant-a:<hex> was already processed'],
+    ['prefixed document numbers', 'supplier confirmation of P67162 failed', 'supplier confirmation of P<n> failed'],
     ['whitespace', 'a\n\t  b', 'a b'],
   ])('replaces %s', (_case, input, expected) => {
     expect(normalizeMessage(input)).toBe(expected);

@@ -12,6 +12,7 @@ const CASES: Array<[string, string, boolean]> = [
   ['ERROR: null value in column "product_uom" violates not-null constraint', 'validation_error', false],
   ['could not extend file: No space left on device', 'resource_exhausted', false],
   ['FATAL: sorry, too many clients already', 'resource_exhausted', true],
+  ['DuplicateRequestError: shipment confirmation OUT-17 with idempotency key k-1 was already processed', 'duplicate', false],
   ['ERROR: canceling statement due to statement timeout', 'timeout', true],
   ['FATAL: password authentication failed for user "odoo"', 'auth_expired', false],
   ['ERROR: permission denied for table stock_picking', 'permission_denied', false],
