@@ -35,6 +35,7 @@ import {
 } from './holds.js';
 import {
   expireOverdueProposals,
+  findPendingEquivalent,
   listPendingOfIncident,
   readProposalView,
   storeProposalDraft,
@@ -178,6 +179,11 @@ class RemediationLayer implements Remediation {
     });
     const views: ProposalView[] = [];
     for (const draft of drafts) {
+      const equivalent = await findPendingEquivalent(this.store, draft);
+      if (equivalent) {
+        views.push(equivalent);
+        continue;
+      }
       await storeProposalDraft(this.store, draft);
       const view = await readProposalView(this.store, draft.id);
       if (view) views.push(view);

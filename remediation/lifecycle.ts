@@ -69,6 +69,30 @@ export async function listPendingOfIncident(store: ControlStore, incidentId: str
   return views;
 }
 
+/**
+ * Returns a pending proposal of the same action on the same integration and
+ * targets, whichever incident raised it, so that several incidents of one
+ * cause share one proposal instead of asking for approval several times.
+ */
+export async function findPendingEquivalent(store: ControlStore, draft: ProposalDraft): Promise<ProposalView | undefined> {
+  const refs = draft.targets.map((target) => `${target.kind}:${target.ref}`).sort();
+  const { rows } = await store.query<{ id: string; refs: string[] | null }>(
+    `SELECT p.id, array_agg(t.kind || ':' || t.ref) AS refs
+     FROM proposals p LEFT JOIN proposal_targets t ON t.proposal_id = p.id
+     WHERE p.status = 'pending' AND p.action = $1 AND p.integration = $2
+     GROUP BY p.id, p.created_at
+     ORDER BY p.created_at, p.id`,
+    [draft.action, draft.integration],
+  );
+  for (const row of rows) {
+    const stored = (row.refs ?? []).filter((ref) => ref !== null).sort();
+    if (stored.length === refs.length && stored.every((ref, index) => ref === refs[index])) {
+      return readProposalView(store, row.id);
+    }
+  }
+  return undefined;
+}
+
 /** Converts a proposal to the short form an alert carries. */
 export function toAlertProposal(view: ProposalView): AlertProposal {
   const entry = ACTION_CATALOGUE[view.action as RemediationKind];

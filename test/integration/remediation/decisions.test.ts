@@ -190,6 +190,15 @@ describe.each(KINDS)('decisions on %s', (kind) => {
     expect(informational.proposals).toBeUndefined();
   });
 
+  it('shares one proposal between incidents of one cause', async () => {
+    const first = await remediation.attachProposals(exceptionIncident({ integration: 'odoo-wms' }));
+    const second = await remediation.attachProposals(exceptionIncident({ integration: 'odoo-wms' }));
+    const pending = (await remediation.listProposals({ status: 'pending' })).filter((proposal) => proposal.integration === 'odoo-wms');
+
+    expect(first.proposals?.map((proposal) => proposal.proposalId)).toEqual(second.proposals?.map((proposal) => proposal.proposalId));
+    expect(pending).toHaveLength(1);
+  });
+
   it('maps Slack user ids and lists users', async () => {
     expect(await remediation.findUserByChatId('slack', 'U0ALICE')).toBe('alice');
     expect(await remediation.findUserByChatId('slack', 'U0NOBODY')).toBeUndefined();
