@@ -649,13 +649,13 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: [EXCEPTION_FINGERPRINTS, EXCEPTION_FINGERPRINT_SUMMARY],
   },
   {
-    version: 9,
-    name: 'remediation audit mirror',
-    statements: [REMEDIATION_AUDIT],
-  },
-  {
     version: 8,
     name: 'failure predictions',
     statements: [PREDICTIONS, PREDICTION_OUTCOMES],
+  },
+  {
+    version: 9,
+    name: 'remediation audit mirror',
+    statements: [REMEDIATION_AUDIT],
   },
 ];

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate, MIGRATIONS, openClickHouse } from '../../store/index.js';
 
-const ALL_VERSIONS = MIGRATIONS.map((migration) => migration.version);
+// migrate() applies versions in ascending order, whatever the order of the list.
+const ALL_VERSIONS = MIGRATIONS.map((migration) => migration.version).sort((a, b) => a - b);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-store-'));
 const client = openClickHouse({ kind: 'embedded', dataDir });
