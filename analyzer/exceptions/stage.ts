@@ -24,6 +24,8 @@ const MAX_SAMPLE_CHARS = 500;
 /** Shortest time the surge rates are computed over, so a single burst does not look infinite. */
 const MIN_RATE_SPAN_MS = 3_600_000;
 const MIN_CYCLE_SPAN_MS = 60_000;
+/** Time without a new occurrence after which an exception incident resolves. */
+export const EXCEPTION_QUIET_RESOLVE_MS = 30 * 60_000;
 
 export interface ExceptionStageOptions {
   /** Replaces the classifier built from the configuration, for tests. */
@@ -58,6 +60,8 @@ export function createExceptionStage(client: ClickHouseClient, config: Exception
   const llm = config.llm ? new LlmClassifier({ settings: toLlmSettings(config.llm), logger }) : undefined;
   const classifier = options.classifier ?? new ExceptionClassifier({ redactNames: config.redact.names, llm, logger });
   let watermark: Date | undefined;
+  // NOTE: open incidents live in memory, so incidents open before a restart stay open in the incidents table.
+  const openIncidents = new Map<string, { event: AlertEvent; lastSeenMs: number }>();
 
   return {
     name: 'exceptions',
@@ -98,7 +102,12 @@ export function createExceptionStage(client: ClickHouseClient, config: Exception
         updates.push(toUpdate(entry, previous, config.samplesPerFingerprint, labelToStore, now));
         const event = alertFor(entry, previous, label, { from, now, surge: config.surge });
         if (event) events.push(event);
+        const incidentId = incidentIdOf(entry.integration, entry.prepared.fingerprint);
+        const open = openIncidents.get(incidentId);
+        if (event) openIncidents.set(incidentId, { event, lastSeenMs: entry.lastSeenMs });
+        else if (open) open.lastSeenMs = Math.max(open.lastSeenMs, entry.lastSeenMs);
       }
+      events.push(...resolveQuietIncidents(openIncidents, now));
 
       await writeFingerprintUpdates(client, updates);
       watermark = now;
@@ -139,6 +148,28 @@ async function initialWatermark(client: ClickHouseClient, now: Date, lookbackMs:
   const latest = await readLatestSeen(client);
   // NOTE: after a restart, occurrences later than the stored last_seen but read before the restart are counted again.
   return latest && latest > earliest ? latest : earliest;
+}
+
+function incidentIdOf(integration: string, fingerprint: string): string {
+  return `exception:${integration}:${fingerprint}`;
+}
+
+/** Returns a `resolved` event for each open incident whose fingerprint stayed quiet for `EXCEPTION_QUIET_RESOLVE_MS`, and forgets it. */
+function resolveQuietIncidents(openIncidents: Map<string, { event: AlertEvent; lastSeenMs: number }>, now: Date): AlertEvent[] {
+  const resolved: AlertEvent[] = [];
+  for (const [incidentId, { event, lastSeenMs }] of openIncidents) {
+    if (now.getTime() - lastSeenMs < EXCEPTION_QUIET_RESOLVE_MS) continue;
+    openIncidents.delete(incidentId);
+    resolved.push({
+      ...event,
+      state: 'resolved',
+      title: `Resolved: ${event.title}`,
+      explanation: `No new occurrence since ${new Date(lastSeenMs).toISOString()}.`,
+      metric: undefined,
+      at: now,
+    });
+  }
+  return resolved;
 }
 
 function keyOf(integration: string, fingerprint: string): string {
@@ -210,7 +241,7 @@ function alertFor(entry: CycleFingerprint, previous: StoredFingerprint | undefin
   const action = recommendedActionFor(label.category, label.retryable);
   const labelText = `${label.category}, ${label.retryable ? 'retryable' : 'not retryable'}, labelled by ${label.rule ? `rule ${label.rule}` : label.classifiedBy} with confidence ${label.confidence.toFixed(2)}`;
   const base = {
-    incidentId: `exception:${integration}:${fingerprint}`,
+    incidentId: incidentIdOf(integration, fingerprint),
     kind: 'exception' as const,
     integration,
     window: { start: context.from, end: context.now },

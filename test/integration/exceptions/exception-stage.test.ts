@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exceptionsConfigSchema } from '../../../analyzer/exceptions/config.js';
-import { createExceptionStage, type ExceptionStage } from '../../../analyzer/exceptions/stage.js';
+import { createExceptionStage, EXCEPTION_QUIET_RESOLVE_MS, type ExceptionStage } from '../../../analyzer/exceptions/stage.js';
 import { migrate, openClickHouse } from '../../../store/index.js';
 import { plainAnswer, startOpenAiCompatibleServer, type OpenAiCompatibleServer } from '../../support/openai-compatible-server.js';
 
@@ -244,5 +244,15 @@ describe('exception stage labels', () => {
     expect(labelled?.classified_by).toBe('llm');
     expect(Number(labelled?.occurrences)).toBe(2);
   });
-});
 
+  it('resolves incidents after a quiet period', async () => {
+    const later = new Date(Date.now() + 20_000 + EXCEPTION_QUIET_RESOLVE_MS + 60_000);
+    const events = await stage.run(later);
+    const again = await stage.run(new Date(later.getTime() + 60_000));
+
+    expect(events.length).toBeGreaterThan(0);
+    expect(new Set(events.map((event) => event.state))).toEqual(new Set(['resolved']));
+    expect(events.some((event) => event.title.includes('Sprocket yy') || event.exception?.sample.includes('Sprocket yy'))).toBe(true);
+    expect(again).toEqual([]);
+  });
+});
