@@ -16,9 +16,9 @@ import { openClickHouse } from '../../../store/index.js';
 
 /** Debian's Chromium, which .ci/run installs; the test skips itself where it is missing. */
 const CHROMIUM = '/usr/bin/chromium';
-/** Set to 1 to save a screenshot of the console to docs/images/console.png. */
+/** Set to 1 to save a screenshot of the console to docs/images/console-browser-test.png. */
 const SCREENSHOT_ENV = 'SYNCWATCH_CONSOLE_SCREENSHOT';
-const SCREENSHOT_PATH = fileURLToPath(new URL('../../../docs/images/console.png', import.meta.url));
+const SCREENSHOT_PATH = fileURLToPath(new URL('../../../docs/images/console-browser-test.png', import.meta.url));
 
 /** PostgreSQL on loopback for the control plane; embedded PGlite would add about 8 s of start-up. */
 const POSTGRES_URL = process.env.SYNCWATCH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
