@@ -14,6 +14,13 @@ export interface ExceptionOccurrence {
   system?: string;
 }
 
+/**
+ * Characters of an exception text that are redacted, fingerprinted and
+ * labelled. Longer texts (a whole HTML error page, a dump) are cut first, so
+ * one huge message costs no more than this.
+ */
+export const MAX_EXCEPTION_TEXT_CHARS = 16_384;
+
 /** An occurrence after redaction and normalization. */
 export interface PreparedException {
   /** The redacted text, with the exception type in front when the message does not name it. */
@@ -47,7 +54,9 @@ export class ExceptionClassifier {
   }
 
   prepare(occurrence: ExceptionOccurrence): PreparedException {
-    const redacted = this.redact(exceptionText(occurrence.exceptionType, occurrence.message));
+    // NOTE: a secret that straddles the cut keeps the part before it unless that part still matches a pattern.
+    const text = exceptionText(occurrence.exceptionType, occurrence.message).slice(0, MAX_EXCEPTION_TEXT_CHARS);
+    const redacted = this.redact(text);
     const template = normalizeMessage(redacted);
     return { redacted, template, fingerprint: fingerprintOf(template), system: occurrence.system };
   }

@@ -36,10 +36,11 @@ const REPLACEMENTS: readonly Replacement[] = [
   // key=value, key: value and "key": "value" for names that carry secrets.
   {
     pattern:
-      /\b(api[_-]?key|apikey|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|token|secret|client[_-]?secret|password|passwd|pwd|session[_-]?id|sessionid|signature|private[_-]?key)(["']?\s*[:=]\s*["']?)([^\s"'&,;}]+)/gi,
+      /\b(api[_-]?key|apikey|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|token|secret|client[_-]?secret|password|passwd|pass|pwd|session[_-]?id|sessionid|signature|private[_-]?key)(["']?\s*[:=]\s*["']?)([^\s"'&,;}]+)/gi,
     replace: '$1$2<secret>',
   },
-  { pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g, replace: '<email>' },
+  // Local parts are at most 64 characters (RFC 5321), which also keeps the scan linear on long texts without "@".
+  { pattern: /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,}/g, replace: '<email>' },
   // IPv6 in full or compressed form; lookarounds keep times such as 12:30:45 intact.
   {
     pattern: /(?<![\w:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}:){0,5}[0-9a-f]{1,4}|::1)(?![\w:])/gi,
@@ -55,6 +56,12 @@ const REPLACEMENTS: readonly Replacement[] = [
     pattern: /(?<![\w<])[A-Za-z0-9_-]{32,}(?![\w>])/g,
     replace: (match: string) => (/\d/.test(match) && /[A-Za-z]/.test(match) ? '<token>' : match),
   },
+  // Base64 secrets such as AWS secret access keys: 30 or more characters with "/" or "+", a digit and both cases.
+  // Starting after "/" is not allowed, so absolute paths stay readable.
+  {
+    pattern: /(?<![\w/+])(?=[A-Za-z0-9/+]*[/+])(?=[A-Za-z0-9/+]*\d)(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])[A-Za-z0-9+][A-Za-z0-9/+]{29,}={0,2}(?![\w/+])/g,
+    replace: '<token>',
+  },
 ];
 
 /** Creates a redactor that also hides the configured names. */
@@ -62,7 +69,9 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
   const names = (options.names ?? []).map((name) => name.trim()).filter((name) => name.length > 0);
   // Longest first, so "Acme Plant 2" is hidden before "Acme".
   names.sort((a, b) => b.length - a.length);
-  const namePattern = names.length === 0 ? undefined : new RegExp(`(?<![\\w])(?:${names.map(escapeRegExp).join('|')})(?![\\w])`, 'giu');
+  // Words of a name may be separated by any run of whitespace, such as a line break in a wrapped message.
+  const namePatterns = names.map((name) => name.split(/\s+/).map(escapeRegExp).join('\\s+'));
+  const namePattern = names.length === 0 ? undefined : new RegExp(`(?<![\\w])(?:${namePatterns.join('|')})(?![\\w])`, 'giu');
 
   return (text: string): string => {
     let result = text;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRedactor } from '../../../analyzer/exceptions/redact.js';
+import { ExceptionClassifier, MAX_EXCEPTION_TEXT_CHARS } from '../../../analyzer/exceptions/classifier.js';
 
 const redact = createRedactor({ names: ['Anna Schmidt', 'Acme Tools'] });
 
@@ -38,5 +39,37 @@ describe('createRedactor', () => {
 
   it('works without names', () => {
     expect(createRedactor()('plain text')).toBe('plain text');
+  });
+});
+
+describe('redaction gaps', () => {
+  const redact = createRedactor({ names: ['Anna Schmidt'] });
+
+  it('hides base64 secret keys', () => {
+    expect(redact('aws key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY failed')).toBe('aws key <token> failed');
+  });
+
+  it('hides pass= values', () => {
+    expect(redact('login pass=hunter2 denied')).toBe('login pass=<secret> denied');
+  });
+
+  it('hides names across any whitespace', () => {
+    expect(redact('by Anna  Schmidt and Anna\nSchmidt')).toBe('by <name> and <name>');
+  });
+
+  it('keeps absolute paths readable', () => {
+    expect(redact('could not open /var/lib/odoo/filestore/db1/ab/cdef')).toBe('could not open /var/lib/odoo/filestore/db1/ab/cdef');
+  });
+
+  it('redacts a long line without an address', () => {
+    const line = `${'x'.repeat(400_000)} mail ops@plant.example`;
+    expect(redact(line).endsWith('mail <email>')).toBe(true);
+  });
+});
+
+describe('ExceptionClassifier.prepare', () => {
+  it('cuts texts longer than the limit', () => {
+    const prepared = new ExceptionClassifier().prepare({ message: `Timeout ${'y'.repeat(100_000)}` });
+    expect(prepared.redacted.length).toBeLessThanOrEqual(MAX_EXCEPTION_TEXT_CHARS);
   });
 });
