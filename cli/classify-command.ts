@@ -1,6 +1,7 @@
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { dirname, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ExceptionClassifier } from '../analyzer/exceptions/classifier.js';
 import { toLlmSettings, type ExceptionsConfig } from '../analyzer/exceptions/config.js';
@@ -49,6 +50,11 @@ export async function runClassifyCommand(options: ClassifyCommandOptions): Promi
   if (!options.input) throw new ClassifyUsageError('classify needs --input FILE, a JSON Lines file with a "message" on every line');
   if (!options.output) throw new ClassifyUsageError('classify needs --output FILE for the labels, one JSON object per line');
   if (!existsSync(options.input)) throw new ClassifyUsageError(`input file not found: ${options.input}`);
+  if (resolve(options.input) === resolve(options.output)) {
+    throw new ClassifyUsageError(`--output ${options.output} is the input file; choose another file so the input is not overwritten`);
+  }
+  const outputDir = dirname(resolve(options.output));
+  if (!existsSync(outputDir)) throw new ClassifyUsageError(`output folder not found: ${outputDir}; create it or choose another --output`);
 
   // Logs go to stderr, so the summary on stdout stays clean.
   const logger = options.logger ?? pino({ name: 'syncwatch', level: process.env.SYNCWATCH_LOG_LEVEL ?? 'warn' }, pino.destination(2));
@@ -56,8 +62,53 @@ export async function runClassifyCommand(options: ClassifyCommandOptions): Promi
   const llm = llmConfig ? new LlmClassifier({ settings: toLlmSettings(llmConfig), logger }) : undefined;
   const classifier = new ExceptionClassifier({ redactNames: options.exceptions.redact.names, llm, logger });
 
-  const output = createWriteStream(options.output);
-  const lines = createInterface({ input: createReadStream(options.input, 'utf8'), crlfDelay: Infinity });
+  // Labels go to a temporary file beside the output, renamed over it only when every line was read,
+  // so an invalid input line or a failed write leaves an existing output file as it was.
+  const partialPath = `${resolve(options.output)}.${process.pid}.partial`;
+  const output = createWriteStream(partialPath);
+  const outputFailed = once(output, 'error').then(([error]) => {
+    throw new ClassifyUsageError(`cannot write ${options.output}: ${(error as Error).message}`);
+  });
+  outputFailed.catch(() => undefined);
+  let labelled: LabelledLines;
+  try {
+    await Promise.race([once(output, 'open'), outputFailed]);
+    labelled = await labelLines(options.input, options.requireLabels, classifier, output);
+    output.end();
+    await Promise.race([once(output, 'finish'), outputFailed]);
+    renameSync(partialPath, options.output);
+  } catch (error) {
+    output.destroy();
+    removePartialFile(partialPath);
+    // events.once rejects with the stream's own error, which names the temporary path.
+    if ((error as NodeJS.ErrnoException).path === partialPath) {
+      throw new ClassifyUsageError(`cannot write ${options.output}: ${(error as Error).message.replace(partialPath, options.output)}`);
+    }
+    throw error;
+  }
+  const { rows, fingerprints, evaluated } = labelled;
+
+  const summary = [`classified ${rows} rows into ${fingerprints.size} fingerprints; labels written to ${options.output}`];
+  if (llm) summary.push(`model calls: ${llm.stats.calls}, requests: ${llm.stats.requests}, tokens: ${llm.stats.tokensUsed}`);
+  else summary.push('mode: rules only (no analyzer.exceptions.llm configured)');
+  if (evaluated.length > 0) summary.push('', formatEvaluation(evaluated));
+  return summary.join('\n');
+}
+
+/** Removes the temporary labels file; what stands at its path but is not a file, such as a folder, stays. */
+function removePartialFile(path: string): void {
+  if (existsSync(path) && statSync(path).isFile()) rmSync(path);
+}
+
+interface LabelledLines {
+  rows: number;
+  fingerprints: Set<string>;
+  evaluated: Evaluated[];
+}
+
+/** Labels every line of `input` and writes one JSON object per line to `output`. */
+async function labelLines(input: string, requireLabels: boolean, classifier: ExceptionClassifier, output: WriteStream): Promise<LabelledLines> {
+  const lines = createInterface({ input: createReadStream(input, 'utf8'), crlfDelay: Infinity });
   const evaluated: Evaluated[] = [];
   const fingerprints = new Set<string>();
   let rows = 0;
@@ -66,7 +117,7 @@ export async function runClassifyCommand(options: ClassifyCommandOptions): Promi
   for await (const line of lines) {
     lineNumber += 1;
     if (line.trim() === '') continue;
-    const record = parseInputLine(line, lineNumber, options.input);
+    const record = parseInputLine(line, lineNumber, input);
     const prepared = classifier.prepare({ message: record.message, exceptionType: record.exceptionType, system: record.system });
     const label = await classifier.classify(prepared);
     const action = recommendedActionFor(label.category, label.retryable);
@@ -88,18 +139,11 @@ export async function runClassifyCommand(options: ClassifyCommandOptions): Promi
     if (!output.write(`${JSON.stringify(written)}\n`)) await once(output, 'drain');
 
     if (record.expected) evaluated.push({ expected: record.expected, category: label.category, retryable: label.retryable, action });
-    else if (options.requireLabels) {
-      throw new ClassifyUsageError(`${options.input} line ${lineNumber}: --labels expects "category" and "retryable" on every line`);
+    else if (requireLabels) {
+      throw new ClassifyUsageError(`${input} line ${lineNumber}: --labels expects "category" and "retryable" on every line`);
     }
   }
-  output.end();
-  await once(output, 'finish');
-
-  const summary = [`classified ${rows} rows into ${fingerprints.size} fingerprints; labels written to ${options.output}`];
-  if (llm) summary.push(`model calls: ${llm.stats.calls}, requests: ${llm.stats.requests}, tokens: ${llm.stats.tokensUsed}`);
-  else summary.push('mode: rules only (no analyzer.exceptions.llm configured)');
-  if (evaluated.length > 0) summary.push('', formatEvaluation(evaluated));
-  return summary.join('\n');
+  return { rows, fingerprints, evaluated };
 }
 
 interface InputRecord {

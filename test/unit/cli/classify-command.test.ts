@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -80,5 +80,37 @@ describe('runClassifyCommand', () => {
     await expect(runClassifyCommand({ input: join(dir, 'absent.jsonl'), output: join(dir, 'o.jsonl'), requireLabels: false, exceptions: DEFAULT_EXCEPTIONS_CONFIG })).rejects.toThrow(
       /input file not found/,
     );
+  });
+
+  it('keeps an existing output on a bad line', async () => {
+    const input = writeInput('bad-line.jsonl', [{ message: 'Timeout' }, 'not json']);
+    const output = join(dir, 'kept.jsonl');
+    writeFileSync(output, '{"keep":"me"}\n');
+
+    await expect(runClassifyCommand({ input, output, requireLabels: false, exceptions: DEFAULT_EXCEPTIONS_CONFIG })).rejects.toThrow(ClassifyUsageError);
+    expect(readFileSync(output, 'utf8')).toBe('{"keep":"me"}\n');
+    expect(readdirSync(dir).filter((name) => name.endsWith('.partial'))).toEqual([]);
+  });
+
+  it('rejects the input as output', async () => {
+    const input = writeInput('same.jsonl', [{ message: 'Timeout' }]);
+
+    await expect(runClassifyCommand({ input, output: input, requireLabels: false, exceptions: DEFAULT_EXCEPTIONS_CONFIG })).rejects.toThrow(/is the input file/);
+    expect(readFileSync(input, 'utf8')).toBe('{"message":"Timeout"}');
+  });
+
+  it('rejects a missing output folder', async () => {
+    const input = writeInput('fine.jsonl', [{ message: 'Timeout' }]);
+    const output = join(dir, 'absent-folder', 'labels.jsonl');
+
+    await expect(runClassifyCommand({ input, output, requireLabels: false, exceptions: DEFAULT_EXCEPTIONS_CONFIG })).rejects.toThrow(/output folder not found/);
+  });
+
+  it('reports an unwritable output as a usage error', async () => {
+    const input = writeInput('fine2.jsonl', [{ message: 'Timeout' }]);
+    const output = join(dir, 'a-folder');
+    mkdirSync(join(dir, `a-folder.${process.pid}.partial`));
+
+    await expect(runClassifyCommand({ input, output, requireLabels: false, exceptions: DEFAULT_EXCEPTIONS_CONFIG })).rejects.toThrow(/cannot write/);
   });
 });
