@@ -42,6 +42,7 @@ import {
   SYSTEM_ACTOR,
   toAlertProposal,
 } from './lifecycle.js';
+import { requiredApprovalsFor } from './policy.js';
 import { listProposalViews, loadUser, syncUsers, type ProposalDraft } from './proposals.js';
 import { migrateControlStore } from './schema.js';
 import { TargetFinder } from './target-finder.js';
@@ -207,7 +208,10 @@ class RemediationLayer implements Remediation {
   }
 
   async storeProposal(draft: ProposalDraft): Promise<ProposalView> {
-    await storeProposalDraft(this.store, draft);
+    // The blast radius decides the approvals needed, whatever the draft asks for.
+    const byPolicy = requiredApprovalsFor(draft.blastRadius, this.#settings.policy.twoApproversAbove);
+    const requiredApprovals = Math.max(draft.requiredApprovals, byPolicy) as 1 | 2;
+    await storeProposalDraft(this.store, { ...draft, requiredApprovals });
     const view = await readProposalView(this.store, draft.id);
     if (!view) throw new RemediationError(REMEDIATION_ERRORS.proposalNotStored, `proposal ${draft.id} was not stored`);
     return view;

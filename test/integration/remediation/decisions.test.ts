@@ -190,6 +190,12 @@ describe.each(KINDS)('decisions on %s', (kind) => {
     expect(informational.proposals).toBeUndefined();
   });
 
+  it('raises required approvals to the policy', async () => {
+    const proposal = await remediation.storeProposal(routeDraft({ requiredApprovals: 1, blastRadius: { events: 5_000, orders: 400, plants: ['plant-1'] } }));
+
+    expect(proposal.requiredApprovals).toBe(2);
+  });
+
   it('shares one proposal between incidents of one cause', async () => {
     const first = await remediation.attachProposals(exceptionIncident({ integration: 'odoo-wms' }));
     const second = await remediation.attachProposals(exceptionIncident({ integration: 'odoo-wms' }));
