@@ -234,6 +234,9 @@ const STATUS_PATTERNS: readonly RegExp[] = [
   /\b([45]\d\d)\s*[-:]?\s*(?:Bad Request|Unauthorized|Forbidden|Not Found|Method Not Allowed|Conflict|Gone|Payload Too Large|Request Entity Too Large|Unsupported Media Type|Unprocessable|Locked|Internal Server Error|Not Implemented|Bad Gateway|Service Unavailable|Gateway Time-?out)\b/i,
 ];
 
+/** A single-quoted value of at most 40 characters. Double quotes are left alone, because JSON error bodies quote every string. */
+const SHORT_QUOTED_VALUE = /'[^'\n]{1,40}'/g;
+
 /** Returns the HTTP status an exception text reports, when it names one in a recognizable way. */
 export function extractHttpStatus(text: string): number | undefined {
   for (const pattern of STATUS_PATTERNS) {
@@ -257,11 +260,16 @@ export interface RuleInput {
  */
 export function classifyByRules(input: RuleInput): ExceptionClassification | undefined {
   const text = input.text;
+  // A short quoted value is data, such as a partner's field value, and may not make a text retryable.
+  const unquoted = text.replace(SHORT_QUOTED_VALUE, '<str>');
   const status = extractHttpStatus(text);
+  const unquotedStatus = extractHttpStatus(unquoted);
   const statusRule = status === undefined ? undefined : STATUS_RULES[status];
   const matches = RULES.filter((candidate) => {
-    const statusMatches = status !== undefined && candidate.statuses?.includes(status) === true;
-    return statusMatches || candidate.pattern.test(text);
+    const source = candidate.retryable ? unquoted : text;
+    const sourceStatus = candidate.retryable ? unquotedStatus : status;
+    const statusMatches = sourceStatus !== undefined && candidate.statuses?.includes(sourceStatus) === true;
+    return statusMatches || candidate.pattern.test(source);
   });
 
   const first = matches[0];
@@ -277,7 +285,7 @@ export function classifyByRules(input: RuleInput): ExceptionClassification | und
       rationale: first.retryable && !retryable ? `matched rule ${first.id}; not retryable because ${veto?.id} also matched` : `matched rule ${first.id}`,
     };
   }
-  if (status !== undefined && statusRule) {
+  if (status !== undefined && statusRule && (!statusRule.retryable || unquotedStatus === status)) {
     return {
       ...statusRule,
       confidence: 0.7,

@@ -79,6 +79,16 @@ describe('classifyByRules', () => {
     expect(classifyByRules({ text: 'consumer restarted; drain_events(timeout=0)' })).toBeUndefined();
   });
 
+  it('ignores retry signs in a quoted field value', () => {
+    const label = classifyByRules({ text: "partner rejected order: field ref value '503 Service Unavailable' invalid" });
+    expect(label?.retryable ?? false).toBe(false);
+  });
+
+  it('still reads quoted JSON error bodies', () => {
+    const label = classifyByRules({ text: '{"error": {"message": "Odoo Session Expired", "data": {"name": "odoo.http.SessionExpiredException"}}}' });
+    expect(label?.category).toBe('auth_expired');
+  });
+
   it('returns undefined for unknown texts', () => {
     expect(classifyByRules({ text: 'the widget went sideways' })).toBeUndefined();
   });
