@@ -1,15 +1,13 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
-import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
-import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import {
-  CLICKHOUSE_DATASOURCE,
-  ClickHouseQueryBuilder,
   buildIntegrationVariable,
   buildPlantVariable,
   buildWorkflowVariable,
   createDashboard,
   numberPanels,
+  statPanel,
+  tablePanel,
+  timeseriesPanel,
 } from './defaults.js';
 import { ANALYZER_SCOPE_FILTER } from './scope.js';
 
@@ -141,26 +139,17 @@ export function buildAnomaliesDashboard(): Dashboard {
     .withVariable(buildIntegrationVariable())
     .withVariable(buildWorkflowVariable())
     .withPanel(
-      new StatPanelBuilder()
-        .title('Open incidents')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(OPEN_INCIDENT_COUNT_SQL))
+      statPanel('Open incidents', OPEN_INCIDENT_COUNT_SQL)
         .height(7)
         .span(4),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Incidents open now')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(OPEN_INCIDENTS_SQL))
+      tablePanel('Incidents open now', OPEN_INCIDENTS_SQL)
         .height(7)
         .span(20),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Anomaly score per series')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(ANOMALY_SCORE_SQL, 'timeSeries'))
+      timeseriesPanel('Anomaly score per series', ANOMALY_SCORE_SQL)
         .unit('short')
         .min(0)
         .max(1)
@@ -168,10 +157,7 @@ export function buildAnomaliesDashboard(): Dashboard {
         .span(12),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Breach probability')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(BREACH_PROBABILITY_SQL, 'timeSeries'))
+      timeseriesPanel('Breach probability', BREACH_PROBABILITY_SQL)
         .unit('percentunit')
         .min(0)
         .max(1)
@@ -179,34 +165,22 @@ export function buildAnomaliesDashboard(): Dashboard {
         .span(12),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Anomalous points and expected bands')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(ANOMALY_POINTS_SQL))
+      tablePanel('Anomalous points and expected bands', ANOMALY_POINTS_SQL)
         .height(9)
         .span(24),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Latest predictions')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(LATEST_PREDICTIONS_SQL))
+      tablePanel('Latest predictions', LATEST_PREDICTIONS_SQL)
         .height(8)
         .span(16),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Prediction outcomes')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(PREDICTION_OUTCOMES_SQL))
+      tablePanel('Prediction outcomes', PREDICTION_OUTCOMES_SQL)
         .height(8)
         .span(8),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Incident history')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(INCIDENT_HISTORY_SQL))
+      tablePanel('Incident history', INCIDENT_HISTORY_SQL)
         .height(8)
         .span(24),
     )

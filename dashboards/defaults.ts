@@ -1,5 +1,8 @@
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import type * as common from '@grafana/grafana-foundation-sdk/common';
+import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
+import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
+import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import {
   DashboardBuilder,
   type Dashboard,
@@ -185,4 +188,19 @@ export function numberPanels(dashboard: Dashboard): Dashboard {
     panel.id = index + 1;
   });
   return dashboard;
+}
+
+/** Starts a table panel that runs `sql` on the ClickHouse data source. */
+export function tablePanel(title: string, sql: string): TablePanelBuilder {
+  return new TablePanelBuilder().title(title).datasource(CLICKHOUSE_DATASOURCE).withTarget(new ClickHouseQueryBuilder(sql));
+}
+
+/** Starts a stat panel that runs `sql` on the ClickHouse data source. */
+export function statPanel(title: string, sql: string): StatPanelBuilder {
+  return new StatPanelBuilder().title(title).datasource(CLICKHOUSE_DATASOURCE).withTarget(new ClickHouseQueryBuilder(sql));
+}
+
+/** Starts a time series panel whose query `sql` returns the time-series format. */
+export function timeseriesPanel(title: string, sql: string): TimeseriesPanelBuilder {
+  return new TimeseriesPanelBuilder().title(title).datasource(CLICKHOUSE_DATASOURCE).withTarget(new ClickHouseQueryBuilder(sql, 'timeSeries'));
 }

@@ -1,15 +1,13 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
-import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
-import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import {
-  CLICKHOUSE_DATASOURCE,
-  ClickHouseQueryBuilder,
   buildIntegrationVariable,
   buildPlantVariable,
   buildWorkflowVariable,
   createDashboard,
   numberPanels,
+  statPanel,
+  tablePanel,
+  timeseriesPanel,
 } from './defaults.js';
 
 export const EXCEPTIONS_UID = 'syncwatch-exceptions';
@@ -81,44 +79,29 @@ export function buildExceptionsDashboard(): Dashboard {
     .withVariable(buildIntegrationVariable())
     .withVariable(buildWorkflowVariable())
     .withPanel(
-      new StatPanelBuilder()
-        .title('Unclassified fingerprints')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(UNCLASSIFIED_COUNT_SQL))
+      statPanel('Unclassified fingerprints', UNCLASSIFIED_COUNT_SQL)
         .height(7)
         .span(4),
     )
     .withPanel(
-      new StatPanelBuilder()
-        .title('Retryable share of occurrences')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(RETRYABLE_SHARE_SQL))
+      statPanel('Retryable share of occurrences', RETRYABLE_SHARE_SQL)
         .unit('percentunit')
         .height(7)
         .span(4),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Exceptions by category')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(EXCEPTIONS_BY_CATEGORY_SQL))
+      tablePanel('Exceptions by category', EXCEPTIONS_BY_CATEGORY_SQL)
         .height(7)
         .span(16),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Span exceptions per type')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(SPAN_EXCEPTIONS_SQL, 'timeSeries'))
+      timeseriesPanel('Span exceptions per type', SPAN_EXCEPTIONS_SQL)
         .unit('short')
         .height(8)
         .span(24),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Fingerprints')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(FINGERPRINTS_SQL))
+      tablePanel('Fingerprints', FINGERPRINTS_SQL)
         .height(10)
         .span(24),
     )

@@ -1,6 +1,4 @@
 import { PanelBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
-import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import {
   CLICKHOUSE_DATASOURCE,
   ClickHouseQueryBuilder,
@@ -11,6 +9,8 @@ import {
   buildWorkflowVariable,
   createDashboard,
   numberPanels,
+  tablePanel,
+  timeseriesPanel,
 } from './defaults.js';
 
 export const INTEGRATION_DRILL_DOWN_UID = 'syncwatch-integration-drill-down';
@@ -154,10 +154,7 @@ export function buildIntegrationDrillDownDashboard(): Dashboard {
     .withVariable(buildWorkflowVariable())
     .withVariable(buildTraceIdVariable())
     .withPanel(
-      new TablePanelBuilder()
-        .title('Trace search')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(TRACE_SEARCH_SQL))
+      tablePanel('Trace search', TRACE_SEARCH_SQL)
         .height(9)
         .span(24),
     )
@@ -171,36 +168,24 @@ export function buildIntegrationDrillDownDashboard(): Dashboard {
         .span(24),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Event lag per entity')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(ENTITY_LAG_SQL, 'timeSeries'))
+      timeseriesPanel('Event lag per entity', ENTITY_LAG_SQL)
         .unit('s')
         .height(8)
         .span(12),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Failures per exception')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(FAILURES_BY_EXCEPTION_SQL, 'timeSeries'))
+      timeseriesPanel('Failures per exception', FAILURES_BY_EXCEPTION_SQL)
         .unit('short')
         .height(8)
         .span(12),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Entity state')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(ENTITY_STATE_SQL))
+      tablePanel('Entity state', ENTITY_STATE_SQL)
         .height(8)
         .span(24),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Failures')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(INTEGRATION_FAILURES_SQL))
+      tablePanel('Failures', INTEGRATION_FAILURES_SQL)
         .height(10)
         .span(24),
     )

@@ -1,16 +1,14 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
-import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
-import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import {
-  CLICKHOUSE_DATASOURCE,
-  ClickHouseQueryBuilder,
   PLANT_EXPRESSION,
   buildIntegrationVariable,
   buildPlantVariable,
   buildWorkflowVariable,
   createDashboard,
   numberPanels,
+  statPanel,
+  tablePanel,
+  timeseriesPanel,
 } from './defaults.js';
 
 export const NETWORK_OVERVIEW_UID = 'syncwatch-network-overview';
@@ -169,90 +167,60 @@ export function buildNetworkOverviewDashboard(): Dashboard {
     .withVariable(buildIntegrationVariable())
     .withVariable(buildWorkflowVariable())
     .withPanel(
-      new StatPanelBuilder()
-        .title('Breaching workflows')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(BREACHING_WORKFLOWS_SQL))
+      statPanel('Breaching workflows', BREACHING_WORKFLOWS_SQL)
         .height(6)
         .span(4),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Workflow objectives')
+      tablePanel('Workflow objectives', SLO_STATUS_SQL)
         .description('Transactions that started in the time range; in-flight ones older than the objective count as outside it.')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(SLO_STATUS_SQL))
         .height(6)
         .span(20),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('End-to-end latency percentiles')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(LATENCY_PERCENTILES_SQL, 'timeSeries'))
+      timeseriesPanel('End-to-end latency percentiles', LATENCY_PERCENTILES_SQL)
         .unit('ms')
         .height(8)
         .span(12),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Transaction throughput')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(TRANSACTION_THROUGHPUT_SQL, 'timeSeries'))
+      timeseriesPanel('Transaction throughput', TRANSACTION_THROUGHPUT_SQL)
         .unit('reqps')
         .height(8)
         .span(12),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Event lag per integration')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(INTEGRATION_LAG_SQL, 'timeSeries'))
+      timeseriesPanel('Event lag per integration', INTEGRATION_LAG_SQL)
         .unit('s')
         .height(8)
         .span(12),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Queue depth per integration')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(INTEGRATION_QUEUE_DEPTH_SQL, 'timeSeries'))
+      timeseriesPanel('Queue depth per integration', INTEGRATION_QUEUE_DEPTH_SQL)
         .unit('short')
         .height(8)
         .span(12),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Span error rate per integration')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(SPAN_ERROR_RATE_SQL, 'timeSeries'))
+      timeseriesPanel('Span error rate per integration', SPAN_ERROR_RATE_SQL)
         .unit('percentunit')
         .height(8)
         .span(12),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Span throughput per integration')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(SPAN_THROUGHPUT_SQL, 'timeSeries'))
+      timeseriesPanel('Span throughput per integration', SPAN_THROUGHPUT_SQL)
         .unit('reqps')
         .height(8)
         .span(12),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Failures and retries per integration')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(FAILURE_RETRIES_SQL, 'timeSeries'))
+      timeseriesPanel('Failures and retries per integration', FAILURE_RETRIES_SQL)
         .unit('short')
         .height(8)
         .span(24),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Source health')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(SOURCE_HEALTH_SQL))
+      tablePanel('Source health', SOURCE_HEALTH_SQL)
         .height(8)
         .span(24),
     )

@@ -1,7 +1,5 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
-import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
-import { CLICKHOUSE_DATASOURCE, ClickHouseQueryBuilder, createDashboard, numberPanels } from './defaults.js';
+import { createDashboard, numberPanels, tablePanel, timeseriesPanel } from './defaults.js';
 
 export const REMEDIATION_UID = 'syncwatch-remediation';
 
@@ -94,43 +92,28 @@ export function buildRemediationDashboard(): Dashboard {
   const dashboard = createDashboard(REMEDIATION_UID, 'syncwatch: remediation')
     .description('Proposals and decisions from the remediation audit log: who approved or rejected what, what ran, and what the policy refused.')
     .withPanel(
-      new TablePanelBuilder()
-        .title('Proposals by status')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(PROPOSALS_BY_STATUS_SQL))
+      tablePanel('Proposals by status', PROPOSALS_BY_STATUS_SQL)
         .height(8)
         .span(6),
     )
     .withPanel(
-      new TimeseriesPanelBuilder()
-        .title('Decisions and executions')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(DECISIONS_OVER_TIME_SQL, 'timeSeries'))
+      timeseriesPanel('Decisions and executions', DECISIONS_OVER_TIME_SQL)
         .unit('short')
         .height(8)
         .span(18),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Proposals')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(PROPOSALS_SQL))
+      tablePanel('Proposals', PROPOSALS_SQL)
         .height(8)
         .span(12),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Refused decisions')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(REFUSED_DECISIONS_SQL))
+      tablePanel('Refused decisions', REFUSED_DECISIONS_SQL)
         .height(8)
         .span(12),
     )
     .withPanel(
-      new TablePanelBuilder()
-        .title('Audit log')
-        .datasource(CLICKHOUSE_DATASOURCE)
-        .withTarget(new ClickHouseQueryBuilder(AUDIT_LOG_SQL))
+      tablePanel('Audit log', AUDIT_LOG_SQL)
         .height(10)
         .span(24),
     )
