@@ -1,7 +1,7 @@
 /**
- * What the analyzer hands to alert delivery. One incident is one cause on one
- * integration or workflow; its events open, update and resolve it, and chat
- * targets keep one message per `incidentId`.
+ * Events the analyzer hands to alert delivery. One incident is one cause on
+ * one integration or workflow. Its events open, update and resolve it, and
+ * chat targets keep one message per `incidentId`.
  */
 export type AlertState = 'opened' | 'updated' | 'resolved';
 
@@ -50,7 +50,7 @@ export interface AlertEvent {
   severity: AlertSeverity;
   /** One line in plant terms, such as `Quality holds from QMS to Odoo lag 14 min in plant-2`. */
   title: string;
-  /** Why the analyzer raised it, in one or two sentences a person can check. */
+  /** Reason the analyzer raised it, in one or two sentences a person can check. */
   explanation: string;
   integration?: string;
   workflow?: string;

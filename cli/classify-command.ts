@@ -95,7 +95,7 @@ export async function runClassifyCommand(options: ClassifyCommandOptions): Promi
   return summary.join('\n');
 }
 
-/** Removes the temporary labels file; what stands at its path but is not a file, such as a folder, stays. */
+/** Removes the temporary labels file. Anything else at its path, such as a folder, is kept. */
 function removePartialFile(path: string): void {
   if (existsSync(path) && statSync(path).isFile()) rmSync(path);
 }

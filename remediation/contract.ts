@@ -1,7 +1,7 @@
 /**
  * How surfaces other than the remediation layer itself (the HTTP API, the
  * console, Slack) submit a decision on a proposal. Every surface goes through
- * `ProposalDecider.decide`, so the approval policy holds the same everywhere.
+ * `ProposalDecider.decide`, so the approval policy is the same everywhere.
  */
 export const ROLES = ['viewer', 'analyst', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -83,7 +83,7 @@ export interface ProposalView {
   rationale: string;
   targets: ProposalTarget[];
   blastRadius: BlastRadius;
-  /** What a retry could send twice, in words. */
+  /** Description of what a retry could send twice. */
   duplicateRisk: string;
   status: ProposalStatus;
   requiredApprovals: number;

@@ -208,7 +208,7 @@ class RemediationLayer implements Remediation {
   }
 
   async storeProposal(draft: ProposalDraft): Promise<ProposalView> {
-    // The blast radius decides the approvals needed, whatever the draft asks for.
+    // The blast radius decides the approvals needed, whatever the draft requests.
     const byPolicy = requiredApprovalsFor(draft.blastRadius, this.#settings.policy.twoApproversAbove);
     const requiredApprovals = Math.max(draft.requiredApprovals, byPolicy) as 1 | 2;
     await storeProposalDraft(this.store, { ...draft, requiredApprovals });

@@ -150,7 +150,7 @@ export function renderEventDetails(event: AlertEvent): KnownBlock[] {
 
 /**
  * Renders a proposal with its Approve and Reject buttons; the block id carries
- * the proposal id. Without buttons, the proposal says where to decide instead.
+ * the proposal id. Without buttons, the proposal names where to decide instead.
  */
 export function renderProposal(proposal: AlertProposal, links: AlertLinks, buttons: boolean): KnownBlock[] {
   const consoleLink = links.consoleUrl ? ` · <${proposalUrl(links.consoleUrl, proposal.proposalId)}|details>` : '';
@@ -247,7 +247,9 @@ function formatExpected(metric: AlertMetric): string | undefined {
 function formatBreach(event: AlertEvent): string {
   const at = event.predictedBreachAt as Date;
   const minutes = Math.round((at.getTime() - event.at.getTime()) / 60_000);
-  const relative = minutes <= 0 ? 'now' : minutes < 120 ? `in ${minutes} min` : `in ${(minutes / 60).toFixed(1)} h`;
+  let relative = `in ${(minutes / 60).toFixed(1)} h`;
+  if (minutes <= 0) relative = 'now';
+  else if (minutes < 120) relative = `in ${minutes} min`;
   const probability = event.breachProbability === undefined ? '' : `, probability ${Math.round(event.breachProbability * 100)}%`;
   return `${relative} (${formatTime(at)})${probability}`;
 }

@@ -154,7 +154,7 @@ function incidentIdOf(integration: string, fingerprint: string): string {
   return `exception:${integration}:${fingerprint}`;
 }
 
-/** Returns a `resolved` event for each open incident whose fingerprint stayed quiet for `EXCEPTION_QUIET_RESOLVE_MS`, and forgets it. */
+/** Returns a `resolved` event for each open incident whose fingerprint stayed quiet for `EXCEPTION_QUIET_RESOLVE_MS`, and removes it from `openIncidents`. */
 function resolveQuietIncidents(openIncidents: Map<string, { event: AlertEvent; lastSeenMs: number }>, now: Date): AlertEvent[] {
   const resolved: AlertEvent[] = [];
   for (const [incidentId, { event, lastSeenMs }] of openIncidents) {

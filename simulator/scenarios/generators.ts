@@ -172,7 +172,7 @@ function planConsumerCrash({ random, onset, baseConsumers }: PlanContext): Scena
       const crashed = crashes.filter((crashAt) => crashAt <= minute).length;
       const hanging = crashes.filter((crashAt) => crashAt - hangMinutes <= minute && minute < crashAt).length;
       const conditions = normalConditions(baseConsumers - crashed);
-      // A hung consumer holds its prefetched messages and processes nothing; a crash returns them for redelivery.
+      // A hung consumer keeps its prefetched messages and processes nothing, while a crash returns them for redelivery.
       const justCrashed = crashes.some((crashAt) => crashAt <= minute && minute < crashAt + 1 / 6);
       return {
         ...conditions,

@@ -23,9 +23,9 @@ export interface QueueConditions {
   stuck: number;
   /** Extra failed attempts in this tick that cost no capacity, such as failed credential refreshes. */
   extraFailures: number;
-  /** False when the partner endpoint does not answer at all. */
+  /** False when the partner endpoint does not respond at all. */
   partnerReachable: boolean;
-  /** HTTP status of the partner when it answers. */
+  /** HTTP status of the partner when it responds. */
   partnerStatusCode: number;
 }
 

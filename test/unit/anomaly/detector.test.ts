@@ -63,7 +63,7 @@ describe('SeriesDetector', () => {
   const series = syntheticSeries(inject);
   const scores = run(series);
 
-  it('gives the same scores for the first k rows whether it saw k rows or the whole series', () => {
+  it('scores a prefix as the whole series does', () => {
     for (const k of [1, 17, 250, 2301, 4501, 5050, 6048]) {
       const prefix = run(series.slice(0, k));
       expect(prefix.map((s) => s.score)).toEqual(scores.slice(0, k).map((s) => s.score));
@@ -77,7 +77,7 @@ describe('SeriesDetector', () => {
     expect(part.slice(0, 1001)).toEqual(whole.slice(0, 1001));
   });
 
-  it('raises one alarm at the spike, the level shift and the flatline, and none on the clean series', () => {
+  it('alarms once per injected anomaly', () => {
     const alarmsAt = scores.flatMap((s, i) => (s.alarm ? [i] : []));
     const near = (at: number, within: number) => alarmsAt.filter((i) => i >= at && i <= at + within);
     expect(near(inject.spike, 0)).toEqual([inject.spike]);
@@ -85,8 +85,8 @@ describe('SeriesDetector', () => {
     expect(near(inject.flatStart, 40)).toHaveLength(1);
     expect(scores[inject.spike]!.kind).toBe('spike');
 
-    // Weekends and the Monday mornings after them are new to the detector for two weeks;
-    // from the third Monday's first shift on, the clean series raises nothing.
+    // Weekends and the Monday mornings after them are new to the detector for two weeks.
+    // From the third Monday's first shift on, the clean series raises nothing.
     const clean = run(syntheticSeries(undefined));
     expect(clean.slice(4200).filter((s) => s.alarm).map((s) => s.explanation)).toEqual([]);
     expect(alarmsAt.filter((i) => i >= 4200 && i < inject.spike)).toEqual([]);
@@ -108,7 +108,7 @@ describe('detect and eval nab commands', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  it('writes one scored row per input row, in the NAB layout for eval nab', async () => {
+  it('writes NAB result rows', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'syncwatch-detect-'));
     dirs.push(dir);
     const series = syntheticSeries(undefined).slice(0, 600);
