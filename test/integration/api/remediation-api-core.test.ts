@@ -8,8 +8,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../config/index.js';
 import { openRemediation, type Remediation } from '../../../remediation/index.js';
-import type { ProposalDraft } from '../../../remediation/proposals.js';
 import { buildApiServer } from '../../../server/api-server.js';
+import { routeDraft } from '../remediation/harness.js';
 
 /** PostgreSQL on loopback for the control plane, in a schema of this file's own. */
 const POSTGRES_URL = process.env.SYNCWATCH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -29,29 +29,6 @@ const SCOPES: Record<string, string> = { root: 'admin', vera: 'read' };
 const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-api-core-'));
 let remediation: Remediation;
 let app: ReturnType<typeof buildApiServer>;
-let counter = 0;
-
-/** Builds a route switch draft, which runs on the control plane alone and needs no outside system. */
-function routeDraft(overrides: Partial<ProposalDraft> = {}): ProposalDraft {
-  counter += 1;
-  return {
-    id: `api-core-${counter}`,
-    incidentId: `incident-${counter}`,
-    action: 'reroute',
-    integration: 'odoo-mes',
-    workflow: 'production_order_release',
-    plant: 'plant-1',
-    rationale: 'the primary MES endpoint times out',
-    params: { route: 'mes-secondary', kind: 'endpoint', target: 'https://mes-b.plant-1.example/api' },
-    targets: [{ kind: 'workflow_route', ref: 'production_order_release', detail: 'endpoint https://mes-b.plant-1.example/api' }],
-    blastRadius: { events: 10, orders: 3, plants: ['plant-1'] },
-    duplicateRisk: 'in-flight messages may arrive on both routes',
-    requiredApprovals: 1,
-    requestedBy: 'ana',
-    expiresAt: new Date(Date.now() + 30 * 60_000),
-    ...overrides,
-  };
-}
 
 function approve(id: string, token: string, headers: Record<string, string> = {}) {
   return app.inject({
