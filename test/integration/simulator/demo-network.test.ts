@@ -164,11 +164,16 @@ describe('startDemoNetwork with RabbitMQ and PostgreSQL', () => {
     expect(queueSystems).toContain('odoo_queue_job');
   });
 
-  it('records failures as error spans', () => {
-    const failed = sink.decodeSpans().filter((entry) => entry.span.status.code === STATUS_CODE_ERROR);
+  it('records failures as error spans', async () => {
+    const findFailed = () => sink.decodeSpans().filter((entry) => entry.span.status.code === STATUS_CODE_ERROR);
+    const hasException = (entry: ReturnType<typeof findFailed>[number]) =>
+      entry.span.events.some((event) => event.name === 'exception');
+    // Failures are drawn at random, so an early export may hold none yet.
+    await waitFor(() => findFailed().some(hasException), WAIT_MS, 500);
+
+    const failed = findFailed();
     expect(failed.length).toBeGreaterThan(0);
-    const withException = failed.filter((entry) => entry.span.events.some((event) => event.name === 'exception'));
-    expect(withException.length).toBeGreaterThan(0);
+    expect(failed.filter(hasException).length).toBeGreaterThan(0);
   });
 
   it('publishes to the RabbitMQ queues', async () => {
