@@ -1,3 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { createClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 
@@ -5,11 +10,28 @@ import { createChdbConnection } from 'chdb/connection';
 export type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
 
 type Operation = 'query' | 'exec' | 'command' | 'insert' | 'ping';
+type ExecParams = Parameters<ClientConnection['exec']>[0];
+
+/**
+ * Binary input formats whose INSERT bodies go through a file. chDB's
+ * connection decodes `exec` bodies as UTF-8 text (npm chdb 3.4), which
+ * corrupts binary data, and its raw insert accepts text formats only.
+ */
+const STAGED_INSERT_PATTERN = /\sFORMAT\s+(RowBinaryWithNamesAndTypes)\s*$/;
+
+/** Sub-directory of the chDB data directory that contains bodies while their INSERT runs. */
+export const INSERT_STAGING_DIRECTORY = 'insert-staging';
+
 const SERIALIZED_OPERATIONS: ReadonlySet<PropertyKey> = new Set<Operation>(['query', 'exec', 'command', 'insert', 'ping']);
 
 /**
  * Opens a chDB connection for `@clickhouse/client` that runs one statement at
  * a time and cleans up after a failed one.
+ *
+ * An `exec` of `INSERT ... FORMAT RowBinaryWithNamesAndTypes` with a body
+ * writes the body to a file and runs `INSERT ... SELECT * FROM file(...)`
+ * instead, which ClickHouse reads with the insert table's structure. Its
+ * settings, deduplication token included, apply as before.
  *
  * chDB 26.7 (npm chdb 3.4) keeps the output a statement wrote before it
  * failed, and returns it in front of the next statement's result, so one
@@ -22,6 +44,7 @@ export function openSerializedChdbConnection(path: string): ClientConnection {
   // package, while @clickhouse/client now bundles its own copy of the same types.
   const inner = createChdbConnection({ path }) as unknown as ClientConnection;
   let tail: Promise<unknown> = Promise.resolve();
+  const stagingDirectory = prepareStagingDirectory(path);
 
   const discardLeftoverOutput = async (): Promise<void> => {
     try {
@@ -43,14 +66,47 @@ export function openSerializedChdbConnection(path: string): ClientConnection {
     return result;
   };
 
+  const execThroughFile = async (params: ExecParams, format: string, values: Readable) => {
+    const file = join(stagingDirectory, `insert-${randomUUID()}.bin`);
+    await writeFile(file, values);
+    try {
+      const query = `${params.query.replace(STAGED_INSERT_PATTERN, '')} SELECT * FROM file('${quoteSqlString(file)}', '${format}')`;
+      return await runExclusive(() => inner.exec({ ...params, query, values: undefined }));
+    } finally {
+      await rm(file, { force: true });
+    }
+  };
+
   return new Proxy(inner, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof value !== 'function') return value;
+      if (property === 'exec') {
+        return (params: ExecParams) => {
+          const format = STAGED_INSERT_PATTERN.exec(params.query)?.[1];
+          if (format && params.values) return execThroughFile(params, format, params.values);
+          return runExclusive(() => inner.exec(params));
+        };
+      }
       if (SERIALIZED_OPERATIONS.has(property)) {
         return (params: unknown) => runExclusive(() => (value as (params: unknown) => Promise<unknown>).call(target, params));
       }
       return (value as (...args: unknown[]) => unknown).bind(target);
     },
   });
+}
+
+/** Creates the staging directory and removes bodies that a crash during their INSERT left behind. */
+function prepareStagingDirectory(path: string): string {
+  const directory = join(path, INSERT_STAGING_DIRECTORY);
+  mkdirSync(directory, { recursive: true });
+  for (const name of readdirSync(directory)) {
+    if (name.startsWith('insert-')) rmSync(join(directory, name), { force: true });
+  }
+  return directory;
+}
+
+/** Escapes a value for a single-quoted ClickHouse string literal. */
+function quoteSqlString(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
 }
