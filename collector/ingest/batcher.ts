@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SyncwatchMetrics } from '../../server/metrics.js';
 import { createCollectorError } from '../errors.js';
-import type { EncodedBatch } from './insert-batch.js';
+import type { EncodedBatch, EncodedRows, InsertFormat } from './insert-batch.js';
 
 /** Rows at which a batch is sealed without waiting for the flush interval. */
 export const MAX_BATCH_ROWS = 10_000;
@@ -72,6 +72,12 @@ export interface Batcher {
    * error when the batch can be neither inserted nor spooled.
    */
   add(rows: readonly object[]): Promise<void>;
+  /**
+   * Adds rows encoded by the caller, like `add`. A batch contains one format:
+   * rows in another format than the open batch's, or with another header,
+   * seal it first.
+   */
+  addEncoded(rows: EncodedRows): Promise<void>;
   /** Seals the open batch now and waits until every sealed batch is delivered or failed. */
   flush(): Promise<void>;
   /** Rejects later `add` calls, then flushes. */
@@ -88,7 +94,10 @@ interface Waiter {
 }
 
 interface OpenBatch {
-  /** The JSONEachRow lines of each `add` call, newline-terminated. */
+  format: InsertFormat;
+  /** Bytes in front of the rows: the RowBinaryWithNamesAndTypes header, or none. */
+  header: Buffer | undefined;
+  /** The encoded rows of each call: newline-terminated JSONEachRow lines or RowBinary rows. */
   chunks: Buffer[];
   rowCount: number;
   bytes: number;
@@ -121,11 +130,12 @@ export function createBatcher(options: BatcherOptions): Batcher {
     const batch: EncodedBatch = {
       batchId: createBatchId(),
       rowCount: sealed.rowCount,
-      body: sealed.chunks.length === 1 ? (sealed.chunks[0] as Buffer) : Buffer.concat(sealed.chunks, sealed.bytes),
+      body: joinChunks(sealed),
+      format: sealed.format,
     };
     const release = () => {
       queuedRows -= batch.rowCount;
-      queuedBytes -= batch.body.length;
+      queuedBytes -= sealed.bytes;
       metrics?.setQueueDepth(table, queuedRows);
     };
     const delivery = settleDelivery(options.deliver, batch, sealed.waiters, release);
@@ -133,24 +143,40 @@ export function createBatcher(options: BatcherOptions): Batcher {
     void delivery.then(() => deliveries.delete(delivery));
   };
 
-  const add = (rows: readonly object[]): Promise<void> => {
+  const checkRowLimit = (rowCount: number): Promise<void> | undefined => {
     if (closed) return Promise.reject(createClosedError(table));
-    if (rows.length === 0) return Promise.resolve();
-    if (queuedRows + rows.length > maxQueuedRows) {
-      const params = { table, queuedRows, rows: rows.length, maxQueuedRows, retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS };
+    if (rowCount === 0) return Promise.resolve();
+    if (queuedRows + rowCount > maxQueuedRows) {
+      const params = { table, queuedRows, rows: rowCount, maxQueuedRows, retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS };
       return Promise.reject(createCollectorError('ingestQueueFull', params, { retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS }));
     }
+    return undefined;
+  };
 
-    const chunk = encodeRows(rows);
+  const add = (rows: readonly object[]): Promise<void> => {
+    // The limits are checked before encoding, so rejected rows cost no JSON.
+    const rejected = checkRowLimit(rows.length);
+    if (rejected) return rejected;
+    return appendChunk({ format: 'JSONEachRow', rowCount: rows.length, body: encodeRows(rows) });
+  };
+
+  const addEncoded = (rows: EncodedRows): Promise<void> => checkRowLimit(rows.rowCount) ?? appendChunk(rows);
+
+  const appendChunk = (rows: EncodedRows): Promise<void> => {
+    const chunk = rows.body;
     if (queuedBytes > 0 && queuedBytes + chunk.length > maxQueuedBytes) {
       const params = { table, queuedBytes, bytes: chunk.length, maxQueuedBytes, retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS };
       return Promise.reject(createCollectorError('ingestQueueBytesFull', params, { retryAfterSeconds: QUEUE_FULL_RETRY_AFTER_SECONDS }));
     }
 
+    const header = rows.format === 'RowBinaryWithNamesAndTypes' ? rows.header : undefined;
+    if (open.rowCount > 0 && (open.format !== rows.format || !isSameHeader(open.header, header))) seal();
+    open.format = rows.format;
+    open.header = header;
     open.chunks.push(chunk);
-    open.rowCount += rows.length;
+    open.rowCount += rows.rowCount;
     open.bytes += chunk.length;
-    queuedRows += rows.length;
+    queuedRows += rows.rowCount;
     queuedBytes += chunk.length;
     metrics?.setQueueDepth(table, queuedRows);
     const durable = new Promise<void>((resolve, reject) => {
@@ -173,6 +199,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
 
   return {
     add,
+    addEncoded,
     flush,
     async close() {
       closed = true;
@@ -214,7 +241,19 @@ export function createClosedError(table: string) {
 }
 
 function createOpenBatch(): OpenBatch {
-  return { chunks: [], rowCount: 0, bytes: 0, waiters: [] };
+  return { format: 'JSONEachRow', header: undefined, chunks: [], rowCount: 0, bytes: 0, waiters: [] };
+}
+
+/** Joins a sealed batch's header and chunks into one body, without a copy when there is one chunk and no header. */
+function joinChunks(batch: OpenBatch): Buffer {
+  const parts = batch.header ? [batch.header, ...batch.chunks] : batch.chunks;
+  if (parts.length === 1) return parts[0] as Buffer;
+  return Buffer.concat(parts, batch.bytes + (batch.header?.length ?? 0));
+}
+
+function isSameHeader(left: Buffer | undefined, right: Buffer | undefined): boolean {
+  if (left === right) return true;
+  return left !== undefined && right !== undefined && left.equals(right);
 }
 
 /**

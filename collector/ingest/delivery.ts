@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { SyncwatchMetrics } from '../../server/metrics.js';
 import type { BatchInserter, EncodedBatch } from './insert-batch.js';
 import { classifyInsertError, type InsertFailure } from './insert-error.js';
+import { splitRowBinaryRows, type RowBinaryRows } from './row-binary.js';
 import type { Spool } from './spool.js';
 
 /** First wait before the replay tries the store again after a failed insert. */
@@ -173,7 +174,7 @@ class TableDelivery implements BatchDelivery {
     try {
       const body = await this.#readSpooledBody(spooled);
       if (body) {
-        await this.#insertOrDrop({ batchId: spooled.batchId, rowCount: spooled.rowCount, body });
+        await this.#insertOrDrop({ batchId: spooled.batchId, rowCount: spooled.rowCount, body, format: spooled.format });
       }
       await spool.removeOldest();
       this.#options.onSpoolChange?.();
@@ -270,7 +271,7 @@ class TableDelivery implements BatchDelivery {
   }
 
   async #appendToSpool(batch: EncodedBatch): Promise<void> {
-    await this.#options.spool.append({ batchId: batch.batchId, rowCount: batch.rowCount, body: batch.body });
+    await this.#options.spool.append({ batchId: batch.batchId, rowCount: batch.rowCount, body: batch.body, format: batch.format });
     this.#options.onSpoolChange?.();
     this.scheduleReplay(this.#storeAvailable ? 0 : this.#computeRetryDelayMs());
   }
@@ -319,18 +320,43 @@ class TableDelivery implements BatchDelivery {
 }
 
 /**
- * Splits a batch of JSONEachRow lines into two halves with ids derived from
- * its own, or returns undefined for a batch of one row. A line never contains a
- * raw newline, because JSON escapes it inside strings.
+ * Splits a batch into two halves with ids derived from its own, or returns
+ * undefined for a batch of one row or a body that cannot be cut into rows.
  */
 function splitBatch(batch: EncodedBatch): [EncodedBatch, EncodedBatch] | undefined {
-  const lines = batch.body.toString('utf8').split('\n').filter((line) => line.length > 0);
+  const parts = batch.format === 'RowBinaryWithNamesAndTypes' ? splitRowBinaryBatch(batch.body) : splitJsonBatch(batch.body);
+  if (!parts) return undefined;
+  return [
+    { batchId: `${batch.batchId}.1`, rowCount: parts[0].rowCount, body: parts[0].body, format: batch.format },
+    { batchId: `${batch.batchId}.2`, rowCount: parts[1].rowCount, body: parts[1].body, format: batch.format },
+  ];
+}
+
+interface BatchHalf {
+  rowCount: number;
+  body: Buffer;
+}
+
+/** Splits JSONEachRow lines. A line never contains a raw newline, because JSON escapes it inside strings. */
+function splitJsonBatch(body: Buffer): [BatchHalf, BatchHalf] | undefined {
+  const lines = body.toString('utf8').split('\n').filter((line) => line.length > 0);
   if (lines.length < 2) return undefined;
   const middle = Math.ceil(lines.length / 2);
-  const makeHalf = (part: string[], index: number): EncodedBatch => ({
-    batchId: `${batch.batchId}.${index}`,
-    rowCount: part.length,
-    body: Buffer.from(part.join('\n'), 'utf8'),
-  });
-  return [makeHalf(lines.slice(0, middle), 1), makeHalf(lines.slice(middle), 2)];
+  const makeHalf = (part: string[]): BatchHalf => ({ rowCount: part.length, body: Buffer.from(part.join('\n'), 'utf8') });
+  return [makeHalf(lines.slice(0, middle)), makeHalf(lines.slice(middle))];
+}
+
+/** Splits a RowBinaryWithNamesAndTypes body; each half starts with the same header. */
+function splitRowBinaryBatch(body: Buffer): [BatchHalf, BatchHalf] | undefined {
+  let parts: RowBinaryRows;
+  try {
+    parts = splitRowBinaryRows(body);
+  } catch {
+    // A body that cannot be cut into rows is dropped whole, like a batch of one row.
+    return undefined;
+  }
+  if (parts.rows.length < 2) return undefined;
+  const middle = Math.ceil(parts.rows.length / 2);
+  const makeHalf = (rows: Buffer[]): BatchHalf => ({ rowCount: rows.length, body: Buffer.concat([parts.header, ...rows]) });
+  return [makeHalf(parts.rows.slice(0, middle)), makeHalf(parts.rows.slice(middle))];
 }

@@ -23,6 +23,7 @@ export {
 export {
   openIngest,
   SPOOL_DIRECTORY_NAME,
+  type EncodedRowWriter,
   type Ingest,
   type IngestLimits,
   type IngestOptions,
@@ -32,9 +33,19 @@ export { classifyInsertError, type InsertFailure } from './insert-error.js';
 export {
   buildInsertStatement,
   createClientBatchInserter,
+  DEFAULT_INSERT_FORMAT,
   type BatchInserter,
   type EncodedBatch,
+  type EncodedRows,
+  type InsertFormat,
 } from './insert-batch.js';
+export {
+  encodeRowBinaryHeader,
+  RowBinaryWriter,
+  splitRowBinaryRows,
+  type RowBinaryColumn,
+  type RowBinaryRows,
+} from './row-binary.js';
 export {
   encodeSpoolRecord,
   MAX_RECORD_PAYLOAD_BYTES,

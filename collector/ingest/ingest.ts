@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { SyncwatchMetrics } from '../../server/metrics.js';
 import { createBatcher, createClosedError, type Batcher } from './batcher.js';
 import { createBatchDelivery, type BatchDelivery } from './delivery.js';
-import type { BatchInserter } from './insert-batch.js';
+import type { BatchInserter, EncodedRows } from './insert-batch.js';
 import { openSpool, type OpenSpoolFile, type Spool } from './spool.js';
 
 /** Sub-directory of the data directory that contains one spool directory per table. */
@@ -26,6 +26,12 @@ export interface TableRowWriter {
    * rejects the batch, a retried request stores its rows a second time.
    */
   writeRows(table: string, rows: readonly object[]): Promise<void>;
+}
+
+/** Writes rows that the caller encoded, such as trace rows in RowBinary. */
+export interface EncodedRowWriter {
+  /** Resolves once `rows` are durable, with the errors of `TableRowWriter.writeRows`. */
+  writeEncodedRows(table: string, rows: EncodedRows): Promise<void>;
 }
 
 /** Limits of each table's batcher and spool; every field has a named default. */
@@ -66,7 +72,7 @@ export interface IngestOptions {
 }
 
 /** Batched, spooled ingest into ClickHouse: one batcher, spool and insert lane per table. */
-export interface Ingest extends TableRowWriter {
+export interface Ingest extends TableRowWriter, EncodedRowWriter {
   /** Seals every open batch and waits until each is durable or failed. */
   flush(): Promise<void>;
   /** Flushes, then waits until every spool is replayed into ClickHouse. */
@@ -129,6 +135,14 @@ class TableIngests implements Ingest {
     const opened = this.#openedTables.get(table);
     if (opened) return opened.batcher.add(rows);
     return this.openTable(table).then((tableIngest) => tableIngest.batcher.add(rows));
+  }
+
+  writeEncodedRows(table: string, rows: EncodedRows): Promise<void> {
+    if (rows.rowCount === 0) return Promise.resolve();
+    if (this.#closed) return Promise.reject(createClosedError(table));
+    const opened = this.#openedTables.get(table);
+    if (opened) return opened.batcher.addEncoded(rows);
+    return this.openTable(table).then((tableIngest) => tableIngest.batcher.addEncoded(rows));
   }
 
   async flush(): Promise<void> {

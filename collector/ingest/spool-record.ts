@@ -1,13 +1,15 @@
 import { computeCrc32 } from './crc32.js';
+import { DEFAULT_INSERT_FORMAT, type InsertFormat } from './insert-batch.js';
 
 /**
  * One batch as the spool stores it: the id that makes its replay idempotent,
- * its row count and the insert body (JSONEachRow lines).
+ * its row count, the insert body and its format (JSONEachRow when absent).
  */
 export interface SpoolRecord {
   batchId: string;
   rowCount: number;
   body: Buffer;
+  format?: InsertFormat;
 }
 
 /**
@@ -16,10 +18,26 @@ export interface SpoolRecord {
  */
 export const RECORD_HEADER_BYTES = 8;
 
-/** Version byte at the start of each payload, so that a later layout can be recognised. */
-const PAYLOAD_VERSION = 1;
+/**
+ * Version byte at the start of each payload. Version 1 records hold
+ * JSONEachRow bodies, and JSONEachRow records are still written that way.
+ * Version 2 records name their format in one more byte after the version.
+ */
+const PAYLOAD_VERSION_JSON = 1;
+const PAYLOAD_VERSION_WITH_FORMAT = 2;
 
-/** Payload bytes before the batch id: version (1), batch id length (2). */
+/** Format codes of version 2 records, indexed by code. Codes are stored on disk, so only append. */
+const FORMAT_CODES: readonly InsertFormat[] = ['JSONEachRow', 'RowBinaryWithNamesAndTypes'];
+
+/** Payload bytes before the batch id length: version (1), and in version 2 the format code (1). */
+function measureVersionBytes(version: number): number {
+  return version === PAYLOAD_VERSION_WITH_FORMAT ? 2 : 1;
+}
+
+/** Batch id length field. */
+const BATCH_ID_LENGTH_BYTES = 2;
+
+/** Smallest payload prefix, of a version 1 record: version (1), batch id length (2). */
 const PAYLOAD_PREFIX_BYTES = 3;
 
 /** Row count field after the batch id. */
@@ -34,11 +52,15 @@ export const MAX_RECORD_PAYLOAD_BYTES = 1024 * 1024 * 1024;
  */
 export function encodeSpoolRecord(record: SpoolRecord): Buffer[] {
   const batchId = Buffer.from(record.batchId, 'utf8');
-  const prefix = Buffer.allocUnsafe(PAYLOAD_PREFIX_BYTES + batchId.length + ROW_COUNT_BYTES);
-  prefix.writeUInt8(PAYLOAD_VERSION, 0);
-  prefix.writeUInt16LE(batchId.length, 1);
-  batchId.copy(prefix, PAYLOAD_PREFIX_BYTES);
-  prefix.writeUInt32LE(record.rowCount, PAYLOAD_PREFIX_BYTES + batchId.length);
+  const format = record.format ?? DEFAULT_INSERT_FORMAT;
+  const version = format === 'JSONEachRow' ? PAYLOAD_VERSION_JSON : PAYLOAD_VERSION_WITH_FORMAT;
+  const idOffset = measureVersionBytes(version) + BATCH_ID_LENGTH_BYTES;
+  const prefix = Buffer.allocUnsafe(idOffset + batchId.length + ROW_COUNT_BYTES);
+  prefix.writeUInt8(version, 0);
+  if (version === PAYLOAD_VERSION_WITH_FORMAT) prefix.writeUInt8(FORMAT_CODES.indexOf(format), 1);
+  prefix.writeUInt16LE(batchId.length, idOffset - BATCH_ID_LENGTH_BYTES);
+  batchId.copy(prefix, idOffset);
+  prefix.writeUInt32LE(record.rowCount, idOffset + batchId.length);
 
   const payloadLength = prefix.length + record.body.length;
   if (payloadLength > MAX_RECORD_PAYLOAD_BYTES) {
@@ -87,18 +109,27 @@ export function readSpoolRecord(data: Buffer, offset: number): ReadRecordResult 
 
 function decodePayload(payload: Buffer, byteLength: number): ReadRecordResult {
   const version = payload.readUInt8(0);
-  if (version !== PAYLOAD_VERSION) {
-    return { kind: 'corrupt', reason: `unknown record version ${version}, expected ${PAYLOAD_VERSION}` };
+  if (version !== PAYLOAD_VERSION_JSON && version !== PAYLOAD_VERSION_WITH_FORMAT) {
+    return {
+      kind: 'corrupt',
+      reason: `unknown record version ${version}, expected ${PAYLOAD_VERSION_JSON} or ${PAYLOAD_VERSION_WITH_FORMAT}`,
+    };
   }
-  const batchIdLength = payload.readUInt16LE(1);
-  const rowCountOffset = PAYLOAD_PREFIX_BYTES + batchIdLength;
+  const idOffset = measureVersionBytes(version) + BATCH_ID_LENGTH_BYTES;
+  if (idOffset + ROW_COUNT_BYTES > payload.length) {
+    return { kind: 'corrupt', reason: `payload of ${payload.length} bytes is too short for version ${version}` };
+  }
+  const format = version === PAYLOAD_VERSION_WITH_FORMAT ? FORMAT_CODES[payload.readUInt8(1)] : DEFAULT_INSERT_FORMAT;
+  if (!format) return { kind: 'corrupt', reason: `unknown format code ${payload.readUInt8(1)}` };
+  const batchIdLength = payload.readUInt16LE(idOffset - BATCH_ID_LENGTH_BYTES);
+  const rowCountOffset = idOffset + batchIdLength;
   if (rowCountOffset + ROW_COUNT_BYTES > payload.length) {
     return { kind: 'corrupt', reason: `batch id length ${batchIdLength} exceeds the payload` };
   }
-  const batchId = payload.toString('utf8', PAYLOAD_PREFIX_BYTES, rowCountOffset);
+  const batchId = payload.toString('utf8', idOffset, rowCountOffset);
   const rowCount = payload.readUInt32LE(rowCountOffset);
   const body = payload.subarray(rowCountOffset + ROW_COUNT_BYTES);
-  return { kind: 'record', record: { batchId, rowCount, body }, byteLength };
+  return { kind: 'record', record: { batchId, rowCount, body, format }, byteLength };
 }
 
 /**
@@ -109,7 +140,9 @@ function decodePayload(payload: Buffer, byteLength: number): ReadRecordResult {
 export function readDeclaredRowCount(data: Buffer, offset: number): number {
   const prefixStart = offset + RECORD_HEADER_BYTES;
   if (data.length < prefixStart + PAYLOAD_PREFIX_BYTES) return 0;
-  const rowCountOffset = prefixStart + PAYLOAD_PREFIX_BYTES + data.readUInt16LE(prefixStart + 1);
+  const idOffset = prefixStart + measureVersionBytes(data.readUInt8(prefixStart)) + BATCH_ID_LENGTH_BYTES;
+  if (data.length < idOffset) return 0;
+  const rowCountOffset = idOffset + data.readUInt16LE(idOffset - BATCH_ID_LENGTH_BYTES);
   if (data.length < rowCountOffset + ROW_COUNT_BYTES) return 0;
   return data.readUInt32LE(rowCountOffset);
 }

@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, unlink, writeFile, type FileHan
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createCollectorError } from '../errors.js';
+import { DEFAULT_INSERT_FORMAT, type InsertFormat } from './insert-batch.js';
 import {
   encodeSpoolRecord,
   measureEncodedRecord,
@@ -56,6 +57,7 @@ export interface SpoolOptions {
 export interface SpooledBatch {
   readonly batchId: string;
   readonly rowCount: number;
+  readonly format: InsertFormat;
   readonly segment: number;
   readonly offset: number;
   /** Record size on disk, header included. */
@@ -319,6 +321,7 @@ class FileSpool implements Spool {
     return {
       batchId: item.record.batchId,
       rowCount: item.record.rowCount,
+      format: item.record.format ?? DEFAULT_INSERT_FORMAT,
       segment: this.#active.sequence,
       offset,
       byteLength: item.byteLength,
@@ -396,7 +399,15 @@ async function scanSegment(
     const result = readSpoolRecord(data, offset);
     if (result.kind === 'record') {
       const { record, byteLength } = result;
-      entries.push({ batchId: record.batchId, rowCount: record.rowCount, segment: sequence, offset, byteLength, body: undefined });
+      entries.push({
+        batchId: record.batchId,
+        rowCount: record.rowCount,
+        format: record.format ?? DEFAULT_INSERT_FORMAT,
+        segment: sequence,
+        offset,
+        byteLength,
+        body: undefined,
+      });
       offset += byteLength;
       records++;
       continue;
