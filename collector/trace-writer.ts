@@ -1,8 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import { createCollectorError } from './errors.js';
-import type { TableRowWriter } from './ingest/ingest.js';
-import type { OtelTraceRow } from './otlp/to-trace-rows.js';
+import type { EncodedRowWriter } from './ingest/ingest.js';
+import { mapSpansToRows, type TraceSpans } from './otlp/to-trace-rows.js';
+import { encodeTraceRowBinary } from './otlp/trace-row-binary.js';
 
 /** Inserts allowed to run at once before `write` rejects with an overload error. */
 export const MAX_IN_FLIGHT_INSERTS = 4;
@@ -18,13 +19,14 @@ export const OTEL_TRACES_TABLE = 'otel_traces';
 /** Store for trace rows. The receiver depends on this interface only. */
 export interface TraceWriter {
   /**
-   * Stores `rows` and resolves once they are durable. Rejects with a
+   * Stores one row per span of `spans.request`, whose spans
+   * `selectStorableSpans` checked, and resolves once the rows are durable. Rejects with a
    * catalogue error carrying `retryAfterSeconds` when the rows cannot be
    * taken, such as `COLLECTOR_ERR_WRITER_OVERLOADED` or
    * `COLLECTOR_ERR_SPOOL_FULL` (429) and `COLLECTOR_ERR_STORE_UNAVAILABLE`
    * or `COLLECTOR_ERR_SPOOL_WRITE_FAILED` (503).
    */
-  write(rows: readonly OtelTraceRow[]): Promise<void>;
+  write(spans: TraceSpans): Promise<void>;
 }
 
 export interface TraceWriterOptions {
@@ -38,15 +40,16 @@ export interface TraceWriterOptions {
 }
 
 /**
- * Creates a writer that hands rows to the batched ingest, which resolves once
- * they are in ClickHouse or synced to the disk spool. The service uses this
- * writer; the ingest's errors (queue or spool full, spool write failed) are
- * catalogue errors with `retryAfterSeconds`, which the receiver sends as 429
- * or 503 with `Retry-After`.
+ * Creates a writer that encodes the spans as RowBinary rows and hands them to
+ * the batched ingest, which resolves once they are in ClickHouse or synced to
+ * the disk spool. The service uses this writer. The ingest's errors (queue or
+ * spool full, spool write failed) are catalogue errors with
+ * `retryAfterSeconds`, which the receiver sends as 429 or 503 with
+ * `Retry-After`.
  */
-export function createBatchedTraceWriter(ingest: TableRowWriter): TraceWriter {
+export function createBatchedTraceWriter(ingest: EncodedRowWriter): TraceWriter {
   return {
-    write: (rows) => ingest.writeRows(OTEL_TRACES_TABLE, rows),
+    write: (spans) => ingest.writeEncodedRows(OTEL_TRACES_TABLE, encodeTraceRowBinary(spans.request, spans.spanCount)),
   };
 }
 
@@ -66,8 +69,8 @@ export function createTraceWriter(client: ClickHouseClient, options: TraceWriter
     options.storeUnavailableRetryAfterSeconds ?? STORE_UNAVAILABLE_RETRY_AFTER_SECONDS;
   let inFlightInserts = 0;
 
-  async function write(rows: readonly OtelTraceRow[]): Promise<void> {
-    if (rows.length === 0) return;
+  async function write(spans: TraceSpans): Promise<void> {
+    if (spans.spanCount === 0) return;
     if (inFlightInserts >= maxInFlightInserts) {
       throw createCollectorError(
         'writerOverloaded',
@@ -78,8 +81,9 @@ export function createTraceWriter(client: ClickHouseClient, options: TraceWriter
 
     inFlightInserts++;
     const startedAt = performance.now();
+    const rows = mapSpansToRows(spans.request);
     try {
-      await client.insert({ table: OTEL_TRACES_TABLE, values: [...rows], format: 'JSONEachRow' });
+      await client.insert({ table: OTEL_TRACES_TABLE, values: rows, format: 'JSONEachRow' });
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       options.logger?.error({ err: error, table: OTEL_TRACES_TABLE, rows: rows.length }, 'trace insert failed');

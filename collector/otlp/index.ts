@@ -41,10 +41,15 @@ export {
 export {
   findSpanProblem,
   formatDateTime64,
+  mapSpansToRows,
+  selectStorableSpans,
   toTraceRows,
   type OtelTraceRow,
+  type StorableSpans,
+  type TraceSpans,
   type TraceRowsResult,
 } from './to-trace-rows.js';
+export { encodeTraceRowBinary, TRACE_ROW_BINARY_COLUMNS } from './trace-row-binary.js';
 export type {
   OtlpAnyValue,
   OtlpInstrumentationScope,

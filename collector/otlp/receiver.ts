@@ -28,7 +28,7 @@ import {
   encodeExportResponse,
   type OtlpEncoding,
 } from './responses.js';
-import { toTraceRows } from './to-trace-rows.js';
+import { selectStorableSpans, type StorableSpans } from './to-trace-rows.js';
 import type { OtlpTraceRequest } from './types.js';
 
 /** Default body limit, before and after decompression: 8 MiB. */
@@ -183,9 +183,9 @@ interface StartedExport {
 }
 
 /**
- * Reads, decodes and converts a request and hands its rows to the writer.
- * It returns before the rows are durable, so the decoded request and the row
- * objects are garbage once the writer has encoded them, instead of staying
+ * Reads and decodes a request and hands its valid spans to the writer.
+ * It returns before the rows are durable, so the decoded request is
+ * garbage once the writer has encoded it, instead of staying
  * referenced by a suspended handler until the response goes out.
  */
 async function startExport(
@@ -193,12 +193,13 @@ async function startExport(
   encoding: OtlpEncoding,
   options: OtlpReceiverOptions,
 ): Promise<StartedExport> {
-  const { rows, rejectedSpans, errorMessage } = toTraceRows(await readExportRequest(request, encoding, options));
+  const spans = selectStorableSpans(await readExportRequest(request, encoding, options));
   trace.getActiveSpan()?.setAttributes({
-    'syncwatch.spans.accepted': rows.length,
-    'syncwatch.spans.rejected': rejectedSpans,
+    'syncwatch.spans.accepted': spans.spanCount,
+    'syncwatch.spans.rejected': spans.rejectedSpans,
   });
-  return { acceptedSpans: rows.length, rejectedSpans, errorMessage, durable: writeRows(options.writer, rows) };
+  const { spanCount, rejectedSpans, errorMessage } = spans;
+  return { acceptedSpans: spanCount, rejectedSpans, errorMessage, durable: writeSpans(options.writer, spans) };
 }
 
 async function readExportRequest(
@@ -260,14 +261,15 @@ function toCollectorError(error: unknown, request: FastifyRequest): CollectorErr
 }
 
 /**
- * Stores rows. A failure other than a catalogue error counts as the store
- * being unavailable. Not async, so that no suspended call keeps `rows`.
+ * Stores the spans. A failure other than a catalogue error counts as the
+ * store being unavailable. Not async, so that no suspended call keeps the
+ * decoded request.
  */
-function writeRows(writer: TraceWriter, rows: Parameters<TraceWriter['write']>[0]): Promise<void> {
-  if (rows.length === 0) return Promise.resolve();
+function writeSpans(writer: TraceWriter, spans: StorableSpans): Promise<void> {
+  if (spans.spanCount === 0) return Promise.resolve();
   let written: Promise<void>;
   try {
-    written = writer.write(rows);
+    written = writer.write(spans);
   } catch (error) {
     written = Promise.reject(error);
   }

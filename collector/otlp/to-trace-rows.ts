@@ -42,10 +42,10 @@ export interface TraceRowsResult {
 }
 
 /** `SpanKind` names as the exporter writes them (pdata `SpanKind.String`). */
-const SPAN_KIND_NAMES = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
+export const SPAN_KIND_NAMES = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
 
 /** `StatusCode` names as the exporter writes them (pdata `StatusCode.String`). */
-const STATUS_CODE_NAMES = ['Unset', 'Ok', 'Error'];
+export const STATUS_CODE_NAMES = ['Unset', 'Ok', 'Error'];
 
 const TRACE_ID_BYTES = 16;
 const SPAN_ID_BYTES = 8;
@@ -60,34 +60,74 @@ const MAX_DATETIME64_NANOS = (1n << 63n) - 1n;
 /** How many distinct rejection reasons the partial-success message lists. */
 const MAX_LISTED_REASONS = 5;
 
+/** Spans to store: a request and the number of spans in it. */
+export interface TraceSpans {
+  request: OtlpTraceRequest;
+  spanCount: number;
+}
+
+/**
+ * A request reduced to the spans that can be stored, with the count of those
+ * left out. Resources and scopes without spans remain in `request`.
+ */
+export interface StorableSpans extends TraceSpans {
+  rejectedSpans: number;
+  /** Empty when no span was rejected. */
+  errorMessage: string;
+}
+
 /**
  * Maps a decoded request to `otel_traces` rows, one per valid span. Spans
  * that `findSpanProblem` reports are counted as rejected and left out.
  */
 export function toTraceRows(request: OtlpTraceRequest): TraceRowsResult {
-  const rows: OtelTraceRow[] = [];
+  const storable = selectStorableSpans(request);
+  return { rows: mapSpansToRows(storable.request), rejectedSpans: storable.rejectedSpans, errorMessage: storable.errorMessage };
+}
+
+/**
+ * Leaves out the spans that `findSpanProblem` reports and describes them for
+ * an OTLP partial success. Returns the same request object when every span
+ * is valid.
+ */
+export function selectStorableSpans(request: OtlpTraceRequest): StorableSpans {
   const reasons = new Map<string, number>();
   let totalSpans = 0;
+  let spanCount = 0;
+  const resourceSpans = request.resourceSpans.map((resource) => {
+    const scopeSpans = resource.scopeSpans.map((scope) => {
+      const spans = scope.spans.filter((span) => {
+        const reason = findSpanProblem(span);
+        if (reason) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+        return reason === undefined;
+      });
+      totalSpans += scope.spans.length;
+      spanCount += spans.length;
+      return spans.length === scope.spans.length ? scope : { ...scope, spans };
+    });
+    return { ...resource, scopeSpans };
+  });
 
+  const rejectedSpans = totalSpans - spanCount;
+  return {
+    request: rejectedSpans === 0 ? request : { resourceSpans },
+    spanCount,
+    rejectedSpans,
+    errorMessage: describeRejections(reasons, rejectedSpans, totalSpans),
+  };
+}
+
+/** Maps every span of a request to a row without checking it; `selectStorableSpans` does the checks. */
+export function mapSpansToRows(request: OtlpTraceRequest): OtelTraceRow[] {
+  const rows: OtelTraceRow[] = [];
   for (const resourceSpans of request.resourceSpans) {
     const resourceAttributes = toAttributeMap(resourceSpans.resource.attributes);
     const serviceName = readServiceName(resourceSpans.resource.attributes);
-
     for (const scopeSpans of resourceSpans.scopeSpans) {
-      for (const span of scopeSpans.spans) {
-        totalSpans++;
-        const reason = findSpanProblem(span);
-        if (reason) {
-          reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-          continue;
-        }
-        rows.push(toRow(span, serviceName, resourceAttributes, scopeSpans.scope));
-      }
+      for (const span of scopeSpans.spans) rows.push(toRow(span, serviceName, resourceAttributes, scopeSpans.scope));
     }
   }
-
-  const rejectedSpans = totalSpans - rows.length;
-  return { rows, rejectedSpans, errorMessage: describeRejections(reasons, rejectedSpans, totalSpans) };
+  return rows;
 }
 
 /**
@@ -160,7 +200,7 @@ function toRow(
 }
 
 /** `service.name` flattened like any attribute, '' when absent (as the exporter does). */
-function readServiceName(attributes: readonly OtlpKeyValue[]): string {
+export function readServiceName(attributes: readonly OtlpKeyValue[]): string {
   let serviceName = '';
   for (const { key, value } of attributes) {
     if (key === 'service.name') serviceName = formatAttributeValue(value);

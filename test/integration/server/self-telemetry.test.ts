@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registerOtlpReceiver } from '../../../collector/otlp/receiver.js';
-import type { OtelTraceRow } from '../../../collector/otlp/to-trace-rows.js';
+import { mapSpansToRows, type OtelTraceRow } from '../../../collector/otlp/to-trace-rows.js';
 import type { LagSource, PollResult } from '../../../collector/sources/index.js';
 import { createMetricsRegistry } from '../../../server/metrics.js';
 import {
@@ -32,8 +32,8 @@ async function startCollector(): Promise<{ url: string; rows: OtelTraceRow[] }> 
   collector = Fastify();
   await registerOtlpReceiver(collector, {
     writer: {
-      async write(batch) {
-        rows.push(...batch);
+      async write(spans) {
+        rows.push(...mapSpansToRows(spans.request));
       },
     },
   });

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerOtlpReceiver } from '../../../../collector/otlp/receiver.js';
-import type { OtelTraceRow } from '../../../../collector/otlp/to-trace-rows.js';
+import { mapSpansToRows, type OtelTraceRow } from '../../../../collector/otlp/to-trace-rows.js';
 import {
   buildSeedFields,
   encodeFields,
@@ -37,8 +37,8 @@ beforeAll(async () => {
   await registerOtlpReceiver(app, {
     maxBodyBytes: MAX_BODY_BYTES,
     writer: {
-      async write(rows) {
-        stored.push(...rows);
+      async write(spans) {
+        stored.push(...mapSpansToRows(spans.request));
       },
     },
   });

@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIngestAuthenticator } from '../../../../collector/otlp/ingest-auth.js';
 import { registerOtlpReceiver } from '../../../../collector/otlp/receiver.js';
-import type { OtelTraceRow } from '../../../../collector/otlp/to-trace-rows.js';
+import { mapSpansToRows, type OtelTraceRow } from '../../../../collector/otlp/to-trace-rows.js';
 import { createMetricsRegistry, type MetricsRegistry } from '../../../../server/metrics.js';
 
 const INGEST_TOKEN = 'mes-ingest-token-0123456789';
@@ -41,8 +41,8 @@ async function startApp(tokens: { name: string; token: string }[], metrics?: Met
   app = Fastify();
   await registerOtlpReceiver(app, {
     writer: {
-      async write(batch) {
-        rows.push(...batch);
+      async write(spans) {
+        rows.push(...mapSpansToRows(spans.request));
       },
     },
     tokens,

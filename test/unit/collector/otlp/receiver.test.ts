@@ -10,7 +10,7 @@ import {
   loadOtlpProtoTypes,
   RETRY_INFO_TYPE_URL,
 } from '../../../../collector/otlp/proto-schema.js';
-import type { OtelTraceRow } from '../../../../collector/otlp/to-trace-rows.js';
+import { mapSpansToRows, type OtelTraceRow } from '../../../../collector/otlp/to-trace-rows.js';
 
 const TRACE_ID = '5b8efff798038103d269b633813fc60c';
 
@@ -60,8 +60,8 @@ function createRecordingWriter(): TraceWriter & { batches: OtelTraceRow[][] } {
   const batches: OtelTraceRow[][] = [];
   return {
     batches,
-    async write(rows) {
-      batches.push([...rows]);
+    async write(spans) {
+      batches.push(mapSpansToRows(spans.request));
     },
   };
 }
