@@ -4,6 +4,8 @@
  * into an embedded chDB store in a temporary directory. It reports spans per
  * second end to end, the collector's peak RSS, and the ratio to a bare
  * `client.insert` of the same rows measured afterwards in the same process.
+ * A bare insert of the same rows encoded once as RowBinaryWithNamesAndTypes,
+ * the collector's trace format, follows for comparison.
  *
  * The requests are built before the run with the OpenTelemetry SDK and
  * encoded by the `ProtobufTraceSerializer` of @opentelemetry/otlp-transformer,
@@ -25,8 +27,10 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
+import { createClientBatchInserter } from '../collector/ingest/insert-batch.js';
 import { decodeProtobufTraceRequest } from '../collector/otlp/decode-protobuf.js';
-import { toTraceRows, type OtelTraceRow } from '../collector/otlp/to-trace-rows.js';
+import { selectStorableSpans, toTraceRows, type OtelTraceRow } from '../collector/otlp/to-trace-rows.js';
+import { encodeTraceRowBinary } from '../collector/otlp/trace-row-binary.js';
 import { parseConfigObject } from '../config/index.js';
 import { startService, type RunningService } from '../server/service.js';
 
@@ -174,7 +178,8 @@ async function runBench(options: BenchOptions): Promise<void> {
     service = await startService({ config, logger: pino({ level: 'warn' }) });
     const endToEnd = await measureEndToEnd(service, requestsFile, options);
     const bare = await measureBareInsert(service, requests, options.bareDurationMs);
-    printSummary(options, endToEnd, bare);
+    const bareRowBinary = await measureBareRowBinaryInsert(service, requests, options.bareDurationMs);
+    printSummary(options, endToEnd, bare, bareRowBinary);
   } finally {
     await service?.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -293,10 +298,43 @@ async function measureBareInsert(service: RunningService, requests: readonly Uin
   return { spans, elapsedMs: performance.now() - startedAt };
 }
 
-function printSummary(options: BenchOptions, endToEnd: EndToEndResult, bare: BareResult): void {
+/**
+ * Inserts `BARE_BATCH_ROWS` spans of the same requests, encoded once as
+ * RowBinaryWithNamesAndTypes, through the collector's batch inserter. Each
+ * insert has its own deduplication token, so the same body is stored each time.
+ */
+async function measureBareRowBinaryInsert(
+  service: RunningService,
+  requests: readonly Uint8Array[],
+  durationMs: number,
+): Promise<BareResult> {
+  const spansPerRequest = selectStorableSpans(decodeProtobufTraceRequest(requests[0]!)).spanCount;
+  const chunks = requests.slice(0, Math.ceil(BARE_BATCH_ROWS / spansPerRequest)).map((request) => {
+    const spans = selectStorableSpans(decodeProtobufTraceRequest(request));
+    return encodeTraceRowBinary(spans.request, spans.spanCount);
+  });
+  const header = chunks[0]!.format === 'RowBinaryWithNamesAndTypes' ? chunks[0]!.header : Buffer.alloc(0);
+  const body = Buffer.concat([header, ...chunks.map((chunk) => chunk.body)]);
+  const rowCount = chunks.reduce((total, chunk) => total + chunk.rowCount, 0);
+  const inserter = createClientBatchInserter(service.client);
+  process.stdout.write(`bare RowBinary insert of ${rowCount}-row batches for ${formatSeconds(durationMs)} s\n`);
+
+  let spans = 0;
+  let sequence = 0;
+  const startedAt = performance.now();
+  while (performance.now() - startedAt < durationMs) {
+    const batchId = `bench-rowbinary-${++sequence}`;
+    await inserter.insert('otel_traces', { batchId, rowCount, body, format: 'RowBinaryWithNamesAndTypes' });
+    spans += rowCount;
+  }
+  return { spans, elapsedMs: performance.now() - startedAt };
+}
+
+function printSummary(options: BenchOptions, endToEnd: EndToEndResult, bare: BareResult, bareRowBinary: BareResult): void {
   const endToEndRate = (endToEnd.storedSpans / (endToEnd.loadMs + endToEnd.drainMs)) * 1000;
   const acknowledgedRate = (endToEnd.acknowledgedSpans / endToEnd.loadMs) * 1000;
   const bareRate = (bare.spans / bare.elapsedMs) * 1000;
+  const bareRowBinaryRate = (bareRowBinary.spans / bareRowBinary.elapsedMs) * 1000;
   const ratio = endToEndRate / bareRate;
   const lines = [
     '',
@@ -306,6 +344,7 @@ function printSummary(options: BenchOptions, endToEnd: EndToEndResult, bare: Bar
     `stored: ${formatCount(endToEnd.storedSpans)} spans, spool drained ${formatSeconds(endToEnd.drainMs)} s after the load`,
     `end to end: ${formatCount(endToEndRate)} spans/s (goal ${formatCount(GOAL_SPANS_PER_SECOND)}: ${describeGoal(endToEndRate >= GOAL_SPANS_PER_SECOND)})`,
     `bare client.insert: ${formatCount(bareRate)} spans/s over ${formatSeconds(bare.elapsedMs)} s`,
+    `bare RowBinary insert: ${formatCount(bareRowBinaryRate)} spans/s over ${formatSeconds(bareRowBinary.elapsedMs)} s (end to end / this: ${(endToEndRate / bareRowBinaryRate).toFixed(2)})`,
     `ratio: ${ratio.toFixed(2)} (goal ${GOAL_RATIO}: ${describeGoal(ratio >= GOAL_RATIO)})`,
     `collector peak RSS: ${formatMebibytes(endToEnd.peakRssBytes)} MiB (goal under ${formatMebibytes(GOAL_RSS_BYTES)} MiB: ${describeGoal(endToEnd.peakRssBytes < GOAL_RSS_BYTES)})`,
     `collector peaks: heap used ${formatMebibytes(endToEnd.peakMemory.heapUsed)} MiB, external ${formatMebibytes(endToEnd.peakMemory.external)} MiB, of which buffers ${formatMebibytes(endToEnd.peakMemory.arrayBuffers)} MiB`,
