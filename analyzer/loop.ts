@@ -10,6 +10,8 @@ export interface AnalyzerLoopOptions {
   /** Receive every event of every stage, in order. */
   sinks: AlertSink[];
   intervalMs?: number;
+  /** Time a cycle runs as of when none is given. Default: the system clock. */
+  clock?: () => Date;
   logger?: Logger;
   /** Runs on each event before any sink receives it, such as attaching remediation proposals; a failure leaves the event unchanged. */
   enrich?: (event: AlertEvent) => Promise<AlertEvent>;
@@ -44,7 +46,7 @@ export class AnalyzerLoop {
   }
 
   /** Runs one cycle as of `now`, after any cycle in progress. */
-  async runCycle(now: Date = new Date()): Promise<AnalyzerCycleResult> {
+  async runCycle(now: Date = this.options.clock?.() ?? new Date()): Promise<AnalyzerCycleResult> {
     while (this.running) await this.running.catch(() => undefined);
     this.running = this.cycle(now);
     try {

@@ -2,7 +2,12 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { CANONICAL_WORKFLOWS, parseConfigObject, type SyncwatchConfig } from '../config/index.js';
 import { createLogger, startService, type Logger, type RunningService } from '../server/index.js';
 import { startDemoNetwork, type DemoNetwork } from '../simulator/index.js';
-import { ScenarioReplaySource, type ScenarioKind } from '../simulator/scenarios/index.js';
+import {
+  DEFAULT_SCENARIO_HISTORY_MINUTES,
+  ScenarioReplaySource,
+  writeScenarioRuns,
+  type ScenarioKind,
+} from '../simulator/scenarios/index.js';
 
 /** How often the demo prints what the store holds. */
 const PROGRESS_INTERVAL_MS = 10_000;
@@ -16,6 +21,8 @@ export interface DemoCommandOptions {
   durationSeconds?: number;
   /** Scenario replayed live beside the network's own traffic, as its own queue and partner probe. */
   scenario?: ScenarioKind;
+  /** Minutes of the scenario's normal traffic written before it starts. Default `DEFAULT_SCENARIO_HISTORY_MINUTES`. */
+  historyMinutes?: number;
 }
 
 /** Integrations of the demo network: Odoo and each system beside it. */
@@ -60,8 +67,16 @@ export async function runDemoCommand(options: DemoCommandOptions): Promise<numbe
   let service: RunningService;
   try {
     const config = buildDemoConfig(options.config, network);
-    const scenarioSources = options.scenario === undefined ? [] : [new ScenarioReplaySource({ kind: options.scenario })];
-    service = await startService({ config, logger, extraSources: [...network.inProcessSources, ...scenarioSources] });
+    const scenarioSources =
+      options.scenario === undefined
+        ? []
+        : [new ScenarioReplaySource({ kind: options.scenario, historyMinutes: options.historyMinutes ?? DEFAULT_SCENARIO_HISTORY_MINUTES })];
+    service = await startService({
+      config,
+      logger,
+      extraSources: [...network.inProcessSources, ...scenarioSources],
+      beforeStart: (client) => writeScenarioHistory(client, scenarioSources, logger),
+    });
   } catch (error) {
     await network.stop();
     throw error;
@@ -76,6 +91,20 @@ export async function runDemoCommand(options: DemoCommandOptions): Promise<numbe
   await network.stop();
   await service.stop();
   return 0;
+}
+
+/**
+ * Writes the history of each scenario replay, so the analyzer starts with
+ * learned baselines instead of hours of warm-up.
+ */
+export async function writeScenarioHistory(client: ClickHouseClient, replays: readonly ScenarioReplaySource[], logger: Logger): Promise<void> {
+  for (const replay of replays) {
+    const runs = replay.history();
+    if (runs.length === 0) continue;
+    await writeScenarioRuns(client, runs);
+    const minutes = runs.reduce((sum, run) => sum + run.minutes.length, 0);
+    logger.info({ source: replay.name, integration: replay.integration, minutes }, 'scenario history written');
+  }
 }
 
 /** Adds the demo's integrations, workflows and sources to `base`. */

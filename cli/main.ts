@@ -40,6 +40,8 @@ options:
       --scenario <name> demo: replay a failure scenario live beside the network's own traffic
                         (partner_slowdown, consumer_crash, shift_change_burst, month_end_batch,
                         plant_network_outage, expiring_credentials, dead_letter_leak)
+      --history <dur>   demo: normal traffic of the scenario written before it starts, such as 2d or 0m
+                        (default 2d, the history the analyzer learns its baselines from)
       --seeds <A..B>    eval predict: held-out scenario seeds, inclusive
                         (with --out: also writes the report and a lead-time chart there)
       --out <dir>       dashboards build, eval: output folder (created when absent)
@@ -68,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
       data: { type: 'string' },
       labels: { type: 'boolean' },
       scenario: { type: 'string' },
+      history: { type: 'string' },
       seeds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
@@ -99,7 +102,9 @@ async function main(argv: string[]): Promise<number> {
       const config = readConfig(values.config);
       const durationSeconds = values.duration === undefined ? undefined : parsePositiveNumber(values.duration, '--duration');
       const scenario = values.scenario === undefined ? undefined : parseScenario(values.scenario);
-      return runDemoCommand({ config, durationSeconds, scenario });
+      if (values.history !== undefined && scenario === undefined) throw new UsageError('--history needs --scenario');
+      const historyMinutes = values.history === undefined ? undefined : parseHistoryMinutes(values.history);
+      return runDemoCommand({ config, durationSeconds, scenario, historyMinutes });
     }
     case 'sql': {
       const query = rest.join(' ').trim();
@@ -210,6 +215,12 @@ function parsePositiveNumber(value: string, option: string): number {
   const number = Number(value);
   if (!Number.isFinite(number) || number <= 0) throw new UsageError(`invalid ${option} "${value}"; expected a positive number of seconds`);
   return number;
+}
+
+function parseHistoryMinutes(value: string): number {
+  const match = /^(\d+)(m|h|d)$/.exec(value.trim());
+  if (!match) throw new UsageError(`invalid --history "${value}"; expected whole minutes, hours or days, such as 90m, 12h or 2d`);
+  return Number(match[1]) * { m: 1, h: 60, d: 1440 }[match[2] as 'm' | 'h' | 'd'];
 }
 
 function readVersion(): string {

@@ -41,6 +41,10 @@ export interface ServiceOptions {
   extraSources?: LagSource[];
   /** Alert targets beside the configured ones, such as a test recorder. */
   alertSinks?: AlertSink[];
+  /** Writes into the store after the migrations and before polling and analysis start, such as the demo's scenario history. */
+  beforeStart?: (client: ClickHouseClient) => Promise<void>;
+  /** Time of polls and analyzer cycles. Default: the system clock. Tests replay scenarios on a simulated one. */
+  clock?: () => Date;
 }
 
 /** A running syncwatch service. */
@@ -78,6 +82,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   logger.info({ store: storeDescription, applied: migration.applied }, 'store ready');
   const objectives = await writeWorkflowObjectives(client, config.workflows);
   logger.info({ workflows: objectives.active, deactivated: objectives.deactivated }, 'workflow objectives written');
+  await options.beforeStart?.(client);
   const remediationLogger = logger.child({ component: 'remediation' });
   const remediation = await openRemediation({ config, client, logger: remediationLogger });
   // Executions a previous run left unfinished resume in the background, skipping their finished targets.
@@ -139,6 +144,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // Each event reaches the sinks with its incident's pending proposals attached.
     enrich: (event) => remediation.attachProposals(event),
     intervalMs: config.analyzer.interval,
+    clock: options.clock,
     logger: analyzerLogger,
   });
 
@@ -153,6 +159,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     maxConcurrentPolls: pollingConfig.maxConcurrentPolls,
     maxBackoffMs: pollingConfig.maxBackoff,
     seriesRetentionMs: pollingConfig.seriesRetention,
+    clock: options.clock,
   });
 
   const otlpUrl = await listen(otlp, config.collector.otlp.host, config.collector.otlp.port);

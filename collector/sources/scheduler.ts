@@ -83,6 +83,8 @@ export interface SourcePollingOptions {
   spreadFirstPolls?: boolean;
   /** Random numbers in [0, 1) for jitter and first-poll delays. Default `Math.random`. */
   random?: RandomFunction;
+  /** Time passed to each poll and stamped on its samples. Default: the system clock. Delays and timeouts always run on the system clock. */
+  clock?: () => Date;
 }
 
 /** Poll counters of one source since polling started. */
@@ -136,8 +138,8 @@ interface SourceState {
 
 /** Result of one poll attempt, before the scheduler adds its own samples. */
 type PollAttempt =
-  | { kind: 'returned'; startedAtMs: number; durationMs: number; result: PollResult }
-  | { kind: 'error' | 'timeout'; startedAtMs: number; durationMs: number; detail: string };
+  | { kind: 'returned'; startedAtMs: number; observedAt: Date; durationMs: number; result: PollResult }
+  | { kind: 'error' | 'timeout'; startedAtMs: number; observedAt: Date; durationMs: number; detail: string };
 
 /** A finished poll: the batch to store and whether it counts towards backoff. */
 interface FinishedPoll {
@@ -191,6 +193,7 @@ class SourceScheduler implements SourcePolling {
   readonly #maxBackoffMs: number;
   readonly #jitterRatio: number;
   readonly #random: RandomFunction;
+  readonly #clock: () => Date;
   readonly #states: SourceState[];
   readonly #pendingWrites = new Set<Promise<void>>();
   #failedWritesInRow = 0;
@@ -204,6 +207,7 @@ class SourceScheduler implements SourcePolling {
     this.#maxBackoffMs = options.maxBackoffMs ?? MAX_BACKOFF_MS;
     this.#jitterRatio = options.jitterRatio ?? POLL_JITTER_RATIO;
     this.#random = options.random ?? Math.random;
+    this.#clock = options.clock ?? (() => new Date());
     const retentionMs = options.seriesRetentionMs ?? DEFAULT_SERIES_RETENTION_MS;
     this.#states = sources.map((source) => ({
       source,
@@ -293,15 +297,16 @@ class SourceScheduler implements SourcePolling {
   async #attemptPoll(state: SourceState): Promise<PollAttempt> {
     const { source } = state;
     const startedAtMs = Date.now();
+    const observedAt = this.#clock();
     if (state.abandoned) {
       const runningMs = startedAtMs - state.abandonedAtMs;
       const detail = `poll skipped: an earlier poll timed out and is still running after ${runningMs} ms`;
-      return { kind: 'timeout', startedAtMs, durationMs: 0, detail };
+      return { kind: 'timeout', startedAtMs, observedAt, durationMs: 0, detail };
     }
 
     const timeoutMs = source.pollTimeoutMs ?? this.#options.pollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
     // A poll that throws synchronously becomes a rejection like any other.
-    const poll = Promise.resolve().then(() => source.poll(new Date(startedAtMs)));
+    const poll = Promise.resolve().then(() => source.poll(observedAt));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
       timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs);
@@ -312,12 +317,12 @@ class SourceScheduler implements SourcePolling {
       const durationMs = Date.now() - startedAtMs;
       if (result === TIMED_OUT) {
         this.#abandonPoll(state, poll, startedAtMs);
-        return { kind: 'timeout', startedAtMs, durationMs, detail: `poll timed out after ${timeoutMs} ms` };
+        return { kind: 'timeout', startedAtMs, observedAt, durationMs, detail: `poll timed out after ${timeoutMs} ms` };
       }
-      return { kind: 'returned', startedAtMs, durationMs, result };
+      return { kind: 'returned', startedAtMs, observedAt, durationMs, result };
     } catch (error) {
       const detail = `poll failed: ${describeError(error)}`;
-      return { kind: 'error', startedAtMs, durationMs: Date.now() - startedAtMs, detail };
+      return { kind: 'error', startedAtMs, observedAt, durationMs: Date.now() - startedAtMs, detail };
     } finally {
       clearTimeout(timer);
     }
@@ -340,7 +345,7 @@ class SourceScheduler implements SourcePolling {
 
   #finishPoll(state: SourceState, attempt: PollAttempt): FinishedPoll {
     const { source, stats } = state;
-    const observedAt = new Date(attempt.startedAtMs);
+    const { observedAt } = attempt;
     let samples: LagSample[];
     let failures: FailureRecord[] = [];
     let outcome: PollOutcome;

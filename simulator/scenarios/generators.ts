@@ -76,7 +76,9 @@ export function generateScenario(kind: ScenarioKind, options: ScenarioOptions): 
   const startedAt = options.startedAt ?? DEFAULT_SCENARIO_START;
   const durationMinutes = options.durationMinutes ?? DEFAULT_SCENARIO_MINUTES;
   const onset = options.onsetMinute ?? random.integer(30, 50);
-  const plant = options.plant ?? random.pick(DEMO_PLANTS);
+  // The plant is drawn even when given, so choosing one leaves the rest of the run unchanged.
+  const drawnPlant = random.pick(DEMO_PLANTS);
+  const plant = options.plant ?? drawnPlant;
 
   const baseConsumers = random.integer(3, 5);
   const headroom = random.between(2.0, 2.6);
@@ -88,6 +90,8 @@ export function generateScenario(kind: ScenarioKind, options: ScenarioOptions): 
     maxAttempts: random.integer(3, 5),
   };
   const plan = PLANNERS[kind]({ random, onset, baseline, baseConsumers, headroom });
+  const recovery = options.recoveryMinute ?? Number.POSITIVE_INFINITY;
+  const conditionsAt = (minute: number) => (minute >= recovery ? normalConditions(baseConsumers) : plan.conditionsAt(minute));
   const credentialExpiresAtMinute = plan.credentialExpiresAtMinute ?? random.between(20, 300) * 1440;
 
   const target = describeTarget(plan.workflow, plant);
@@ -96,7 +100,7 @@ export function generateScenario(kind: ScenarioKind, options: ScenarioOptions): 
     startedAt,
     durationMinutes,
     baseline,
-    conditionsAt: plan.conditionsAt,
+    conditionsAt,
     credentialDaysLeftAt: (minute) => (credentialExpiresAtMinute - minute) / 1440,
   });
   const breach = minutes.find((minute) => minute.lagSeconds >= target.objectiveSeconds);

@@ -9,7 +9,13 @@
  */
 export { DEFAULT_SCENARIO_MINUTES, DEFAULT_SCENARIO_START, describeTarget, generateScenario, SCENARIO_WORKFLOW_INTEGRATIONS } from './generators.js';
 export { SeededRandom } from './random.js';
-export { LIVE_SCENARIO_ONSET_MINUTES, pickLiveSeed, ScenarioReplaySource, type ScenarioReplayOptions } from './replay-source.js';
+export {
+  DEFAULT_SCENARIO_HISTORY_MINUTES,
+  LIVE_SCENARIO_ONSET_MINUTES,
+  pickLiveSeed,
+  ScenarioReplaySource,
+  type ScenarioReplayOptions,
+} from './replay-source.js';
 export {
   buildScenarioPoll,
   MAX_FAILURE_ROWS_PER_MINUTE,

@@ -1,5 +1,5 @@
 import type { LagSource, PollResult } from '../../collector/sources/types.js';
-import { generateScenario } from './generators.js';
+import { DEFAULT_SCENARIO_MINUTES, generateScenario } from './generators.js';
 import { buildScenarioPoll } from './samples.js';
 import type { ScenarioKind, ScenarioMinute, ScenarioRun } from './types.js';
 
@@ -8,6 +8,14 @@ export const LIVE_SCENARIO_ONSET_MINUTES = 5;
 
 /** Poll interval of the replay source, which reports each simulated minute once. */
 const REPLAY_POLL_INTERVAL_MS = 5_000;
+
+/** Default history written before a live replay: the two days the analyzer reads to learn its baselines. */
+export const DEFAULT_SCENARIO_HISTORY_MINUTES = 2 * 1440;
+
+/** Plants change shifts every eight hours, so a shift-change burst recurs with this period in the history. */
+const SHIFT_MINUTES = 480;
+
+const MINUTE_MS = 60_000;
 
 /** A live replay picks the first seed whose run breaches within this many minutes, so a demo shows the alert soon. */
 const LIVE_BREACH_WITHIN_MINUTES = 30;
@@ -22,6 +30,14 @@ export interface ScenarioReplayOptions {
   onsetMinute?: number;
   /** Default: the generator's default run length. */
   durationMinutes?: number;
+  /** Minute of the live replay from which traffic is normal again. Default: the disturbance lasts to the end. */
+  recoveryMinute?: number;
+  /**
+   * Minutes of normal traffic before `startedAt` that `history()` returns,
+   * for the store to hold before the replay starts. A recurring scenario
+   * (the shift-change burst) recurs in it. Default 0.
+   */
+  historyMinutes?: number;
 }
 
 /**
@@ -36,21 +52,42 @@ export class ScenarioReplaySource implements LagSource {
   readonly integration: string;
   readonly workflow: string;
   readonly run: ScenarioRun;
+  readonly #history: ScenarioRun[];
   #nextMinute = 0;
   #reported: ScenarioMinute | undefined;
 
   constructor(options: ScenarioReplayOptions) {
     const startedAt = options.startedAt ?? new Date();
     const onsetMinute = options.onsetMinute ?? LIVE_SCENARIO_ONSET_MINUTES;
-    this.run = generateScenario(options.kind, {
-      seed: options.seed ?? pickLiveSeed(options.kind, onsetMinute),
-      startedAt,
-      onsetMinute,
-      ...(options.durationMinutes === undefined ? {} : { durationMinutes: options.durationMinutes }),
-    });
+    const historyMinutes = options.historyMinutes ?? 0;
+    if (!Number.isInteger(historyMinutes) || historyMinutes < 0) {
+      throw new RangeError(`invalid scenario history ${historyMinutes}: expected a whole number of minutes, 0 or more`);
+    }
+    const seed = options.seed ?? pickLiveSeed(options.kind, onsetMinute);
+    const durationMinutes = options.durationMinutes ?? DEFAULT_SCENARIO_MINUTES;
+    if (options.kind === 'shift_change_burst') {
+      this.run = generateScenario(options.kind, { seed, startedAt, onsetMinute, durationMinutes, recoveryMinute: options.recoveryMinute });
+      this.#history = recurringHistory(this.run, onsetMinute, historyMinutes);
+    } else {
+      // One run from the start of the history, so the live minutes continue its queue state.
+      const whole = generateScenario(options.kind, {
+        seed,
+        startedAt: new Date(startedAt.getTime() - historyMinutes * MINUTE_MS),
+        onsetMinute: historyMinutes + onsetMinute,
+        durationMinutes: historyMinutes + durationMinutes,
+        recoveryMinute: options.recoveryMinute === undefined ? undefined : historyMinutes + options.recoveryMinute,
+      });
+      this.run = { ...whole, startedAt, minutes: whole.minutes.slice(historyMinutes) };
+      this.#history = historyMinutes > 0 ? [{ ...whole, minutes: whole.minutes.slice(0, historyMinutes) }] : [];
+    }
     this.name = `scenario-${options.kind}`;
     this.integration = this.run.target.integration;
     this.workflow = this.run.target.workflow;
+  }
+
+  /** Returns the runs of the history before the replay, for `writeScenarioRuns`. */
+  history(): ScenarioRun[] {
+    return this.#history;
   }
 
   /**
@@ -78,6 +115,27 @@ export class ScenarioReplaySource implements LagSource {
   async close(): Promise<void> {
     // Holds no connection.
   }
+}
+
+/**
+ * Returns the runs of a recurring scenario before `live`: the same burst
+ * every `SHIFT_MINUTES`, at the same minute of each period as in the live
+ * run, covering `historyMinutes` before it.
+ */
+function recurringHistory(live: ScenarioRun, onsetMinute: number, historyMinutes: number): ScenarioRun[] {
+  const runs: ScenarioRun[] = [];
+  const liveStart = live.startedAt.getTime();
+  for (let period = Math.ceil(historyMinutes / SHIFT_MINUTES); period >= 1; period -= 1) {
+    const run = generateScenario(live.kind, {
+      seed: live.seed,
+      startedAt: new Date(liveStart - period * SHIFT_MINUTES * MINUTE_MS),
+      onsetMinute,
+      durationMinutes: SHIFT_MINUTES,
+    });
+    const skipped = Math.max(0, period * SHIFT_MINUTES - historyMinutes);
+    runs.push({ ...run, minutes: run.minutes.slice(skipped) });
+  }
+  return runs;
 }
 
 /**

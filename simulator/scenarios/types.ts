@@ -78,4 +78,6 @@ export interface ScenarioOptions {
   durationMinutes?: number;
   /** Plant of the run. Default: drawn from the seed among the demo plants. */
   plant?: string;
+  /** Minute from which conditions are normal again, so a backlog drains. Default: the disturbance lasts to the end. */
+  recoveryMinute?: number;
 }

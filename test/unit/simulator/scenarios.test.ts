@@ -55,6 +55,13 @@ describe('generateScenario', () => {
     expect(Math.max(...quiet.map((minute) => minute.lagSeconds))).toBeLessThan(run.target.objectiveSeconds / 2);
   });
 
+  it('changes only the plant when given', () => {
+    const drawn = generateScenario('partner_slowdown', { seed: 5 });
+    const chosen = generateScenario('partner_slowdown', { seed: 5, plant: 'plant-z' });
+    expect(chosen.target).toEqual({ ...drawn.target, plant: 'plant-z' });
+    expect(chosen.minutes).toEqual(drawn.minutes);
+  });
+
   it('rejects an unknown kind', () => {
     expect(() => generateScenario('meteor_strike' as never, { seed: 1 })).toThrow(/invalid scenario "meteor_strike"/);
   });
@@ -104,6 +111,46 @@ describe('ScenarioReplaySource', () => {
     const second = await source.poll(new Date(startedAt.getTime() + 40 * 60_000 + 5_000));
     expect(first.failures).toHaveLength(expected);
     expect(second.failures).toHaveLength(0);
+  });
+});
+
+describe('ScenarioReplaySource history', () => {
+  const startedAt = new Date('2026-03-02T06:00:00.000Z');
+
+  it('ends the history where the replay starts', () => {
+    const source = new ScenarioReplaySource({ kind: 'partner_slowdown', seed: 3, startedAt, historyMinutes: 600, durationMinutes: 60 });
+    const [history] = source.history();
+    expect(source.history()).toHaveLength(1);
+    expect(history?.minutes).toHaveLength(600);
+    expect(history?.minutes.at(-1)?.at.getTime()).toBe(startedAt.getTime());
+    expect(source.run.minutes[0]?.at.getTime()).toBe(startedAt.getTime() + 60_000);
+    expect(source.run.minutes).toHaveLength(60);
+  });
+
+  it('keeps the onset in the replay', () => {
+    const source = new ScenarioReplaySource({ kind: 'partner_slowdown', seed: 3, startedAt, onsetMinute: 5, historyMinutes: 600 });
+    expect(source.run.onsetAt.getTime()).toBe(startedAt.getTime() + 5 * 60_000);
+    const latencies = source.history()[0]!.minutes.map((minute) => minute.partnerLatencyMs);
+    expect(Math.max(...latencies)).toBeLessThan(2 * Math.min(...latencies));
+  });
+
+  it('repeats a shift-change burst every eight hours', () => {
+    const source = new ScenarioReplaySource({ kind: 'shift_change_burst', seed: 2, startedAt, onsetMinute: 10, historyMinutes: 1000 });
+    const runs = source.history();
+    expect(runs.map((run) => run.onsetAt.getTime() - startedAt.getTime())).toEqual([-3, -2, -1].map((k) => (k * 480 + 10) * 60_000));
+    expect(runs.reduce((sum, run) => sum + run.minutes.length, 0)).toBe(1000);
+    expect(new Set(runs.map((run) => run.target.integration))).toEqual(new Set([source.integration]));
+  });
+
+  it('ends a disturbance at its recovery minute', () => {
+    const source = new ScenarioReplaySource({ kind: 'consumer_crash', seed: 4, startedAt, onsetMinute: 5, recoveryMinute: 40, durationMinutes: 120 });
+    expect(source.run.minutes[30]?.consumers).toBeLessThan(source.run.minutes[0]!.consumers);
+    expect(source.run.minutes[119]?.consumers).toBe(source.run.minutes[0]?.consumers);
+    expect(source.run.minutes[119]?.lagSeconds).toBeLessThan(60);
+  });
+
+  it('rejects a negative history', () => {
+    expect(() => new ScenarioReplaySource({ kind: 'partner_slowdown', seed: 1, historyMinutes: -5 })).toThrow(/invalid scenario history -5/);
   });
 });
 

@@ -138,6 +138,20 @@ describe('startSourcePolling timing', () => {
     expect(sink.results).toHaveLength(14);
   });
 
+  it('stamps polls with the given clock', async () => {
+    const simulated = new Date(Date.UTC(2030, 5, 1, 12, 0));
+    const source = createFakeSource('queues', 1_000);
+    const sink = createSink();
+    const polling = startSourcePolling([source], sink, { ...EXACT, clock: () => simulated });
+
+    await vi.advanceTimersByTimeAsync(2_000);
+    await polling.stop();
+
+    expect(source.pollTimes).toEqual([simulated.getTime(), simulated.getTime(), simulated.getTime()]);
+    expect(sink.samples().map((sample) => sample.observedAt)).toEqual([simulated, simulated, simulated]);
+    expect(sink.polls().map((poll) => poll.startedAt)).toEqual([simulated, simulated, simulated]);
+  });
+
   it('never overlaps polls of one source', async () => {
     const sluggish = createFakeSource('sluggish', 1_000, { durationMs: 2_500 });
     const polling = startSourcePolling([sluggish], createSink(), EXACT);
