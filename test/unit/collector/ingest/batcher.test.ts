@@ -44,6 +44,37 @@ describe('createBatcher', () => {
     expect(batcher.queuedRows).toBe(0);
   });
 
+  it('joins encoded rows after one header', async () => {
+    const { batches, deliver } = recordDeliveries();
+    const batcher = createBatcher({ table: 'otel_traces', deliver, flushIntervalMs: 1000 });
+    const header = Buffer.from('H');
+    const format = 'RowBinaryWithNamesAndTypes' as const;
+    const first = batcher.addEncoded({ format, rowCount: 1, header, body: Buffer.from('r1') });
+    const second = batcher.addEncoded({ format, rowCount: 2, header, body: Buffer.from('r2r3') });
+    expect(batcher.queuedBytes).toBe(6);
+    await vi.advanceTimersByTimeAsync(1000);
+    await Promise.all([first, second]);
+
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.format).toBe(format);
+    expect(batches[0]!.rowCount).toBe(3);
+    expect(batches[0]!.body.toString()).toBe('Hr1r2r3');
+    expect(batcher.queuedBytes).toBe(0);
+  });
+
+  it('seals when the format changes', async () => {
+    const { batches, deliver } = recordDeliveries();
+    const batcher = createBatcher({ table: 'otel_traces', deliver, flushIntervalMs: 1000 });
+    const format = 'RowBinaryWithNamesAndTypes' as const;
+    const encoded = batcher.addEncoded({ format, rowCount: 1, header: Buffer.from('H'), body: Buffer.from('r1') });
+    const json = batcher.add([{ a: 1 }]);
+    await vi.advanceTimersByTimeAsync(1000);
+    await Promise.all([encoded, json]);
+
+    expect(batches.map((batch) => batch.format)).toEqual([format, 'JSONEachRow']);
+    expect(batches.map((batch) => batch.body.toString())).toEqual(['Hr1', '{"a":1}\n']);
+  });
+
   it('seals a full batch at once', async () => {
     const { batches, deliver } = recordDeliveries();
     const batcher = createBatcher({ table: 'otel_traces', deliver, maxBatchRows: 3 });

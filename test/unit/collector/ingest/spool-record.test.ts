@@ -83,4 +83,27 @@ describe('readSpoolRecord', () => {
     expect(readDeclaredRowCount(data, 0)).toBe(2);
     expect(readDeclaredRowCount(data.subarray(0, 10), 0)).toBe(0);
   });
+
+  it('keeps version 1 for JSONEachRow', () => {
+    const data = Buffer.concat(encodeSpoolRecord({ ...RECORD, format: 'JSONEachRow' }));
+    expect(data.equals(Buffer.concat(encodeSpoolRecord(RECORD)))).toBe(true);
+    expect(data[RECORD_HEADER_BYTES]).toBe(1);
+    const result = readSpoolRecord(data, 0);
+    if (result.kind !== 'record') throw new Error(`expected a record, read ${result.kind}`);
+    expect(result.record.format).toBe('JSONEachRow');
+  });
+
+  it('reads a RowBinary record back', () => {
+    const body = Buffer.from([0x02, 0x00, 0xff, 0x0a, 0x00]);
+    const data = Buffer.concat(encodeSpoolRecord({ batchId: 'rb-1', rowCount: 3, body, format: 'RowBinaryWithNamesAndTypes' }));
+    expect(data[RECORD_HEADER_BYTES]).toBe(2);
+    const result = readSpoolRecord(data, 0);
+    if (result.kind !== 'record') throw new Error(`expected a record, read ${result.kind}`);
+    expect(result.record.format).toBe('RowBinaryWithNamesAndTypes');
+    expect(result.record.batchId).toBe('rb-1');
+    expect(result.record.rowCount).toBe(3);
+    expect(result.record.body.equals(body)).toBe(true);
+    expect(result.byteLength).toBe(data.length);
+    expect(readDeclaredRowCount(data, 0)).toBe(3);
+  });
 });
