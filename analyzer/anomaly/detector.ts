@@ -8,20 +8,23 @@ import { TailModel } from './tail.js';
  * residuals. Each point is scored only from what came before it, so scores
  * never depend on later points.
  *
- * Five signals are checked on each point:
+ * Six signals are checked on each point:
  * - spike: the residual against the best of the three baselines;
  * - short and long shift: a sustained residual of one sign against the
  *   seasonal profile or the slow level;
+ * - drift: a CUSUM of the residuals against the slow level or a profile
+ *   slot seen in earlier periods, which sums a steady departure that is
+ *   still inside the band point by point;
  * - extreme: a value beyond the range the series has kept for a long time;
  * - flatline: the same value repeated much longer than the series ever did,
  *   which is how a stopped flow shows even when its value looks normal.
- * The first three are measured by how rare their value is in their own
+ * The first four are measured by how rare their value is in their own
  * history (see TailModel). An alarm is raised when a signal is rarer than
  * `alarmSurprise`. After an alarm the detector stays quiet for `quietPoints`
  * unless a much rarer signal arrives, so one cause raises one alarm.
  */
 
-export type AnomalyKind = 'spike' | 'level_shift' | 'extreme' | 'flatline';
+export type AnomalyKind = 'spike' | 'level_shift' | 'drift' | 'extreme' | 'flatline';
 
 export interface DetectorParams {
   /** Points seen before any alarm; scores are zero before then. */
@@ -38,6 +41,8 @@ export interface DetectorParams {
   alarmSurprise: number;
   /** Share of the remembered range a value must exceed it by to raise an alarm. */
   extremeMargin: number;
+  /** Usual residuals a value must exceed the remembered range by, when that is more than `extremeMargin` of the range. */
+  extremeNoiseMargin: number;
   /** Smallest residual against the slow baseline, in usual residuals, for an extreme value to count. */
   extremeMinZ: number;
   /** Share of the range by which the remembered extremes move toward each other per point. */
@@ -60,6 +65,10 @@ export interface DetectorParams {
   errorAlpha: number;
   /** Weight of a new residual in the sustained residual. */
   shiftAlpha: number;
+  /** Usual residuals per point that the drift sum lets pass before it grows. */
+  driftAllowance: number;
+  /** -log10 of the tail probability at which the drift sum raises an alarm. */
+  driftAlarmSurprise: number;
   /** Maximum slots of the daily profile (one per step up to this many). */
   maxDailySlots: number;
   /** Maximum slots of the weekly profile. */
@@ -74,6 +83,7 @@ export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
   tailQuantile: 0.98,
   alarmSurprise: 2.7,
   extremeMargin: 0.04,
+  extremeNoiseMargin: 0.5,
   extremeRelax: 0.0001,
   extremeMinZ: 4,
   escalation: 2,
@@ -85,6 +95,8 @@ export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
   dailyPreference: 1.2,
   errorAlpha: 0.01,
   shiftAlpha: 0.1,
+  driftAllowance: 1,
+  driftAlarmSurprise: 5,
   maxDailySlots: 1440,
   maxWeeklySlots: 336,
 });
@@ -119,16 +131,23 @@ const SCALE_FLOOR = 0.02;
 /** Largest residual, in usual residuals, that a signal records; keeps one wild point from swamping the tail. */
 const MAX_Z = 50;
 const MAX_SHIFT_Z = 20;
+/** Largest drift sum, in usual residuals, so a long shift does not swamp the drift signal's tail. */
+const MAX_DRIFT_Z = 100;
 
 class Profile {
   readonly mean: Float64Array;
   readonly count: Uint16Array;
+  /** Periods in which each slot learned a point, and the last of them. */
+  readonly periods: Uint16Array;
+  readonly lastPeriod: Float64Array;
   constructor(
     readonly period: number,
     readonly slots: number,
   ) {
     this.mean = new Float64Array(slots);
     this.count = new Uint16Array(slots);
+    this.periods = new Uint16Array(slots);
+    this.lastPeriod = new Float64Array(slots).fill(Number.NaN);
   }
   slot(ts: number): number {
     const phase = ((ts % this.period) + this.period) % this.period;
@@ -144,11 +163,20 @@ class Profile {
     const s = this.slot(ts);
     return this.count[s]! >= 2 ? this.mean[s] : undefined;
   }
+  /** True when the slot of `ts` learned points in at least two periods, so it expects this time of the period. */
+  seasonal(ts: number): boolean {
+    return this.periods[this.slot(ts)]! >= 2;
+  }
   learn(ts: number, value: number, alpha: number): void {
     const s = this.slot(ts);
     const c = this.count[s]!;
     this.mean[s] = c === 0 ? value : this.mean[s]! + Math.max(alpha, 1 / (c + 1)) * (value - this.mean[s]!);
     if (c < 65_535) this.count[s] = c + 1;
+    const period = Math.floor(ts / this.period);
+    if (period !== this.lastPeriod[s]) {
+      this.lastPeriod[s] = period;
+      if (this.periods[s]! < 65_535) this.periods[s] = this.periods[s]! + 1;
+    }
   }
 }
 
@@ -168,9 +196,17 @@ export class SeriesDetector {
   private spread = 0;
   /** Usual absolute residual of each baseline. */
   private readonly err: Record<Baseline, number> = { level: Number.NaN, daily: Number.NaN, weekly: Number.NaN };
+  /** Residuals behind each usual residual, which average evenly until there are 1 / errorAlpha of them. */
+  private readonly errCount: Record<Baseline, number> = { level: 0, daily: 0, weekly: 0 };
   private slowErr = Number.NaN;
+  private slowErrCount = 0;
   private shortShift = 0;
   private longShift = 0;
+  /** Upward and downward drift sums in usual residuals, and the points since each was last zero. */
+  private driftUp = 0;
+  private driftDown = 0;
+  private driftUpRun = 0;
+  private driftDownRun = 0;
   private flatRun = 0;
   private maxFlatRun = 0;
   private flatAlarmed = false;
@@ -184,7 +220,7 @@ export class SeriesDetector {
 
   constructor(params: Partial<DetectorParams> = {}) {
     this.params = { ...DEFAULT_DETECTOR_PARAMS, ...params };
-    this.tails = [0, 1, 2].map(() => new TailModel(this.params.tailQuantile, this.params.tailHalfLife));
+    this.tails = [0, 1, 2, 3].map((k) => new TailModel(this.params.tailQuantile, this.params.tailHalfLife, undefined, k === 3));
   }
 
   get points(): number {
@@ -214,8 +250,15 @@ export class SeriesDetector {
     let bestRank = Number.POSITIVE_INFINITY;
     // The slow baseline: seasonal profiles or the slow level, for sustained shifts.
     let slowExpected = Number.isFinite(this.slowLevel) ? this.slowLevel : value;
+    let slowBaseline: Baseline | 'slow level' = 'slow level';
     let slowBest = Number.isFinite(this.slowErr) ? this.slowErr : Number.POSITIVE_INFINITY;
     let slowRank = slowBest * p.dailyPreference;
+    // The drift baseline: the slow level, or a profile whose slot has seen this time in earlier periods.
+    // A slot seen in one period only acts as a local level of that stretch, which would follow a drift.
+    let driftExpected = slowExpected;
+    let driftBaseline: Baseline | 'slow level' = 'slow level';
+    let driftBest = slowBest;
+    let driftRank = slowRank;
     for (const [name, guess] of candidates) {
       const e = this.err[name];
       if (!Number.isFinite(e)) continue;
@@ -231,11 +274,20 @@ export class SeriesDetector {
         slowRank = rank;
         slowBest = e;
         slowExpected = guess;
+        slowBaseline = name;
+      }
+      const seasonal = name === 'daily' ? this.daily!.seasonal(ts) : name === 'weekly' && this.weekly!.seasonal(ts);
+      if (seasonal && rank < driftRank) {
+        driftRank = rank;
+        driftBest = e;
+        driftExpected = guess;
+        driftBaseline = name;
       }
     }
     const floor = SCALE_FLOOR * this.spread + 1e-9 * Math.abs(this.mean) + 1e-12;
     if (!Number.isFinite(bestErr)) bestErr = this.spread;
     if (!Number.isFinite(slowBest)) slowBest = this.spread;
+    if (!Number.isFinite(driftBest)) driftBest = this.spread;
     const scale = Math.max(bestErr, floor);
     const slowScale = Math.max(slowBest, floor);
     const residual = value - expected;
@@ -244,17 +296,24 @@ export class SeriesDetector {
     const shortNext = this.shortShift + p.shiftAlpha * (slowZ - this.shortShift);
     const longNext = this.longShift + p.longShiftAlpha * (slowZ - this.longShift);
     const flatNext = this.n > 0 && value === this.lastValue ? this.flatRun + 1 : 0;
+    // One-sided CUSUMs of the residual in usual residuals, less the allowance per point.
+    const driftZ = Math.max(-MAX_SHIFT_Z, Math.min(MAX_SHIFT_Z, (value - driftExpected) / Math.max(driftBest, floor)));
+    const upNext = Math.min(MAX_DRIFT_Z, Math.max(0, this.driftUp + driftZ - p.driftAllowance));
+    const downNext = Math.min(MAX_DRIFT_Z, Math.max(0, this.driftDown - driftZ - p.driftAllowance));
+    const drift = Math.max(upNext, downNext);
 
     // Each signal against its own history: -log10 of how rare its value is.
-    const values = [z, Math.abs(shortNext), Math.abs(longNext)];
+    const values = [z, Math.abs(shortNext), Math.abs(longNext), drift];
     // A series that never moved has no flow to stop.
     const flatRatio = this.changes >= p.minFlatRun ? flatNext / Math.max(2 * this.maxFlatRun, p.minFlatRun) : 0;
     const signals: Array<[PointScore['kind'], number]> = [
       ['spike', this.tails[0]!.surprise(z)],
       ['level_shift', this.tails[1]!.surprise(values[1]!)],
       ['level_shift', this.tails[2]!.surprise(values[2]!)],
+      // Scaled so that a tail surprise of `driftAlarmSurprise` reaches `alarmSurprise`.
+      ['drift', (this.tails[3]!.surprise(drift) * p.alarmSurprise) / p.driftAlarmSurprise],
       // Beyond the kept range and away from the seasonal or slow baseline.
-      ['extreme', Math.abs(slowZ) >= p.extremeMinZ ? this.extremeSurprise(value) : 0],
+      ['extreme', Math.abs(slowZ) >= p.extremeMinZ ? this.extremeSurprise(value, slowScale) : 0],
       // A run raises at most one alarm, however long it lasts.
       ['flatline', flatRatio >= 1 && !this.flatAlarmed ? p.alarmSurprise * Math.min(flatRatio, 1.5) : Math.min(flatRatio, 1) * p.alarmSurprise * 0.9],
     ];
@@ -297,7 +356,14 @@ export class SeriesDetector {
     };
     result.explanation = explain(result, {
       z,
+      slowBaseline,
+      slowExpected,
+      driftBaseline,
+      driftExpected,
       shift: Math.max(Math.abs(shortNext), Math.abs(longNext)),
+      drift: upNext >= downNext ? upNext : -downNext,
+      driftRun: (upNext >= downNext ? this.driftUpRun : this.driftDownRun) + 1,
+      driftAllowance: p.driftAllowance,
       flatRun: flatNext,
       maxFlatRun: this.maxFlatRun,
       lo: this.lo,
@@ -305,7 +371,9 @@ export class SeriesDetector {
     });
 
     // Learn from this point.
-    for (const [k, tail] of this.tails.entries()) tail.learn(values[k]!);
+    // The drift sum starts after the warm-up, because residuals against baselines that are still forming would fill its tail.
+    const warm = this.n >= p.warmupPoints;
+    for (const [k, tail] of this.tails.entries()) if (k < 3 || warm) tail.learn(values[k]!);
     if (Number.isFinite(this.lo)) {
       const r = p.extremeRelax * (this.hi - this.lo);
       this.lo = Math.min(value, this.lo + r);
@@ -316,6 +384,10 @@ export class SeriesDetector {
     }
     this.shortShift = shortNext;
     this.longShift = longNext;
+    this.driftUp = warm ? upNext : 0;
+    this.driftDown = warm ? downNext : 0;
+    this.driftUpRun = this.driftUp > 0 ? this.driftUpRun + 1 : 0;
+    this.driftDownRun = this.driftDown > 0 ? this.driftDownRun + 1 : 0;
     if (flatNext === 0) {
       if (this.n > 0) this.changes++;
       this.maxFlatRun = Math.max(this.maxFlatRun, this.flatRun);
@@ -325,13 +397,10 @@ export class SeriesDetector {
     }
     this.flatRun = flatNext;
     for (const [name, guess] of candidates) {
-      const e = Math.abs(value - guess);
-      const prev = this.err[name];
-      this.err[name] = Number.isFinite(prev) ? prev + p.errorAlpha * (Math.min(e, 5 * prev + floor) - prev) : e;
+      this.err[name] = learnError(this.err[name], Math.abs(value - guess), this.errCount[name]++, p.errorAlpha, floor);
     }
     if (Number.isFinite(this.slowLevel)) {
-      const e = Math.abs(value - this.slowLevel);
-      this.slowErr = Number.isFinite(this.slowErr) ? this.slowErr + p.errorAlpha * (Math.min(e, 5 * this.slowErr + floor) - this.slowErr) : e;
+      this.slowErr = learnError(this.slowErr, Math.abs(value - this.slowLevel), this.slowErrCount++, p.errorAlpha, floor);
     }
     this.level = Number.isFinite(this.level) ? this.level + p.levelAlpha * (value - this.level) : value;
     this.slowLevel = Number.isFinite(this.slowLevel) ? this.slowLevel + p.slowLevelAlpha * (value - this.slowLevel) : value;
@@ -346,13 +415,14 @@ export class SeriesDetector {
     return result;
   }
 
-  /** Surprise of a value beyond the remembered range, in shares of that range. */
-  private extremeSurprise(value: number): number {
+  /** Surprise of a value beyond the remembered range, in margins: `extremeMargin` of the range or `extremeNoiseMargin` usual residuals, whichever is wider. */
+  private extremeSurprise(value: number, noise: number): number {
     const p = this.params;
     const range = this.hi - this.lo;
     if (!(range > 0) || this.n < p.warmupPoints) return 0;
-    const beyond = Math.max(value - this.hi, this.lo - value) / range;
-    return beyond > 0 ? (p.alarmSurprise * beyond) / p.extremeMargin : 0;
+    const beyond = Math.max(value - this.hi, this.lo - value);
+    const margin = Math.max(p.extremeMargin * range, p.extremeNoiseMargin * noise);
+    return beyond > 0 ? (p.alarmSurprise * beyond) / margin : 0;
   }
 
   private learnStep(ts: number): void {
@@ -372,6 +442,17 @@ export class SeriesDetector {
   }
 }
 
+/**
+ * Returns the usual absolute residual after one more residual `e`. The
+ * first 1 / alpha residuals are averaged evenly, so a lucky first residual
+ * does not make a new baseline look precise. Residuals above five times the
+ * usual one are clipped, so one wild point does not widen the band for long.
+ */
+function learnError(prev: number, e: number, count: number, alpha: number, floor: number): number {
+  if (!Number.isFinite(prev)) return e;
+  return prev + Math.max(alpha, 1 / (count + 1)) * (Math.min(e, 5 * prev + floor) - prev);
+}
+
 function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
@@ -381,11 +462,23 @@ function fmt(x: number): string {
 
 interface ExplainFacts {
   z: number;
+  slowBaseline: Baseline | 'slow level';
+  slowExpected: number;
+  driftBaseline: Baseline | 'slow level';
+  driftExpected: number;
   shift: number;
+  /** Signed drift sum: positive above the drift baseline. */
+  drift: number;
+  driftRun: number;
+  driftAllowance: number;
   flatRun: number;
   maxFlatRun: number;
   lo: number;
   hi: number;
+}
+
+function slowName(baseline: Baseline | 'slow level'): string {
+  return baseline === 'slow level' ? 'slow level' : `${baseline} baseline`;
 }
 
 function explain(s: PointScore, f: ExplainFacts): string {
@@ -396,7 +489,9 @@ function explain(s: PointScore, f: ExplainFacts): string {
     case 'flatline':
       return `value ${fmt(s.value)} repeated ${f.flatRun + 1} times in a row; the longest earlier run was ${f.maxFlatRun + 1}`;
     case 'level_shift':
-      return `value ${fmt(s.value)} has stayed ${s.value >= s.expected ? 'above' : 'below'} the ${base} ${fmt(s.expected)} for several points (${fmt(f.shift)} usual residuals on average)`;
+      return `value ${fmt(s.value)} has stayed ${s.value >= f.slowExpected ? 'above' : 'below'} the ${slowName(f.slowBaseline)} ${fmt(f.slowExpected)} for several points (${fmt(f.shift)} usual residuals on average)`;
+    case 'drift':
+      return `value ${fmt(s.value)} against the ${slowName(f.driftBaseline)} ${fmt(f.driftExpected)}: the last ${f.driftRun} points ran ${f.drift >= 0 ? 'above' : 'below'} it by ${fmt(Math.abs(f.drift))} usual residuals in sum beyond ${fmt(f.driftAllowance)} per point (band ${fmt(s.lower)}..${fmt(s.upper)} around the ${base} ${fmt(s.expected)})`;
     case 'extreme':
       return `value ${fmt(s.value)} is ${s.value > f.hi ? 'above' : 'below'} the range ${fmt(f.lo)}..${fmt(f.hi)} the series has kept so far`;
     case 'spike':

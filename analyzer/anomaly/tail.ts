@@ -21,6 +21,12 @@ export class TailModel {
     halfLife: number,
     /** Step of the quantile tracker, as a share of the current excess mean. */
     private readonly rate = 0.05,
+    /**
+     * Fit an exponential tail (shape 0) from the excess mean alone. That is the
+     * tail of a CUSUM of light-tailed residuals, and one mean is steadier than
+     * a shape estimated from a few dozen excesses.
+     */
+    private readonly exponential = false,
   ) {
     this.keep = Math.pow(0.5, 1 / halfLife);
   }
@@ -35,6 +41,10 @@ export class TailModel {
     const tailShare = Math.max(1 - this.quantile, 1e-9);
     if (x <= this.t) return -Math.log10(Math.min(1, tailShare + (1 - tailShare) * 0.5));
     const m = this.exMean;
+    if (this.exponential) {
+      const tail = Math.log(tailShare) - (x - this.t) / Math.max(m, 1e-12);
+      return -tail / Math.LN10;
+    }
     const v = Math.max(this.exM2 / this.exN, 1e-12 * m * m + 1e-300);
     const r = (m * m) / v;
     const xi = Math.max(-0.5, Math.min(0.5, 0.5 * (1 - r)));
