@@ -82,9 +82,10 @@ describe('anomaly incidents on scenario traffic', () => {
     const delayMinutes = (opened[0]!.at.getTime() - slowdown.onsetAt.getTime()) / MINUTE;
     console.log(`partner slowdown: incident opened ${delayMinutes.toFixed(2)} min after onset: ${opened[0]!.title}`);
     expect(delayMinutes).toBeGreaterThan(0);
-    // NOTE: the generator's slowdown ramps over 12 to 25 minutes and a minute is scored once it is
-    // complete, so the incident opens about five minutes after onset, not within two.
-    expect(delayMinutes).toBeLessThanOrEqual(6);
+    // NOTE: a minute's sample is stamped at the minute's end and scored once the next minute is complete,
+    // so even an alarm on the onset minute opens the incident 2.02 min after onset. This run's latency is
+    // 1.12x and 1.27x on its first two samples (1.4 and 3.0 sigmas of its 8 % noise), and the third alarms.
+    expect(delayMinutes).toBeLessThanOrEqual(4.1);
   });
 
   it('resolves it after the traffic recovers', () => {
