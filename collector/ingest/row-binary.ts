@@ -51,6 +51,7 @@ export class RowBinaryWriter {
   writeString(value: string): void {
     const maxBytes = value.length * MAX_UTF8_BYTES_PER_CODE_UNIT;
     this.#reserve(maxBytes + 10);
+    if (value.length <= ONE_BYTE_LENGTH_MAX && this.#writeShortAscii(value)) return;
     if (maxBytes <= ONE_BYTE_LENGTH_MAX) {
       // The length fits in one byte, so write the bytes first and the length in front of them.
       const lengthOffset = this.#offset++;
@@ -65,7 +66,7 @@ export class RowBinaryWriter {
 
   /** Writes `bytes` as a String of lowercase hex digits, or as '' when every byte is zero. */
   writeHexString(bytes: Uint8Array): void {
-    if (bytes.every((byte) => byte === 0)) {
+    if (isAllZero(bytes)) {
       this.writeVarUInt(0);
       return;
     }
@@ -99,12 +100,38 @@ export class RowBinaryWriter {
     return Buffer.from(this.#buffer.subarray(0, this.#offset));
   }
 
+  /**
+   * Writes a string of at most 127 ASCII characters with its one-byte length
+   * and returns true, or writes nothing and returns false for any other
+   * character. Short strings dominate trace rows, and copying them here
+   * costs less than a call to `Buffer.write`.
+   */
+  #writeShortAscii(value: string): boolean {
+    const buffer = this.#buffer;
+    const start = this.#offset + 1;
+    for (let index = 0; index < value.length; index++) {
+      const code = value.charCodeAt(index);
+      if (code >= 0x80) return false;
+      buffer[start + index] = code;
+    }
+    buffer[this.#offset] = value.length;
+    this.#offset = start + value.length;
+    return true;
+  }
+
   #reserve(bytes: number): void {
     if (this.#offset + bytes <= this.#buffer.length) return;
     const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#offset + bytes));
     this.#buffer.copy(grown, 0, 0, this.#offset);
     this.#buffer = grown;
   }
+}
+
+function isAllZero(bytes: Uint8Array): boolean {
+  for (const byte of bytes) {
+    if (byte !== 0) return false;
+  }
+  return true;
 }
 
 /** Encodes the header of a `RowBinaryWithNamesAndTypes` body. */
