@@ -102,8 +102,8 @@ export class RowBinaryWriter {
 
   /**
    * Writes a string of at most 127 ASCII characters with its one-byte length
-   * and returns true, or writes nothing and returns false for any other
-   * character. Short strings dominate trace rows, and copying them here
+   * and returns true. Returns false, with the length written unchanged, when
+   * a character is outside ASCII. Short strings dominate trace rows, and copying them here
    * costs less than a call to `Buffer.write`.
    */
   #writeShortAscii(value: string): boolean {

@@ -106,4 +106,19 @@ describe('readSpoolRecord', () => {
     expect(result.byteLength).toBe(data.length);
     expect(readDeclaredRowCount(data, 0)).toBe(3);
   });
+
+  it('reads a record written before formats', () => {
+    // The version 1 layout, written out byte by byte: version, id length, id, row count, body.
+    const body = Buffer.from('{"a":1}');
+    const prefix = Buffer.from([1, 2, 0, ...Buffer.from('v1'), 1, 0, 0, 0]);
+    const header = Buffer.alloc(RECORD_HEADER_BYTES);
+    header.writeUInt32LE(prefix.length + body.length, 0);
+    header.writeUInt32LE(computeCrc32(Buffer.concat([prefix, body])), 4);
+    const result = readSpoolRecord(Buffer.concat([header, prefix, body]), 0);
+    if (result.kind !== 'record') throw new Error(`expected a record, read ${result.kind}`);
+    expect(result.record.batchId).toBe('v1');
+    expect(result.record.rowCount).toBe(1);
+    expect(result.record.format).toBe('JSONEachRow');
+    expect(result.record.body.toString()).toBe('{"a":1}');
+  });
 });
