@@ -131,6 +131,12 @@ const SCALE_FLOOR = 0.02;
 /** Largest residual, in usual residuals, that a signal records; keeps one wild point from swamping the tail. */
 const MAX_Z = 50;
 const MAX_SHIFT_Z = 20;
+/** Share by which a slot's extremes from earlier periods move toward its mean each period. */
+const ENVELOPE_FADE = 0.8;
+/** Slots on each side whose earlier values a point is compared with, since a shift change moves by a few minutes. */
+const ENVELOPE_REACH = 2;
+/** Share of the envelope's width a value may exceed it by and still count as recurring. */
+const ENVELOPE_MARGIN = 0.25;
 /** Largest drift sum, in usual residuals, so a long shift does not swamp the drift signal's tail. */
 const MAX_DRIFT_Z = 100;
 
@@ -140,6 +146,11 @@ class Profile {
   /** Periods in which each slot learned a point, and the last of them. */
   readonly periods: Uint16Array;
   readonly lastPeriod: Float64Array;
+  /** Lowest and highest value of each slot in periods before its last one, and in its last one. */
+  readonly earlierLow: Float64Array;
+  readonly earlierHigh: Float64Array;
+  readonly lastLow: Float64Array;
+  readonly lastHigh: Float64Array;
   constructor(
     readonly period: number,
     readonly slots: number,
@@ -148,6 +159,10 @@ class Profile {
     this.count = new Uint16Array(slots);
     this.periods = new Uint16Array(slots);
     this.lastPeriod = new Float64Array(slots).fill(Number.NaN);
+    this.earlierLow = new Float64Array(slots).fill(Number.POSITIVE_INFINITY);
+    this.earlierHigh = new Float64Array(slots).fill(Number.NEGATIVE_INFINITY);
+    this.lastLow = new Float64Array(slots).fill(Number.POSITIVE_INFINITY);
+    this.lastHigh = new Float64Array(slots).fill(Number.NEGATIVE_INFINITY);
   }
   slot(ts: number): number {
     const phase = ((ts % this.period) + this.period) % this.period;
@@ -167,6 +182,30 @@ class Profile {
   seasonal(ts: number): boolean {
     return this.periods[this.slot(ts)]! >= 2;
   }
+  /**
+   * Returns the lowest and highest values that the slots within `reach`
+   * of `ts` held in periods before the one of `ts`, or undefined unless the
+   * slot of `ts` learned points in at least two earlier periods.
+   */
+  envelope(ts: number, reach: number): { low: number; high: number } | undefined {
+    const period = Math.floor(ts / this.period);
+    const own = this.slot(ts);
+    const earlierPeriods = this.periods[own]! - (this.lastPeriod[own] === period ? 1 : 0);
+    if (earlierPeriods < 2) return undefined;
+    let low = Number.POSITIVE_INFINITY;
+    let high = Number.NEGATIVE_INFINITY;
+    for (let k = -reach; k <= reach; k++) {
+      const s = (own + k + this.slots) % this.slots;
+      low = Math.min(low, this.earlierLow[s]!);
+      high = Math.max(high, this.earlierHigh[s]!);
+      // The slot's last period counts unless it is the current one, whose values may be the anomaly itself.
+      if (this.lastPeriod[s]! < period) {
+        low = Math.min(low, this.lastLow[s]!);
+        high = Math.max(high, this.lastHigh[s]!);
+      }
+    }
+    return low <= high ? { low, high } : undefined;
+  }
   learn(ts: number, value: number, alpha: number): void {
     const s = this.slot(ts);
     const c = this.count[s]!;
@@ -174,8 +213,21 @@ class Profile {
     if (c < 65_535) this.count[s] = c + 1;
     const period = Math.floor(ts / this.period);
     if (period !== this.lastPeriod[s]) {
+      if (Number.isFinite(this.lastPeriod[s])) {
+        // Earlier extremes fade toward the slot's mean, so a burst that stopped recurring is forgotten.
+        const m = this.mean[s]!;
+        const low = Math.min(this.lastLow[s]!, m + ENVELOPE_FADE * (this.earlierLow[s]! - m));
+        const high = Math.max(this.lastHigh[s]!, m + ENVELOPE_FADE * (this.earlierHigh[s]! - m));
+        this.earlierLow[s] = low;
+        this.earlierHigh[s] = high;
+      }
+      this.lastLow[s] = value;
+      this.lastHigh[s] = value;
       this.lastPeriod[s] = period;
       if (this.periods[s]! < 65_535) this.periods[s] = this.periods[s]! + 1;
+    } else {
+      this.lastLow[s] = Math.min(this.lastLow[s]!, value);
+      this.lastHigh[s] = Math.max(this.lastHigh[s]!, value);
     }
   }
 }
@@ -317,9 +369,15 @@ export class SeriesDetector {
       // A run raises at most one alarm, however long it lasts.
       ['flatline', flatRatio >= 1 && !this.flatAlarmed ? p.alarmSurprise * Math.min(flatRatio, 1.5) : Math.min(flatRatio, 1) * p.alarmSurprise * 0.9],
     ];
+    // A value inside what these minutes of the day held on earlier days, such as a shift-change burst, recurs
+    // and raises no spike or extreme alarm. NOTE: a weekly profile seen in one week can still raise a level_shift after it.
+    const envelope = this.daily?.envelope(ts, ENVELOPE_REACH);
+    const slack = envelope ? ENVELOPE_MARGIN * (envelope.high - envelope.low) : 0;
+    const recurring = envelope !== undefined && value >= envelope.low - slack && value <= envelope.high + slack;
     let kind: PointScore['kind'] = 'normal';
     let surprise = 0;
     for (const [k, r] of signals) {
+      if (recurring && (k === 'spike' || k === 'extreme')) continue;
       if (r > surprise) {
         surprise = r;
         kind = k;

@@ -95,8 +95,9 @@ export function generateScenario(kind: ScenarioKind, options: ScenarioOptions): 
   const credentialExpiresAtMinute = plan.credentialExpiresAtMinute ?? random.between(20, 300) * 1440;
 
   const target = describeTarget(plan.workflow, plant);
+  const noise = options.noiseSeed === undefined ? random : new SeededRandom(options.noiseSeed * 31 + 17);
   const minutes = simulateQueue({
-    random,
+    random: noise,
     startedAt,
     durationMinutes,
     baseline,

@@ -131,6 +131,8 @@ function recurringHistory(live: ScenarioRun, onsetMinute: number, historyMinutes
       startedAt: new Date(liveStart - period * SHIFT_MINUTES * MINUTE_MS),
       onsetMinute,
       durationMinutes: SHIFT_MINUTES,
+      // The same burst each shift, with its own arrivals and response times.
+      noiseSeed: live.seed * 1_000 + period,
     });
     const skipped = Math.max(0, period * SHIFT_MINUTES - historyMinutes);
     runs.push({ ...run, minutes: run.minutes.slice(skipped) });

@@ -80,4 +80,6 @@ export interface ScenarioOptions {
   plant?: string;
   /** Minute from which conditions are normal again, so a backlog drains. Default: the disturbance lasts to the end. */
   recoveryMinute?: number;
+  /** Seed of the minute-to-minute noise, so runs with one plan can differ. Default: drawn from `seed`. */
+  noiseSeed?: number;
 }

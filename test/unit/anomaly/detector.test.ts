@@ -102,6 +102,38 @@ describe('SeriesDetector', () => {
   });
 });
 
+describe('SeriesDetector on recurring bursts', () => {
+  const MINUTE = 60_000;
+
+  /** Four days of one-minute points of a quiet series, with a burst whose height varies at each shift change. */
+  function burstSeries(extraBurstAt?: number): Array<[number, number]> {
+    const rnd = noise(11);
+    const out: Array<[number, number]> = [];
+    for (let i = 0; i < 4 * 1440; i++) {
+      const minuteOfShift = i % 480;
+      const height = 12 + 6 * Math.abs(rnd());
+      let v = 2 + 0.3 * rnd();
+      if (minuteOfShift >= 360 && minuteOfShift < 364) v += height;
+      if (extraBurstAt !== undefined && i >= extraBurstAt && i < extraBurstAt + 4) v += height;
+      out.push([START + i * MINUTE, v]);
+    }
+    return out;
+  }
+
+  it('stays quiet on bursts seen on earlier days', () => {
+    const scores = run(burstSeries());
+    const inBursts = scores.slice(2 * 1440).filter((s) => (s.ts - START) % (480 * MINUTE) >= 360 * MINUTE && (s.ts - START) % (480 * MINUTE) < 364 * MINUTE);
+    expect(inBursts).toHaveLength(2 * 3 * 4);
+    expect(inBursts.filter((s) => s.alarm).map((s) => `${new Date(s.ts).toISOString()} ${s.explanation}`)).toEqual([]);
+  });
+
+  it('alarms on a burst at a new time', () => {
+    const at = 3 * 1440 + 100;
+    const scores = run(burstSeries(at));
+    expect(scores.slice(at, at + 4).some((s) => s.alarm)).toBe(true);
+  });
+});
+
 describe('detect and eval nab commands', () => {
   const dirs: string[] = [];
   afterAll(async () => {
