@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
@@ -155,6 +156,7 @@ async function openPostgresStore(url: string, schema: string, max: number): Prom
  */
 async function openPgliteStore(dataDir: string, schema: string): Promise<ControlStore> {
   mkdirSync(dataDir, { recursive: true });
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await createPgliteDatabase(dataDir);
   const db = await PGlite.create(dataDir, { startParams: PGLITE_START_PARAMS });
   await db.exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"; SET search_path TO "${schema}"`);
   return {
@@ -176,4 +178,41 @@ async function openPgliteStore(dataDir: string, schema: string): Promise<Control
     tryLock: async () => async () => undefined,
     close: () => db.close(),
   };
+}
+
+/** Script of the child process. Its arguments are PGlite's module URL, the data directory and the start parameters as JSON. */
+const CREATE_DATABASE_SCRIPT = `
+const [moduleUrl, dataDir, startParams] = process.argv.slice(1);
+const { PGlite } = await import(moduleUrl);
+const db = await PGlite.create(dataDir, { startParams: JSON.parse(startParams) });
+await db.close();
+`;
+const MAX_STDERR_CHARS = 4_000;
+
+/**
+ * Runs PGlite's initdb for `dataDir` in a child process. PGlite runs initdb
+ * in a second, temporary instance, whose WebAssembly memory (about 400 MiB
+ * of RSS with PGlite 0.5.17) stays resident until a full garbage collection,
+ * which an idle service may not run for a long time. A child returns it on exit.
+ */
+async function createPgliteDatabase(dataDir: string): Promise<void> {
+  const moduleUrl = import.meta.resolve('@electric-sql/pglite');
+  const args = ['--input-type=module', '--eval', CREATE_DATABASE_SCRIPT, moduleUrl, dataDir, JSON.stringify(PGLITE_START_PARAMS)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-MAX_STDERR_CHARS);
+  });
+  const exitCode = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
+  if (exitCode !== 0) {
+    throw new RemediationError(
+      REMEDIATION_ERRORS.storeDirectory,
+      `creating the embedded control-plane database in ${dataDir} failed with exit code ${exitCode}; ` +
+        `check that the directory is writable, or set remediation.database.url: ${stderr.trim()}`,
+    );
+  }
 }

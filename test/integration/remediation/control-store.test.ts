@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,23 @@ describe('embedded control store', () => {
       expect(rows).toEqual([{ shared_buffers: '16MB' }]);
     } finally {
       await store.close();
+    }
+  });
+
+  it('creates a database that reopens', async () => {
+    const directory = join(dataDir, 'reopen');
+    const first = await openControlStore({ dataDir: directory });
+    await first.query('CREATE TABLE notes (body text)');
+    await first.query('INSERT INTO notes VALUES ($1)', ['kept']);
+    await first.close();
+
+    const second = await openControlStore({ dataDir: directory });
+    try {
+      const { rows } = await second.query<{ body: string }>('SELECT body FROM notes');
+      expect(existsSync(join(directory, 'PG_VERSION'))).toBe(true);
+      expect(rows).toEqual([{ body: 'kept' }]);
+    } finally {
+      await second.close();
     }
   });
 });
