@@ -164,7 +164,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const otlpUrl = await listen(otlp, config.collector.otlp.host, config.collector.otlp.port);
   warnIfReceiverOpen(config, logger);
-  const telemetry = startSelfTelemetry({ logger, endpoint: process.env[SELF_OTLP_ENDPOINT_ENV], ownOtlpUrl: otlpUrl });
+  const telemetry = await startSelfTelemetry({ logger, endpoint: process.env[SELF_OTLP_ENDPOINT_ENV], ownOtlpUrl: otlpUrl });
   const apiUrl = await listen(api, config.api.host, config.api.port);
   writeServiceRecord(config.store.dataDir, { pid: process.pid, apiUrl, otlpUrl, startedAt: new Date().toISOString() });
   logger.info({ otlpUrl: `${otlpUrl}/v1/traces`, apiUrl, sources: sources.map((source) => source.name) }, 'syncwatch started');

@@ -1,7 +1,5 @@
 import { isIP } from 'node:net';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { BatchInserter } from '../collector/ingest/index.js';
 import type { LagSource } from '../collector/sources/index.js';
 import type { Logger } from './logger.js';
@@ -48,9 +46,11 @@ const DISABLED: SelfTelemetry = { tracesUrl: undefined, shutdown: async () => {}
  * syncwatch's own port. An endpoint that is this service's own receiver is
  * rejected with a warning, because every export request would create a
  * receiver span to export again, an endless loop of self-traffic.
- * Returns a disabled handle for an invalid or rejected endpoint.
+ * Returns a disabled handle for an invalid or rejected endpoint. The SDK is
+ * imported only here, because loading it added about 20 MiB each of RSS and
+ * heap, which a service without self-tracing does not need.
  */
-export function startSelfTelemetry(options: SelfTelemetryOptions): SelfTelemetry {
+export async function startSelfTelemetry(options: SelfTelemetryOptions): Promise<SelfTelemetry> {
   const { logger } = options;
   const endpoint = options.endpoint?.trim() ?? '';
   if (endpoint === '') return DISABLED;
@@ -70,6 +70,10 @@ export function startSelfTelemetry(options: SelfTelemetryOptions): SelfTelemetry
     return DISABLED;
   }
 
+  const [{ NodeSDK }, { OTLPTraceExporter }] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/exporter-trace-otlp-proto'),
+  ]);
   const sdk = new NodeSDK({
     serviceName: SELF_SERVICE_NAME,
     traceExporter: new OTLPTraceExporter({ url: tracesUrl.href }),

@@ -44,7 +44,7 @@ async function startCollector(): Promise<{ url: string; rows: OtelTraceRow[] }> 
 describe('startSelfTelemetry', () => {
   it('exports spans to the endpoint', async () => {
     const target = await startCollector();
-    telemetry = startSelfTelemetry({ logger, endpoint: target.url });
+    telemetry = await startSelfTelemetry({ logger, endpoint: target.url });
 
     await withSpan('insert otel_traces', { 'db.collection.name': 'otel_traces' }, async () => {
       await withSpan('poll plant-a-broker', {}, async () => {});
@@ -67,28 +67,28 @@ describe('startSelfTelemetry', () => {
     expect(target.rows.find((row) => row.SpanName === 'failing insert')?.StatusCode).toBe('Error');
   });
 
-  it('stays off without an endpoint', () => {
-    telemetry = startSelfTelemetry({ logger });
+  it('stays off without an endpoint', async () => {
+    telemetry = await startSelfTelemetry({ logger });
 
     expect(telemetry.tracesUrl).toBeUndefined();
   });
 
   it('appends the traces path', async () => {
     const target = await startCollector();
-    telemetry = startSelfTelemetry({ logger, endpoint: `${target.url}/` });
+    telemetry = await startSelfTelemetry({ logger, endpoint: `${target.url}/` });
 
     expect(telemetry.tracesUrl).toBe(`${target.url}/v1/traces`);
   });
 
   it('keeps a full traces URL', async () => {
     const target = await startCollector();
-    telemetry = startSelfTelemetry({ logger, endpoint: `${target.url}/v1/traces` });
+    telemetry = await startSelfTelemetry({ logger, endpoint: `${target.url}/v1/traces` });
 
     expect(telemetry.tracesUrl).toBe(`${target.url}/v1/traces`);
   });
 
-  it('rejects its own receiver', () => {
-    telemetry = startSelfTelemetry({
+  it('rejects its own receiver', async () => {
+    telemetry = await startSelfTelemetry({
       logger,
       endpoint: 'http://localhost:4318',
       ownOtlpUrl: 'http://127.0.0.1:4318',
@@ -97,8 +97,8 @@ describe('startSelfTelemetry', () => {
     expect(telemetry.tracesUrl).toBeUndefined();
   });
 
-  it('rejects a non-http endpoint', () => {
-    telemetry = startSelfTelemetry({ logger, endpoint: 'grpc://127.0.0.1:4317' });
+  it('rejects a non-http endpoint', async () => {
+    telemetry = await startSelfTelemetry({ logger, endpoint: 'grpc://127.0.0.1:4317' });
 
     expect(telemetry.tracesUrl).toBeUndefined();
   });
@@ -140,7 +140,7 @@ class CountingSource implements LagSource {
 describe('traced components', () => {
   it('record inserts and polls as spans', async () => {
     const target = await startCollector();
-    telemetry = startSelfTelemetry({ logger, endpoint: target.url });
+    telemetry = await startSelfTelemetry({ logger, endpoint: target.url });
     const inserted: string[] = [];
     const inserter = traceBatchInserter({
       async insert(table, batch) {
@@ -175,7 +175,7 @@ describe('traced components', () => {
 describe('traced receiver', () => {
   it('records each export as a server span', async () => {
     const target = await startCollector();
-    telemetry = startSelfTelemetry({ logger, endpoint: target.url });
+    telemetry = await startSelfTelemetry({ logger, endpoint: target.url });
     const traced = Fastify();
     await registerOtlpReceiver(traced, { writer: { write: async () => {} } });
     try {
