@@ -70,7 +70,7 @@ export function openSerializedChdbConnection(path: string): ClientConnection {
     const file = join(stagingDirectory, `insert-${randomUUID()}.bin`);
     await writeFile(file, values);
     try {
-      const query = `${params.query.replace(STAGED_INSERT_PATTERN, '')} SELECT * FROM file('${quoteSqlString(file)}', '${format}')`;
+      const query = `${params.query.replace(STAGED_INSERT_PATTERN, '')} SELECT * FROM file('${quoteSqlString(toLiteralGlob(file))}', '${format}')`;
       return await runExclusive(() => inner.exec({ ...params, query, values: undefined }));
     } finally {
       await rm(file, { force: true });
@@ -104,6 +104,18 @@ function prepareStagingDirectory(path: string): string {
     if (name.startsWith('insert-')) rmSync(join(directory, name), { force: true });
   }
   return directory;
+}
+
+/**
+ * Returns a `file()` path that matches only `path`. ClickHouse expands `*`,
+ * `?` and `{a,b}` in `file()` paths and has no escape for them (checked with
+ * chDB 26.7), so under a data directory such as `/srv/{a,b}` the INSERT would
+ * read no file and still succeed. Each such character becomes `?`, which
+ * matches one character other than `/`, and the file name's random UUID
+ * keeps the pattern from matching another file.
+ */
+function toLiteralGlob(path: string): string {
+  return path.replace(/[*?{}]/g, '?');
 }
 
 /** Escapes a value for a single-quoted ClickHouse string literal. */
