@@ -1,4 +1,4 @@
-import type { AlertEvent } from '../../alerts/alert.js';
+import type { AlertEvent, AlertSink } from '../../alerts/alert.js';
 
 /** Builds a lag anomaly on the QMS → Odoo integration of plant-2, with every optional field set. */
 export function lagAnomaly(overrides: Partial<AlertEvent> = {}): AlertEvent {
@@ -27,5 +27,23 @@ export function lagAnomaly(overrides: Partial<AlertEvent> = {}): AlertEvent {
     correlationIds: ['corr-1', 'corr-2', 'corr-3', 'corr-4', 'corr-5', 'corr-6', 'corr-7'],
     at,
     ...overrides,
+  };
+}
+
+/** An alert sink that keeps every event it receives, in order. */
+export interface RecordingSink extends AlertSink {
+  readonly events: AlertEvent[];
+}
+
+/** Returns a sink that records events, for tests that start the service. */
+export function createRecordingSink(): RecordingSink {
+  const events: AlertEvent[] = [];
+  return {
+    name: 'recorder',
+    events,
+    send: async (event) => {
+      events.push(event);
+    },
+    close: async () => {},
   };
 }

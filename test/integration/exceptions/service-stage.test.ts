@@ -3,19 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AlertEvent, AlertSink } from '../../../alerts/alert.js';
 import { parseConfigObject } from '../../../config/index.js';
 import { startService, type RunningService } from '../../../server/index.js';
+import { createRecordingSink } from '../../support/alert-events.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-service-exceptions-'));
-const received: AlertEvent[] = [];
-const recorder: AlertSink = {
-  name: 'recorder',
-  send: async (event) => {
-    received.push(event);
-  },
-  close: async () => {},
-};
+const recorder = createRecordingSink();
+const received = recorder.events;
 let service: RunningService;
 const now = Date.now();
 

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AlertEvent, AlertSink } from '../../../alerts/alert.js';
 import { CANONICAL_WORKFLOWS, parseConfigObject } from '../../../config/index.js';
 import { startService, type RunningService } from '../../../server/index.js';
 import {
@@ -12,16 +11,11 @@ import {
   writeScenarioRuns,
   type ScenarioRun,
 } from '../../../simulator/scenarios/index.js';
+import { createRecordingSink } from '../../support/alert-events.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-service-prediction-'));
-const received: AlertEvent[] = [];
-const recorder: AlertSink = {
-  name: 'recorder',
-  send: async (event) => {
-    received.push(event);
-  },
-  close: async () => {},
-};
+const recorder = createRecordingSink();
+const received = recorder.events;
 let service: RunningService;
 let run: ScenarioRun;
 

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AlertEvent, AlertSink } from '../../../alerts/alert.js';
 import { writeScenarioHistory } from '../../../cli/demo-command.js';
 import { parseConfigObject } from '../../../config/index.js';
 import { startService, type RunningService } from '../../../server/index.js';
 import { ScenarioReplaySource } from '../../../simulator/scenarios/index.js';
+import { createRecordingSink } from '../../support/alert-events.js';
 
 // The service as `syncwatch demo --scenario` runs it: two days of scenario
 // history written before start, then the replay sources polled by the
@@ -47,14 +47,8 @@ const burst = new ScenarioReplaySource({
   historyMinutes: HISTORY_MINUTES,
 });
 
-const events: AlertEvent[] = [];
-const recorder: AlertSink = {
-  name: 'recorder',
-  send: async (event) => {
-    events.push(event);
-  },
-  close: async () => {},
-};
+const recorder = createRecordingSink();
+const events = recorder.events;
 let service: RunningService;
 
 beforeAll(async () => {
