@@ -68,8 +68,9 @@ export function openSerializedChdbConnection(path: string): ClientConnection {
 
   const execThroughFile = async (params: ExecParams, format: string, values: Readable) => {
     const file = join(stagingDirectory, `insert-${randomUUID()}.bin`);
-    await writeFile(file, values);
     try {
+      // A write that fails part way, on a full disk for example, leaves a file to remove too.
+      await writeFile(file, values);
       const query = `${params.query.replace(STAGED_INSERT_PATTERN, '')} SELECT * FROM file('${quoteSqlString(toLiteralGlob(file))}', '${format}')`;
       return await runExclusive(() => inner.exec({ ...params, query, values: undefined }));
     } finally {

@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -69,6 +70,25 @@ describe('RowBinary staging path', () => {
     });
     const rows = await result.json<{ value: string }>();
     expect(Number(rows[0]?.value)).toBe(3);
+    expect(readdirSync(join(dataDir, INSERT_STAGING_DIRECTORY))).toEqual([]);
+  });
+
+  it('removes a body whose write failed', async () => {
+    const encoded = encodeTraceRowBinary(buildRequest(Buffer.alloc(16, 0x5a), 2), 2);
+    if (encoded.format !== 'RowBinaryWithNamesAndTypes') throw new Error(`unexpected format ${encoded.format}`);
+    const failingBody = new Readable({
+      read() {
+        this.push(encoded.header);
+        this.destroy(new Error('body stream failed'));
+      },
+    });
+
+    const exec = client.exec({
+      query: 'INSERT INTO otel_traces FORMAT RowBinaryWithNamesAndTypes',
+      values: failingBody,
+    });
+
+    await expect(exec).rejects.toThrow('body stream failed');
     expect(readdirSync(join(dataDir, INSERT_STAGING_DIRECTORY))).toEqual([]);
   });
 });
