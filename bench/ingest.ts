@@ -27,6 +27,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
+import { MAX_BATCH_ROWS } from '../collector/ingest/batcher.js';
 import { createClientBatchInserter } from '../collector/ingest/insert-batch.js';
 import { decodeProtobufTraceRequest } from '../collector/otlp/decode-protobuf.js';
 import { selectStorableSpans, toTraceRows, type OtelTraceRow } from '../collector/otlp/to-trace-rows.js';
@@ -42,8 +43,8 @@ const DEFAULT_SPANS_PER_REQUEST = 1_000;
 /** Distinct requests built before the run and sent round robin. */
 const DISTINCT_REQUESTS = 32;
 
-/** Rows per bare insert, the batcher's `MAX_BATCH_ROWS`. */
-const BARE_BATCH_ROWS = 10_000;
+/** Rows per bare insert, as many as in a full batch of the collector. */
+const BARE_BATCH_ROWS = MAX_BATCH_ROWS;
 
 const PROGRESS_INTERVAL_MS = 5_000;
 const RSS_SAMPLE_INTERVAL_MS = 200;

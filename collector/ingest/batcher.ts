@@ -3,11 +3,21 @@ import type { SyncwatchMetrics } from '../../server/metrics.js';
 import { createCollectorError } from '../errors.js';
 import type { EncodedBatch, EncodedRows, InsertFormat } from './insert-batch.js';
 
-/** Rows at which a batch is sealed without waiting for the flush interval. */
-export const MAX_BATCH_ROWS = 10_000;
+/**
+ * Rows at which a batch is sealed without waiting for the flush interval.
+ * Each insert writes one part per table, which background merges rewrite
+ * later. In `npm run bench:ingest` on embedded chDB and two shared cores,
+ * batches of 30,000 spans took the merge threads about 0.4 CPU seconds per
+ * 100,000 spans, against 0.9 for batches of 10,000 (docs/benchmarks.md).
+ */
+export const MAX_BATCH_ROWS = 30_000;
 
-/** Encoded bytes at which a batch is sealed without waiting for the flush interval: 16 MiB. */
-export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+/**
+ * Encoded bytes at which a batch is sealed without waiting for the flush
+ * interval: 32 MiB, so that 30,000 trace rows in RowBinary (about 18 MB)
+ * fill a batch by rows first.
+ */
+export const MAX_BATCH_BYTES = 32 * 1024 * 1024;
 
 /**
  * Time the first row of a batch waits for more rows before the batch is

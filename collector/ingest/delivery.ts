@@ -16,10 +16,12 @@ export const REPLAY_RETRY_MAX_MS = 30_000;
  * to the spool, while an insert runs and the spool is empty. Waiting keeps
  * their requests unanswered, which slows clients down to the insert rate,
  * and spares writing each batch to disk and reading it back. Their rows
- * count against the batcher's queue limits: six full batches and the one
- * being inserted stay under `MAX_QUEUED_ROWS`.
+ * count against the batcher's queue limits. For trace rows, one full batch
+ * waiting, the one being inserted and a full open batch stay under
+ * `MAX_QUEUED_ROWS` and `MAX_QUEUED_BYTES`. So the next full batch goes to
+ * the spool instead of the batcher rejecting its rows.
  */
-export const MAX_BATCHES_WAITING_FOR_LANE = 6;
+export const MAX_BATCHES_WAITING_FOR_LANE = 1;
 
 /** Each failed attempt multiplies the wait by this factor, up to `REPLAY_RETRY_MAX_MS`. */
 const REPLAY_RETRY_MULTIPLIER = 2;
