@@ -73,10 +73,30 @@ export interface RunningService {
  * itself in the data directory so local commands can reach it.
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
-  const { config, logger } = options;
-  const storeOptions = resolveStoreOptions(config.store);
-  const storeDescription = describeStore(storeOptions);
+  const storeOptions = resolveStoreOptions(options.config.store);
   const client = openClickHouse(storeOptions);
+  // Closes what started so far when a later step fails, such as a port in use, so the store's lock is released.
+  const undo: Array<() => unknown> = [() => client.close()];
+  try {
+    return await startOnStore(options, client, storeOptions, undo);
+  } catch (error) {
+    for (const step of undo.reverse()) {
+      await Promise.resolve()
+        .then(step)
+        .catch((closeError: unknown) => options.logger.warn({ err: closeError }, 'closing after a failed start failed'));
+    }
+    throw error;
+  }
+}
+
+async function startOnStore(
+  options: ServiceOptions,
+  client: ClickHouseClient,
+  storeOptions: ReturnType<typeof resolveStoreOptions>,
+  undo: Array<() => unknown>,
+): Promise<RunningService> {
+  const { config, logger } = options;
+  const storeDescription = describeStore(storeOptions);
 
   const migration = await migrate(client, MIGRATIONS, { cluster: storeCluster(storeOptions) });
   logger.info({ store: storeDescription, applied: migration.applied }, 'store ready');
@@ -85,6 +105,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   await options.beforeStart?.(client);
   const remediationLogger = logger.child({ component: 'remediation' });
   const remediation = await openRemediation({ config, client, logger: remediationLogger });
+  undo.push(() => remediation.close());
   // Executions a previous run left unfinished resume in the background, skipping their finished targets.
   remediation.runPendingExecutions().catch((error: unknown) => remediationLogger.error({ err: error }, 'resuming executions failed'));
 
@@ -96,6 +117,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // A client that announces more body than it sends is cut off, instead of holding a socket.
     requestTimeout: OTLP_REQUEST_TIMEOUT_MS,
   });
+  undo.push(() => otlp.close());
   const metrics = createMetricsRegistry();
   const ingest = await openIngest({
     inserter: traceBatchInserter(createClientBatchInserter(client)),
@@ -103,6 +125,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     logger: logger.child({ component: 'ingest' }),
     metrics,
   });
+  undo.push(() => ingest.close());
   registerOtlpReceiver(otlp, {
     writer: createBatchedTraceWriter(ingest),
     maxBodyBytes: config.collector.otlp.maxBodyBytes,
@@ -121,6 +144,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     rateLimit: { max: config.api.rateLimit.max, windowMs: config.api.rateLimit.window },
     remediation,
   });
+  undo.push(() => api.close());
   // Slack clicks are decided by the remediation layer; requests rejected before that go to its audit log.
   const alerts = createAlertSinks(config.alerts, {
     logger,
@@ -130,6 +154,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     proposals: remediation,
     securityAudit: createAuditLogAdapter((record) => remediation.store.transaction((tx) => appendAudit(tx, record))),
   });
+  undo.push(() => alerts.close());
   alerts.registerRoutes(api);
 
   const analyzerLogger = logger.child({ component: 'analyzer' });
@@ -151,6 +176,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const sources = [...config.sources.map((source) => createSource(source, { logger })), ...(options.extraSources ?? [])].map(
     (source) => instrumentLagSource(source, metrics),
   );
+  undo.push(() => Promise.allSettled(sources.map((source) => source.close())));
   const lagWriter = createLagWriter(client, { rowWriter: ingest });
   const pollingConfig = config.collector.polling;
   const polling = startSourcePolling(sources, lagWriter, {
@@ -161,10 +187,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     seriesRetentionMs: pollingConfig.seriesRetention,
     clock: options.clock,
   });
+  undo.push(() => polling.stop());
 
   const otlpUrl = await listen(otlp, config.collector.otlp.host, config.collector.otlp.port);
   warnIfReceiverOpen(config, logger);
   const telemetry = await startSelfTelemetry({ logger, endpoint: process.env[SELF_OTLP_ENDPOINT_ENV], ownOtlpUrl: otlpUrl });
+  undo.push(() => telemetry.shutdown());
   const apiUrl = await listen(api, config.api.host, config.api.port);
   writeServiceRecord(config.store.dataDir, { pid: process.pid, apiUrl, otlpUrl, startedAt: new Date().toISOString() });
   logger.info({ otlpUrl: `${otlpUrl}/v1/traces`, apiUrl, sources: sources.map((source) => source.name) }, 'syncwatch started');
