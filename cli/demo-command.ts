@@ -50,6 +50,8 @@ const WORKFLOW_INTEGRATIONS: Record<string, string[]> = {
  */
 export async function runDemoCommand(options: DemoCommandOptions): Promise<number> {
   const logger = createLogger();
+  // Watched from the start, so a Ctrl-C during start-up still stops the demo and removes its queues and schema.
+  const stopSignal = watchStopSignal();
   const { otlp } = options.config.collector;
   const otlpHost = otlp.host === '0.0.0.0' ? '127.0.0.1' : otlp.host;
   const network = await startDemoNetwork({
@@ -59,7 +61,7 @@ export async function runDemoCommand(options: DemoCommandOptions): Promise<numbe
     logger: logger.child({ component: 'demo' }),
     // Each run declares queues and a schema named after its random run id, so
     // it removes them again instead of leaving them behind on every run.
-    // NOTE: a demo ended by SIGKILL or a crash leaves its `demo.<run id>.*`
+    // NOTE: a demo ended by SIGKILL, a second Ctrl-C or a crash leaves its `demo.<run id>.*`
     // queues and its `syncwatch_demo_<run id>` schema behind.
     removeResourcesOnStop: true,
   });
@@ -79,6 +81,7 @@ export async function runDemoCommand(options: DemoCommandOptions): Promise<numbe
     });
   } catch (error) {
     await network.stop();
+    stopSignal.dispose();
     throw error;
   }
 
@@ -86,7 +89,8 @@ export async function runDemoCommand(options: DemoCommandOptions): Promise<numbe
   const progress = setInterval(() => void printProgress(service.client, logger), PROGRESS_INTERVAL_MS);
   progress.unref();
 
-  await waitForStop(options.durationSeconds);
+  await waitForStop(stopSignal.received, options.durationSeconds);
+  stopSignal.dispose();
   clearInterval(progress);
   await network.stop();
   await service.stop();
@@ -200,16 +204,34 @@ async function printProgress(client: ClickHouseClient, logger: Logger): Promise<
   }
 }
 
-function waitForStop(durationSeconds: number | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = durationSeconds === undefined ? undefined : setTimeout(finish, durationSeconds * 1000);
-    function finish() {
-      if (timer) clearTimeout(timer);
-      process.off('SIGINT', finish);
-      process.off('SIGTERM', finish);
+/**
+ * Listens for the first SIGINT or SIGTERM. The listeners remove themselves
+ * on it, so a second signal ends the process at once, as Node does by default.
+ */
+function watchStopSignal(): { received: Promise<void>; dispose(): void } {
+  let onSignal = () => {};
+  const received = new Promise<void>((resolve) => {
+    onSignal = () => {
+      dispose();
       resolve();
-    }
-    process.on('SIGINT', finish);
-    process.on('SIGTERM', finish);
+    };
   });
+  function dispose() {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { received, dispose };
+}
+
+/** Waits for the stop signal, or for `durationSeconds` when given. */
+async function waitForStop(signal: Promise<void>, durationSeconds: number | undefined): Promise<void> {
+  if (durationSeconds === undefined) return signal;
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, durationSeconds * 1000);
+  });
+  await Promise.race([signal, elapsed]);
+  clearTimeout(timer);
 }
