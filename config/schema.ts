@@ -107,8 +107,15 @@ const apiSchema = listenSchema(DEFAULT_API_PORT).extend({
 });
 
 const storeSchema = z.strictObject({
-  /** Embedded chDB data directory; ignored when `url` or `CLICKHOUSE_URL` is set. */
-  dataDir: z.string().min(1).default('./data'),
+  /**
+   * Directory of the embedded chDB store (unused when `url` or `CLICKHOUSE_URL`
+   * is set), the ingest spool, the embedded control plane and the local API token.
+   * Default: `SYNCWATCH_DATA_DIR`, or `./data`.
+   */
+  dataDir: z
+    .string()
+    .min(1)
+    .default(() => process.env.SYNCWATCH_DATA_DIR?.trim() || './data'),
   url: z.url().optional(),
   username: z.string().optional(),
   password: z.string().optional(),
@@ -159,7 +166,7 @@ const sourceSchema = z.discriminatedUnion('kind', [
 export const configSchema = z
   .strictObject({
     version: z.literal(1).default(1),
-    store: storeSchema.default(storeSchema.parse({})),
+    store: storeSchema.prefault({}),
     collector: z
       .strictObject({ otlp: otlpSchema.default(otlpSchema.parse({})), polling: pollingSchema.default({}) })
       .default({ otlp: otlpSchema.parse({}), polling: {} }),

@@ -21,6 +21,18 @@ describe('parseConfigText', () => {
     expect(config.sources).toEqual([]);
   });
 
+  it('takes the data directory from SYNCWATCH_DATA_DIR', () => {
+    const previous = process.env.SYNCWATCH_DATA_DIR;
+    process.env.SYNCWATCH_DATA_DIR = '/srv/syncwatch';
+    try {
+      expect(parseConfigText('').store.dataDir).toBe('/srv/syncwatch');
+      expect(parseConfigText('store:\n  dataDir: ./mine\n').store.dataDir).toBe('./mine');
+    } finally {
+      if (previous === undefined) delete process.env.SYNCWATCH_DATA_DIR;
+      else process.env.SYNCWATCH_DATA_DIR = previous;
+    }
+  });
+
   it('parses workflows with objectives', () => {
     const config = parseConfigText(
       `integrations:
