@@ -5,7 +5,7 @@ import { startDemoNetwork, type DemoNetwork } from '../simulator/index.js';
 import {
   DEFAULT_SCENARIO_HISTORY_MINUTES,
   ScenarioReplaySource,
-  writeScenarioRuns,
+  writeScenarioHistory,
   type ScenarioKind,
 } from '../simulator/scenarios/index.js';
 
@@ -95,20 +95,6 @@ export async function runDemoCommand(options: DemoCommandOptions): Promise<numbe
   await network.stop();
   await service.stop();
   return 0;
-}
-
-/**
- * Writes the history of each scenario replay, so the analyzer starts with
- * learned baselines instead of hours of warm-up.
- */
-export async function writeScenarioHistory(client: ClickHouseClient, replays: readonly ScenarioReplaySource[], logger: Logger): Promise<void> {
-  for (const replay of replays) {
-    const runs = replay.history();
-    if (runs.length === 0) continue;
-    await writeScenarioRuns(client, runs);
-    const minutes = runs.reduce((sum, run) => sum + run.minutes.length, 0);
-    logger.info({ source: replay.name, integration: replay.integration, minutes }, 'scenario history written');
-  }
 }
 
 /** Adds the demo's integrations, workflows and sources to `base`. */

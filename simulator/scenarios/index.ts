@@ -14,6 +14,7 @@ export {
   LIVE_SCENARIO_ONSET_MINUTES,
   pickLiveSeed,
   ScenarioReplaySource,
+  writeScenarioHistory,
   type ScenarioReplayOptions,
 } from './replay-source.js';
 export {

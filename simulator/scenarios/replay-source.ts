@@ -1,6 +1,8 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from 'pino';
 import type { LagSource, PollResult } from '../../collector/sources/types.js';
 import { DEFAULT_SCENARIO_MINUTES, generateScenario } from './generators.js';
-import { buildScenarioPoll } from './samples.js';
+import { buildScenarioPoll, writeScenarioRuns } from './samples.js';
 import type { ScenarioKind, ScenarioMinute, ScenarioRun } from './types.js';
 
 /** Default minutes of normal traffic a live replay shows before the disturbance. */
@@ -114,6 +116,20 @@ export class ScenarioReplaySource implements LagSource {
 
   async close(): Promise<void> {
     // Holds no connection.
+  }
+}
+
+/**
+ * Writes the history of each scenario replay, so the analyzer starts with
+ * learned baselines instead of hours of warm-up.
+ */
+export async function writeScenarioHistory(client: ClickHouseClient, replays: readonly ScenarioReplaySource[], logger: Logger): Promise<void> {
+  for (const replay of replays) {
+    const runs = replay.history();
+    if (runs.length === 0) continue;
+    await writeScenarioRuns(client, runs);
+    const minutes = runs.reduce((sum, run) => sum + run.minutes.length, 0);
+    logger.info({ source: replay.name, integration: replay.integration, minutes }, 'scenario history written');
   }
 }
 

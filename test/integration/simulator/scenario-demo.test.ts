@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeScenarioHistory } from '../../../cli/demo-command.js';
 import { parseConfigObject } from '../../../config/index.js';
 import { startService, type RunningService } from '../../../server/index.js';
-import { ScenarioReplaySource } from '../../../simulator/scenarios/index.js';
+import { ScenarioReplaySource, writeScenarioHistory } from '../../../simulator/scenarios/index.js';
 import { createRecordingSink } from '../../support/alert-events.js';
 
 // The service as `syncwatch demo --scenario` runs it: two days of scenario
