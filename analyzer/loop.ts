@@ -1,8 +1,16 @@
 import type { Logger } from 'pino';
 import type { AlertEvent, AlertSink } from '../alerts/alert.js';
+import { LAG_FLUSH_INTERVAL_MS } from '../collector/lag-writer.js';
 import type { AnalyzerStage } from './stage.js';
 
 export const DEFAULT_ANALYZER_INTERVAL_MS = 60_000;
+
+/**
+ * Time a cycle waits after its interval ends, so the samples polled in the
+ * last seconds of a minute are stored before the minute is scored: the lag
+ * writer's flush interval and a second for the insert.
+ */
+export const CYCLE_SETTLE_MS = LAG_FLUSH_INTERVAL_MS + 1_000;
 
 export interface AnalyzerLoopOptions {
   /** Stages in the order they run each cycle. */
@@ -28,7 +36,10 @@ export interface AnalyzerCycleResult {
 /**
  * Runs the analyzer stages every `intervalMs`, one cycle at a time: a cycle
  * that outlasts the interval delays the next one instead of overlapping it.
- * A failing stage or sink is logged and does not stop the others.
+ * Cycles start `CYCLE_SETTLE_MS` after each multiple of the interval since
+ * the epoch, so with the default interval every minute is scored a few
+ * seconds after it ends. A failing stage or sink is logged and does not stop
+ * the others.
  */
 export class AnalyzerLoop {
   private timer: NodeJS.Timeout | undefined;
@@ -66,12 +77,14 @@ export class AnalyzerLoop {
 
   private schedule(): void {
     if (this.stopped) return;
+    // Timers run on the system clock even when cycles take their time from `clock`.
+    const delay = this.intervalMs - ((Date.now() - CYCLE_SETTLE_MS) % this.intervalMs);
     this.timer = setTimeout(() => {
       this.runCycle().then(
         () => this.schedule(),
         () => this.schedule(),
       );
-    }, this.intervalMs);
+    }, delay);
     this.timer.unref();
   }
 

@@ -35,6 +35,7 @@ interface PlanContext {
   baseConsumers: number;
   /** Processing capacity as a multiple of the normal inflow. */
   headroom: number;
+  injected: boolean;
 }
 
 /** Workflows each scenario may hit, chosen so the run reaches its outcome within the default duration. */
@@ -89,7 +90,7 @@ export function generateScenario(kind: ScenarioKind, options: ScenarioOptions): 
     partnerLatencyMs: random.between(80, 250),
     maxAttempts: random.integer(3, 5),
   };
-  const plan = PLANNERS[kind]({ random, onset, baseline, baseConsumers, headroom });
+  const plan = PLANNERS[kind]({ random, onset, baseline, baseConsumers, headroom, injected: options.injected ?? false });
   const recovery = options.recoveryMinute ?? Number.POSITIVE_INFINITY;
   const conditionsAt = (minute: number) => (minute >= recovery ? normalConditions(baseConsumers) : plan.conditionsAt(minute));
   const credentialExpiresAtMinute = plan.credentialExpiresAtMinute ?? random.between(20, 300) * 1440;
@@ -142,18 +143,25 @@ function normalConditions(consumers: number): QueueConditions {
   };
 }
 
-/** The partner's response time climbs steadily; consumers wait on it, so the drain rate falls below the inflow. */
-function planPartnerSlowdown({ random, onset, baseConsumers, headroom }: PlanContext): ScenarioPlan {
+/**
+ * The partner's response time climbs steadily; consumers wait on it, so the
+ * drain rate falls below the inflow. An injected slowdown starts half way up.
+ */
+function planPartnerSlowdown({ random, onset, baseConsumers, headroom, injected }: PlanContext): ScenarioPlan {
   const workflow = random.pick(SCENARIO_WORKFLOWS.partner_slowdown);
   const peak = random.between(headroom * 1.6, headroom * 2.5);
   const rampMinutes = random.between(12, 25);
+  const start = injected ? 0.5 : 0;
   return {
     workflow,
-    description: `partner response time rises ${peak.toFixed(1)}x over ${rampMinutes.toFixed(0)} min from minute ${onset}`,
+    description: injected
+      ? `partner response time jumps ${(1 + (peak - 1) * start).toFixed(1)}x at minute ${onset}, then rises to ${peak.toFixed(1)}x over ${rampMinutes.toFixed(0)} min`
+      : `partner response time rises ${peak.toFixed(1)}x over ${rampMinutes.toFixed(0)} min from minute ${onset}`,
     conditionsAt: (minute) => {
       const conditions = normalConditions(baseConsumers);
       if (minute < onset) return conditions;
-      const latencyFactor = 1 + (peak - 1) * Math.min(1, (minute - onset) / rampMinutes);
+      const climbed = start + (1 - start) * Math.min(1, (minute - onset) / rampMinutes);
+      const latencyFactor = 1 + (peak - 1) * climbed;
       return { ...conditions, latencyFactor, failShare: Math.min(0.3, 0.03 * (latencyFactor - 1)) };
     },
   };

@@ -23,6 +23,7 @@ export {
   SCENARIO_PROBE_SOURCE,
   SCENARIO_QUEUE_SOURCE,
   writeScenarioRuns,
+  type ScenarioTiming,
 } from './samples.js';
 export {
   BENIGN_SCENARIO_KINDS,

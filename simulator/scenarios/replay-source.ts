@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { LagSource, PollResult } from '../../collector/sources/types.js';
 import { DEFAULT_SCENARIO_MINUTES, generateScenario } from './generators.js';
-import { buildScenarioPoll, writeScenarioRuns } from './samples.js';
+import { buildFailures, buildProbeSample, buildQueueSample, writeScenarioRuns } from './samples.js';
 import type { ScenarioKind, ScenarioMinute, ScenarioRun } from './types.js';
 
 /** Default minutes of normal traffic a live replay shows before the disturbance. */
@@ -40,12 +40,15 @@ export interface ScenarioReplayOptions {
    * (the shift-change burst) recurs in it. Default 0.
    */
   historyMinutes?: number;
+  /** Start the disturbance at once, as an injected fault does (see `ScenarioOptions.injected`). Default true. */
+  injected?: boolean;
 }
 
 /**
  * A pull source that replays a scenario run in real time, one simulated
  * minute per minute of wall-clock time, so the demo's collector stores it
- * like any polled queue. After the last minute it reports nothing more.
+ * like any polled queue. The demo injects its disturbance, so by default it
+ * starts at once. After the last minute it reports nothing more.
  */
 export class ScenarioReplaySource implements LagSource {
   readonly name: string;
@@ -65,10 +68,18 @@ export class ScenarioReplaySource implements LagSource {
     if (!Number.isInteger(historyMinutes) || historyMinutes < 0) {
       throw new RangeError(`invalid scenario history ${historyMinutes}: expected a whole number of minutes, 0 or more`);
     }
-    const seed = options.seed ?? pickLiveSeed(options.kind, onsetMinute);
+    const injected = options.injected ?? true;
+    const seed = options.seed ?? pickLiveSeed(options.kind, onsetMinute, injected);
     const durationMinutes = options.durationMinutes ?? DEFAULT_SCENARIO_MINUTES;
     if (options.kind === 'shift_change_burst') {
-      this.run = generateScenario(options.kind, { seed, startedAt, onsetMinute, durationMinutes, recoveryMinute: options.recoveryMinute });
+      this.run = generateScenario(options.kind, {
+        seed,
+        startedAt,
+        onsetMinute,
+        durationMinutes,
+        recoveryMinute: options.recoveryMinute,
+        injected,
+      });
       this.#history = recurringHistory(this.run, onsetMinute, historyMinutes);
     } else {
       // One run from the start of the history, so the live minutes continue its queue state.
@@ -78,6 +89,7 @@ export class ScenarioReplaySource implements LagSource {
         onsetMinute: historyMinutes + onsetMinute,
         durationMinutes: historyMinutes + durationMinutes,
         recoveryMinute: options.recoveryMinute === undefined ? undefined : historyMinutes + options.recoveryMinute,
+        injected,
       });
       this.run = { ...whole, startedAt, minutes: whole.minutes.slice(historyMinutes) };
       this.#history = historyMinutes > 0 ? [{ ...whole, minutes: whole.minutes.slice(0, historyMinutes) }] : [];
@@ -93,9 +105,10 @@ export class ScenarioReplaySource implements LagSource {
   }
 
   /**
-   * Reports the latest ended minute on every poll, as a real source reports
-   * the current state, so the scheduler never marks its entities as
-   * disappeared. Failures of every minute ended since the last poll are
+   * Reports on every poll, as a real source reports the current state, so the
+   * scheduler never marks its entities as disappeared: the queue as the latest
+   * ended minute left it, and the partner probe as it answers in the minute
+   * under way. Failures of every minute ended since the last poll are
    * reported once.
    */
   async poll(now: Date): Promise<PollResult> {
@@ -103,15 +116,19 @@ export class ScenarioReplaySource implements LagSource {
     while (this.#nextMinute < this.run.minutes.length) {
       const minute = this.run.minutes[this.#nextMinute];
       if (minute === undefined || minute.at.getTime() > now.getTime()) break;
-      failures.push(...buildScenarioPoll(this.run, minute, now).failures);
+      failures.push(...buildFailures(this.run, minute, now));
       this.#reported = minute;
       this.#nextMinute += 1;
     }
     const latest = this.#reported;
     // After the run's last minute the source falls silent, one minute later.
     const ended = this.#nextMinute >= this.run.minutes.length && latest !== undefined && now.getTime() > latest.at.getTime() + 60_000;
-    if (latest === undefined || ended) return { samples: [], failures };
-    return { samples: buildScenarioPoll(this.run, latest, now).samples, failures };
+    if (ended) return { samples: [], failures };
+    const samples: PollResult['samples'] = [];
+    if (latest !== undefined) samples.push(buildQueueSample(this.run, latest, now));
+    const underWay = this.run.minutes[this.#nextMinute] ?? latest;
+    if (underWay !== undefined) samples.push(buildProbeSample(this.run, underWay, now));
+    return { samples, failures };
   }
 
   async close(): Promise<void> {
@@ -121,13 +138,14 @@ export class ScenarioReplaySource implements LagSource {
 
 /**
  * Writes the history of each scenario replay, so the analyzer starts with
- * learned baselines instead of hours of warm-up.
+ * learned baselines instead of hours of warm-up. Its samples are timed as the
+ * replay reports them, so the live minutes continue the history's pattern.
  */
 export async function writeScenarioHistory(client: ClickHouseClient, replays: readonly ScenarioReplaySource[], logger: Logger): Promise<void> {
   for (const replay of replays) {
     const runs = replay.history();
     if (runs.length === 0) continue;
-    await writeScenarioRuns(client, runs);
+    await writeScenarioRuns(client, runs, 'replay');
     const minutes = runs.reduce((sum, run) => sum + run.minutes.length, 0);
     logger.info({ source: replay.name, integration: replay.integration, minutes }, 'scenario history written');
   }
@@ -161,9 +179,9 @@ function recurringHistory(live: ScenarioRun, onsetMinute: number, historyMinutes
  * `LIVE_BREACH_WITHIN_MINUTES` of its start, or 1 for a scenario that never
  * breaches or when no seed does.
  */
-export function pickLiveSeed(kind: ScenarioKind, onsetMinute: number): number {
+export function pickLiveSeed(kind: ScenarioKind, onsetMinute: number, injected = true): number {
   for (let seed = 1; seed <= 50; seed += 1) {
-    const run = generateScenario(kind, { seed, onsetMinute, durationMinutes: LIVE_BREACH_WITHIN_MINUTES });
+    const run = generateScenario(kind, { seed, onsetMinute, durationMinutes: LIVE_BREACH_WITHIN_MINUTES, injected });
     if (run.breachAt !== null) return seed;
   }
   return 1;

@@ -33,6 +33,14 @@ const EXCEPTIONS: Readonly<Record<ScenarioKind, { name: string; message: string 
  * simulated time when a run is replayed live.
  */
 export function buildScenarioPoll(run: ScenarioRun, minute: ScenarioMinute, observedAt: Date = minute.at): PollResult {
+  return {
+    samples: [buildQueueSample(run, minute, observedAt), buildProbeSample(run, minute, observedAt)],
+    failures: buildFailures(run, minute, observedAt),
+  };
+}
+
+/** The queue as a RabbitMQ source reports it at the end of `minute`. */
+export function buildQueueSample(run: ScenarioRun, minute: ScenarioMinute, observedAt: Date = minute.at): LagSample {
   const { integration, workflow, plant } = run.target;
   const queue: LagSample = {
     observedAt,
@@ -40,7 +48,7 @@ export function buildScenarioPoll(run: ScenarioRun, minute: ScenarioMinute, obse
     workflow,
     source: SCENARIO_QUEUE_SOURCE,
     sourceKind: 'rabbitmq',
-    entity: `${workflow}.${plant}`,
+    entity: queueEntity(run),
     status: 'ok',
     lagSeconds: minute.lagSeconds,
     depth: minute.depth,
@@ -53,7 +61,12 @@ export function buildScenarioPoll(run: ScenarioRun, minute: ScenarioMinute, obse
     attributes: { plant, scenario: run.kind },
   };
   if (minute.consumers === 0 && minute.depth > 0) queue.conditions = ['no_consumers'];
+  return queue;
+}
 
+/** The partner as an `http_probe` source finds it during `minute`. */
+export function buildProbeSample(run: ScenarioRun, minute: ScenarioMinute, observedAt: Date = minute.at): LagSample {
+  const { integration, workflow, plant } = run.target;
   const reachable = minute.partnerStatusCode !== 0;
   const probe: LagSample = {
     observedAt,
@@ -73,7 +86,12 @@ export function buildScenarioPoll(run: ScenarioRun, minute: ScenarioMinute, obse
   };
   if (!reachable) probe.detail = 'connect ETIMEDOUT';
   else if (minute.partnerStatusCode >= 400) probe.detail = `unexpected status ${minute.partnerStatusCode}, expected 200`;
+  return probe;
+}
 
+/** The failed attempts of `minute`, one row each up to `MAX_FAILURE_ROWS_PER_MINUTE`. */
+export function buildFailures(run: ScenarioRun, minute: ScenarioMinute, observedAt: Date = minute.at): FailureRecord[] {
+  const { integration, workflow, plant } = run.target;
   const exception = EXCEPTIONS[run.kind];
   const failures: FailureRecord[] = [];
   const rows = Math.min(minute.failedAttempts, MAX_FAILURE_ROWS_PER_MINUTE);
@@ -85,7 +103,7 @@ export function buildScenarioPoll(run: ScenarioRun, minute: ScenarioMinute, obse
       workflow,
       source: SCENARIO_QUEUE_SOURCE,
       sourceKind: 'rabbitmq',
-      entity: queue.entity,
+      entity: queueEntity(run),
       failureId: `${run.kind}-${run.seed}-${observedAt.getTime()}-${index}`,
       exceptionName: exception.name,
       exceptionMessage: exception.message,
@@ -93,19 +111,44 @@ export function buildScenarioPoll(run: ScenarioRun, minute: ScenarioMinute, obse
       attributes: { plant },
     });
   }
-  return { samples: [queue, probe], failures };
+  return failures;
 }
+
+function queueEntity(run: ScenarioRun): string {
+  return `${run.target.workflow}.${run.target.plant}`;
+}
+
+/** When the samples of a written minute are observed. */
+export type ScenarioTiming =
+  /** Every sample of a minute at its end, as the evaluation has always stored runs. */
+  | 'minute_end'
+  /** As a live replay reports them: the probe half way through the minute it measures, the queue at the minute's end. */
+  | 'replay';
+
+/** Offset of a probe inside its minute under the `replay` timing. */
+const PROBE_OFFSET_MS = 30_000;
 
 /**
  * Writes whole runs into `integration_lag` and `integration_failures` through
  * the collector's lag writer, so the analyzer reads them exactly as it reads
  * polled data.
  */
-export async function writeScenarioRuns(client: ClickHouseClient, runs: readonly ScenarioRun[]): Promise<void> {
+export async function writeScenarioRuns(
+  client: ClickHouseClient,
+  runs: readonly ScenarioRun[],
+  timing: ScenarioTiming = 'minute_end',
+): Promise<void> {
   const writer = createLagWriter(client, { flushIntervalMs: 60_000, maxBatchRows: 50_000, maxPendingRows: 1_000_000 });
   const writes: Promise<void>[] = [];
   for (const run of runs) {
-    for (const minute of run.minutes) writes.push(writer.write(buildScenarioPoll(run, minute)));
+    for (const minute of run.minutes) {
+      const poll = buildScenarioPoll(run, minute);
+      if (timing === 'replay') {
+        const probeAt = new Date(minute.at.getTime() - 60_000 + PROBE_OFFSET_MS);
+        poll.samples = [buildQueueSample(run, minute), buildProbeSample(run, minute, probeAt)];
+      }
+      writes.push(writer.write(poll));
+    }
   }
   await writer.flush();
   await Promise.all(writes);

@@ -82,4 +82,10 @@ export interface ScenarioOptions {
   recoveryMinute?: number;
   /** Seed of the minute-to-minute noise, so runs with one plan can differ. Default: drawn from `seed`. */
   noiseSeed?: number;
+  /**
+   * Start the disturbance at once, as an injected fault does, instead of
+   * growing it from normal. Changes the partner slowdown only: its response
+   * time jumps half way to its peak at the onset. Default false.
+   */
+  injected?: boolean;
 }

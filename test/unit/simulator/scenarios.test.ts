@@ -84,15 +84,18 @@ describe('buildScenarioPoll', () => {
 });
 
 describe('ScenarioReplaySource', () => {
-  it('reports the latest ended minute on every poll', async () => {
+  it('reports ended queue and current probe', async () => {
     const startedAt = new Date('2026-03-02T06:00:00.000Z');
     const source = new ScenarioReplaySource({ kind: 'shift_change_burst', startedAt, durationMinutes: 10 });
+    const latency = (minute: number) => source.run.minutes[minute]?.partnerLatencyMs.toFixed(1);
     const early = await source.poll(new Date(startedAt.getTime() + 30_000));
-    expect(early.samples).toHaveLength(0);
+    expect(early.samples.map((sample) => sample.sourceKind)).toEqual(['http_probe']);
+    expect(early.samples[0]?.attributes?.latency_ms).toBe(latency(0));
 
     const afterThree = await source.poll(new Date(startedAt.getTime() + 3 * 60_000 + 1_000));
-    expect(afterThree.samples).toHaveLength(2);
+    expect(afterThree.samples.map((sample) => sample.sourceKind)).toEqual(['rabbitmq', 'http_probe']);
     expect(afterThree.samples[0]?.lagSeconds).toBe(source.run.minutes[2]?.lagSeconds);
+    expect(afterThree.samples[1]?.attributes?.latency_ms).toBe(latency(3));
 
     const again = await source.poll(new Date(startedAt.getTime() + 3 * 60_000 + 6_000));
     expect(again.samples).toHaveLength(2);
@@ -154,10 +157,29 @@ describe('ScenarioReplaySource history', () => {
   });
 });
 
+describe('an injected partner slowdown', () => {
+  it('jumps at onset, then climbs', () => {
+    const gradual = generateScenario('partner_slowdown', { seed: 7, onsetMinute: 10 });
+    const injected = generateScenario('partner_slowdown', { seed: 7, onsetMinute: 10, injected: true });
+    const ratio = (minute: number) => injected.minutes[minute]!.partnerLatencyMs / gradual.minutes[minute]!.partnerLatencyMs;
+    expect(ratio(9)).toBe(1);
+    expect(ratio(10)).toBeGreaterThan(1.5);
+    expect(ratio(120)).toBeCloseTo(1, 5);
+    expect(injected.description).toMatch(/jumps .*x at minute 10/);
+  });
+
+  it('is the live replay default', () => {
+    const startedAt = new Date('2026-03-02T06:00:00.000Z');
+    const replay = new ScenarioReplaySource({ kind: 'partner_slowdown', seed: 7, startedAt, onsetMinute: 10 });
+    const injected = generateScenario('partner_slowdown', { seed: 7, startedAt, onsetMinute: 10, injected: true });
+    expect(replay.run.minutes).toEqual(injected.minutes);
+  });
+});
+
 describe('pickLiveSeed', () => {
   it('picks a seed that breaches soon', () => {
     const seed = pickLiveSeed('partner_slowdown', 5);
-    const run = generateScenario('partner_slowdown', { seed, onsetMinute: 5 });
+    const run = generateScenario('partner_slowdown', { seed, onsetMinute: 5, injected: true });
     expect(run.breachAt).not.toBeNull();
     expect(run.breachAt!.getTime() - run.startedAt.getTime()).toBeLessThanOrEqual(30 * 60_000);
   });
