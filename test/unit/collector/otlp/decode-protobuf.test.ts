@@ -123,4 +123,72 @@ describe('decodeProtobufTraceRequest', () => {
     const error = captureError(Uint8Array.from([0x0f, 0x00]));
     expect(error.code).toBe('COLLECTOR_ERR_INVALID_PROTOBUF');
   });
+
+  it('decodes non-ASCII strings', () => {
+    const decoded = decodeProtobufTraceRequest(encodeRequest(requestWithSpanNames(['Prüfauftrag 検査 ✓'])));
+    expect(spanNames(decoded)).toEqual(['Prüfauftrag 検査 ✓']);
+  });
+
+  it('rejects invalid UTF-8 in a string', () => {
+    const writer = protobuf.Writer.create();
+    // resource_spans > scope_spans > spans > name, the name a lone continuation byte.
+    const span = protobuf.Writer.create().uint32((5 << 3) | 2).bytes(Uint8Array.from([0x41, 0x80])).finish();
+    const scopeSpans = protobuf.Writer.create().uint32((2 << 3) | 2).bytes(span).finish();
+    const resourceSpans = protobuf.Writer.create().uint32((2 << 3) | 2).bytes(scopeSpans).finish();
+    writer.uint32((1 << 3) | 2).bytes(resourceSpans);
+    const error = captureError(writer.finish());
+    expect(error.code).toBe('COLLECTOR_ERR_INVALID_PROTOBUF');
+    expect(error.message).toMatch(/invalid UTF-8/);
+  });
+
+  it('keeps strings with equal hashes apart', () => {
+    // "Aa" and "BB" have the same 31-based hash, so they share a cache slot.
+    const names = ['Aa', 'BB', 'Aa', 'BB', 'AaBB', 'BBAa'];
+    expect(spanNames(decodeProtobufTraceRequest(encodeRequest(requestWithSpanNames(names))))).toEqual(names);
+  });
+
+  it('skips unknown groups', () => {
+    const writer = protobuf.Writer.create();
+    // Field 20 as a group holding a varint and a nested group, then an empty ResourceSpans.
+    writer.uint32((20 << 3) | 3).uint32((1 << 3) | 0).uint32(5).uint32((2 << 3) | 3).uint32((2 << 3) | 4).uint32((20 << 3) | 4);
+    writer.uint32((1 << 3) | 2).bytes(new Uint8Array(0));
+    expect(decodeProtobufTraceRequest(writer.finish()).resourceSpans).toHaveLength(1);
+  });
+
+  it('rejects a group ended by another field', () => {
+    const writer = protobuf.Writer.create();
+    writer.uint32((20 << 3) | 3).uint32((21 << 3) | 4);
+    expect(captureError(writer.finish()).code).toBe('COLLECTOR_ERR_INVALID_PROTOBUF');
+  });
+
+  it('keeps the last of a repeated singular message', () => {
+    const first = encodeRequest({ resourceSpans: [{ resource: { attributes: [{ key: 'n', value: { stringValue: 'first' } }] } }] });
+    const second = encodeRequest({ resourceSpans: [{ resource: { attributes: [{ key: 'n', value: { stringValue: 'second' } }] } }] });
+    // Both bodies open with the tag and length of one ResourceSpans; joining their contents repeats its `resource` field.
+    const inner = (body: Uint8Array) => body.subarray(2);
+    const joined = Buffer.concat([inner(first), inner(second)]);
+    const body = Buffer.concat([Uint8Array.from([(1 << 3) | 2, joined.length]), joined]);
+    const decoded = decodeProtobufTraceRequest(body);
+    expect(decoded.resourceSpans[0]!.resource.attributes).toEqual([{ key: 'n', value: { type: 'string', value: 'second' } }]);
+  });
+
+  it('decodes large negative int values', () => {
+    const decoded = decodeProtobufTraceRequest(
+      encodeRequest({
+        resourceSpans: [{ resource: { attributes: [{ key: 'i', value: { intValue: '-1' } }, { key: 'j', value: { intValue: '281474976710656' } }] } }],
+      }),
+    );
+    expect(decoded.resourceSpans[0]!.resource.attributes.map((attribute) => attribute.value)).toEqual([
+      { type: 'int', value: -1n },
+      { type: 'int', value: 281474976710656n },
+    ]);
+  });
 });
+
+function requestWithSpanNames(names: readonly string[]): object {
+  return { resourceSpans: [{ scopeSpans: [{ spans: names.map((name) => ({ traceId: TRACE_ID, spanId: SPAN_ID, name })) }] }] };
+}
+
+function spanNames(request: ReturnType<typeof decodeProtobufTraceRequest>): string[] {
+  return request.resourceSpans.flatMap((resourceSpans) => resourceSpans.scopeSpans.flatMap((scopeSpans) => scopeSpans.spans.map((span) => span.name)));
+}
