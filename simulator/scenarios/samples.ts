@@ -142,12 +142,9 @@ export async function writeScenarioRuns(
   const writes: Promise<void>[] = [];
   for (const run of runs) {
     for (const minute of run.minutes) {
-      const poll = buildScenarioPoll(run, minute);
-      if (timing === 'replay') {
-        const probeAt = new Date(minute.at.getTime() - 60_000 + PROBE_OFFSET_MS);
-        poll.samples = [buildQueueSample(run, minute), buildProbeSample(run, minute, probeAt)];
-      }
-      writes.push(writer.write(poll));
+      const probeAt = timing === 'replay' ? new Date(minute.at.getTime() - 60_000 + PROBE_OFFSET_MS) : minute.at;
+      const samples = [buildQueueSample(run, minute), buildProbeSample(run, minute, probeAt)];
+      writes.push(writer.write({ samples, failures: buildFailures(run, minute) }));
     }
   }
   await writer.flush();
