@@ -144,8 +144,9 @@ function normalConditions(consumers: number): QueueConditions {
 }
 
 /**
- * The partner's response time climbs steadily; consumers wait on it, so the
- * drain rate falls below the inflow. An injected slowdown starts half way up.
+ * Plans a partner whose response time climbs steadily. Consumers wait on it,
+ * so the drain rate falls below the inflow. An injected slowdown starts half
+ * way up.
  */
 function planPartnerSlowdown({ random, onset, baseConsumers, headroom, injected }: PlanContext): ScenarioPlan {
   const workflow = random.pick(SCENARIO_WORKFLOWS.partner_slowdown);

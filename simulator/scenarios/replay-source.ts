@@ -105,11 +105,11 @@ export class ScenarioReplaySource implements LagSource {
   }
 
   /**
-   * Reports on every poll, as a real source reports the current state, so the
-   * scheduler never marks its entities as disappeared: the queue as the latest
-   * ended minute left it, and the partner probe as it answers in the minute
-   * under way. Failures of every minute ended since the last poll are
-   * reported once.
+   * Reports the current state on every poll, as a real source does, so the
+   * scheduler never marks its entities as disappeared. The queue is reported
+   * as the latest ended minute left it, and the partner probe as it responds
+   * in the minute under way. Failures of every minute ended since the last
+   * poll are reported once.
    */
   async poll(now: Date): Promise<PollResult> {
     const failures: PollResult['failures'] = [];

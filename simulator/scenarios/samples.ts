@@ -39,7 +39,7 @@ export function buildScenarioPoll(run: ScenarioRun, minute: ScenarioMinute, obse
   };
 }
 
-/** The queue as a RabbitMQ source reports it at the end of `minute`. */
+/** Builds the queue sample a RabbitMQ source reports at the end of `minute`. */
 export function buildQueueSample(run: ScenarioRun, minute: ScenarioMinute, observedAt: Date = minute.at): LagSample {
   const { integration, workflow, plant } = run.target;
   const queue: LagSample = {
@@ -64,7 +64,7 @@ export function buildQueueSample(run: ScenarioRun, minute: ScenarioMinute, obser
   return queue;
 }
 
-/** The partner as an `http_probe` source finds it during `minute`. */
+/** Builds the partner sample an `http_probe` source reports during `minute`. */
 export function buildProbeSample(run: ScenarioRun, minute: ScenarioMinute, observedAt: Date = minute.at): LagSample {
   const { integration, workflow, plant } = run.target;
   const reachable = minute.partnerStatusCode !== 0;
@@ -89,7 +89,7 @@ export function buildProbeSample(run: ScenarioRun, minute: ScenarioMinute, obser
   return probe;
 }
 
-/** The failed attempts of `minute`, one row each up to `MAX_FAILURE_ROWS_PER_MINUTE`. */
+/** Builds one failure row per failed attempt of `minute`, up to `MAX_FAILURE_ROWS_PER_MINUTE`. */
 export function buildFailures(run: ScenarioRun, minute: ScenarioMinute, observedAt: Date = minute.at): FailureRecord[] {
   const { integration, workflow, plant } = run.target;
   const exception = EXCEPTIONS[run.kind];
@@ -120,7 +120,7 @@ function queueEntity(run: ScenarioRun): string {
 
 /** When the samples of a written minute are observed. */
 export type ScenarioTiming =
-  /** Every sample of a minute at its end, as the evaluation has always stored runs. */
+  /** Every sample of a minute at its end, as the evaluation stores runs. */
   | 'minute_end'
   /** As a live replay reports them: the probe half way through the minute it measures, the queue at the minute's end. */
   | 'replay';

@@ -164,7 +164,7 @@ describe('decodeProtobufTraceRequest', () => {
   it('keeps the last of a repeated singular message', () => {
     const first = encodeRequest({ resourceSpans: [{ resource: { attributes: [{ key: 'n', value: { stringValue: 'first' } }] } }] });
     const second = encodeRequest({ resourceSpans: [{ resource: { attributes: [{ key: 'n', value: { stringValue: 'second' } }] } }] });
-    // Both bodies open with the tag and length of one ResourceSpans; joining their contents repeats its `resource` field.
+    // Both bodies open with the tag and length of one ResourceSpans. Joining their contents repeats its `resource` field.
     const inner = (body: Uint8Array) => body.subarray(2);
     const joined = Buffer.concat([inner(first), inner(second)]);
     const body = Buffer.concat([Uint8Array.from([(1 << 3) | 2, joined.length]), joined]);
@@ -172,7 +172,7 @@ describe('decodeProtobufTraceRequest', () => {
     expect(decoded.resourceSpans[0]!.resource.attributes).toEqual([{ key: 'n', value: { type: 'string', value: 'second' } }]);
   });
 
-  it('decodes large negative int values', () => {
+  it('decodes 64-bit int values', () => {
     const decoded = decodeProtobufTraceRequest(
       encodeRequest({
         resourceSpans: [{ resource: { attributes: [{ key: 'i', value: { intValue: '-1' } }, { key: 'j', value: { intValue: '281474976710656' } }] } }],
