@@ -127,7 +127,8 @@ export class RowBinaryWriter {
   }
 }
 
-function isAllZero(bytes: Uint8Array): boolean {
+/** Returns true when every byte is zero, as in an empty or unset OTLP id. */
+export function isAllZero(bytes: Uint8Array): boolean {
   for (const byte of bytes) {
     if (byte !== 0) return false;
   }

@@ -1,4 +1,5 @@
 import { formatMessage, COLLECTOR_ERRORS } from '../errors.js';
+import { isAllZero } from '../ingest/row-binary.js';
 import { formatAttributeValue, toAttributeMap } from './attribute-values.js';
 import type { OtlpInstrumentationScope, OtlpKeyValue, OtlpSpan, OtlpTraceRequest } from './types.js';
 
@@ -232,10 +233,6 @@ function isValidId(id: Uint8Array, size: number): boolean {
 
 function isEmptyOrSized(id: Uint8Array, size: number): boolean {
   return id.length === 0 || id.length === size;
-}
-
-function isAllZero(id: Uint8Array): boolean {
-  return id.every((byte) => byte === 0);
 }
 
 function describeId(id: Uint8Array): string {
