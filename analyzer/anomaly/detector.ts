@@ -20,7 +20,10 @@ import { TailModel } from './tail.js';
  *   which is how a stopped flow shows even when its value looks normal.
  * The first four are measured by how rare their value is in their own
  * history (see TailModel). An alarm is raised when a signal is rarer than
- * `alarmSurprise`. After an alarm the detector stays quiet for `quietPoints`
+ * `alarmSurprise`. A value that these minutes held on earlier days raises
+ * no spike or extreme alarm. In a series whose bursts come at the same time
+ * of every shift, a value held on earlier shifts raises neither, nor a shift
+ * alarm. After an alarm the detector stays quiet for `quietPoints`
  * unless a much rarer signal arrives, so one cause raises one alarm.
  */
 
@@ -73,6 +76,8 @@ export interface DetectorParams {
   maxDailySlots: number;
   /** Maximum slots of the weekly profile. */
   maxWeeklySlots: number;
+  /** Work shifts per day. In a series with a burst every shift, a value that earlier shifts held at that time counts as recurring. */
+  shiftsPerDay: number;
 }
 
 export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
@@ -99,6 +104,7 @@ export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
   driftAlarmSurprise: 5,
   maxDailySlots: 1440,
   maxWeeklySlots: 336,
+  shiftsPerDay: 3,
 });
 
 export interface PointScore {
@@ -137,6 +143,16 @@ const ENVELOPE_FADE = 0.8;
 const ENVELOPE_REACH = 2;
 /** Share of the envelope's width a value may exceed it by and still count as recurring. */
 const ENVELOPE_MARGIN = 0.25;
+/** Share of the envelope's width a value may exceed it by in a series with a burst every shift, because such bursts vary more. */
+const SHIFT_ENVELOPE_MARGIN = 1;
+/** Mean absolute deviations from the daily profile's mean beyond which a slot counts as a burst. */
+const BURST_DEVIATIONS = 8;
+/** Share of bursts that must recur at the same time of every shift before the envelope compares shifts. */
+const SHIFT_RECURRENCE = 0.3;
+/** Signals that a value recurring at this time of day cannot raise: the spike and the extreme (indexes into the signal list). */
+const DAILY_RECURRING_SIGNALS: ReadonlySet<number> = new Set([0, 4]);
+/** Signals that a value recurring at this time of every shift cannot raise: also the short and the long shift. */
+const SHIFT_RECURRING_SIGNALS: ReadonlySet<number> = new Set([0, 1, 2, 4]);
 /** Largest drift sum, in usual residuals, so a long shift does not swamp the drift signal's tail. */
 const MAX_DRIFT_Z = 100;
 
@@ -184,27 +200,84 @@ class Profile {
   }
   /**
    * Returns the lowest and highest values that the slots within `reach`
-   * of `ts` held in periods before the one of `ts`, or undefined unless the
-   * slot of `ts` learned points in at least two earlier periods.
+   * of `ts` held before `ts`, at the same time of each of `parts` equal
+   * parts of the period (the shifts of a day). Returns undefined when fewer
+   * than two such earlier occurrences are known. The slot of `ts` itself
+   * counts only in periods before the one of `ts`.
    */
-  envelope(ts: number, reach: number): { low: number; high: number } | undefined {
+  envelope(ts: number, reach: number, parts: number): { low: number; high: number } | undefined {
     const period = Math.floor(ts / this.period);
     const own = this.slot(ts);
-    const earlierPeriods = this.periods[own]! - (this.lastPeriod[own] === period ? 1 : 0);
-    if (earlierPeriods < 2) return undefined;
+    const partSlots = this.slots / parts;
+    let occurrences = 0;
     let low = Number.POSITIVE_INFINITY;
     let high = Number.NEGATIVE_INFINITY;
-    for (let k = -reach; k <= reach; k++) {
-      const s = (own + k + this.slots) % this.slots;
-      low = Math.min(low, this.earlierLow[s]!);
-      high = Math.max(high, this.earlierHigh[s]!);
-      // The slot's last period counts unless it is the current one, whose values may be the anomaly itself.
-      if (this.lastPeriod[s]! < period) {
-        low = Math.min(low, this.lastLow[s]!);
-        high = Math.max(high, this.lastHigh[s]!);
+    for (let part = 0; part < parts; part++) {
+      const at = (own + Math.round(part * partSlots)) % this.slots;
+      // Other parts count every period they learned. The part of `ts` has not yet come in this period.
+      let seen = this.periods[at]!;
+      if (part === 0 && this.lastPeriod[own] === period) seen -= 1;
+      occurrences += seen;
+      if (seen === 0) continue;
+      for (let k = -reach; k <= reach; k++) {
+        const s = (at + k + this.slots) % this.slots;
+        low = Math.min(low, this.earlierLow[s]!);
+        high = Math.max(high, this.earlierHigh[s]!);
+        // The own slot's current period may be the anomaly itself.
+        if (part !== 0 || this.lastPeriod[s]! < period) {
+          low = Math.min(low, this.lastLow[s]!);
+          high = Math.max(high, this.lastHigh[s]!);
+        }
       }
     }
-    return low <= high ? { low, high } : undefined;
+    return occurrences >= 2 && low <= high ? { low, high } : undefined;
+  }
+  /**
+   * Returns the share of burst slots whose burst recurs in every other of
+   * `parts` equal parts of the period, within `reach` slots and at half
+   * its size or more. A burst slot's mean is more than `BURST_DEVIATIONS`
+   * mean absolute deviations from the profile's mean. The share is near 1
+   * when bursts come at the same time of every shift, and 0 with fewer
+   * bursts than parts.
+   */
+  partRecurrence(parts: number, reach: number): number {
+    let n = 0;
+    let sum = 0;
+    for (let s = 0; s < this.slots; s++) {
+      if (this.count[s] === 0) continue;
+      n++;
+      sum += this.mean[s]!;
+    }
+    if (n < this.slots / 2) return 0;
+
+    const center = sum / n;
+    let dev = 0;
+    for (let s = 0; s < this.slots; s++) if (this.count[s]! > 0) dev += Math.abs(this.mean[s]! - center);
+    dev /= n;
+    if (!(dev > 0)) return 0;
+
+    const partSlots = this.slots / parts;
+    const burst = BURST_DEVIATIONS * dev;
+    let bursts = 0;
+    let recurring = 0;
+    for (let s = 0; s < this.slots; s++) {
+      if (this.count[s] === 0) continue;
+      const d = this.mean[s]! - center;
+      if (Math.abs(d) <= burst) continue;
+      bursts++;
+      let all = true;
+      for (let part = 1; part < parts && all; part++) {
+        const at = s + Math.round(part * partSlots);
+        let found = false;
+        for (let k = -reach; k <= reach && !found; k++) {
+          const t = (at + k + this.slots) % this.slots;
+          found = this.count[t]! > 0 && (this.mean[t]! - center) * Math.sign(d) > burst / 2;
+        }
+        all = found;
+      }
+      if (all) recurring++;
+    }
+    return bursts >= parts ? recurring / bursts : 0;
   }
   learn(ts: number, value: number, alpha: number): void {
     const s = this.slot(ts);
@@ -268,6 +341,8 @@ export class SeriesDetector {
   private lo = Number.NaN;
   private hi = Number.NaN;
   private lastAlarmSurprise = 0;
+  /** Number of parts of the day the envelope compares: the shifts once bursts recur in each of them, else 1. */
+  private shiftParts = 1;
   private quiet = 0;
 
   constructor(params: Partial<DetectorParams> = {}) {
@@ -369,15 +444,23 @@ export class SeriesDetector {
       // A run raises at most one alarm, however long it lasts.
       ['flatline', flatRatio >= 1 && !this.flatAlarmed ? p.alarmSurprise * Math.min(flatRatio, 1.5) : Math.min(flatRatio, 1) * p.alarmSurprise * 0.9],
     ];
-    // A value inside what these minutes of the day held on earlier days, such as a shift-change burst, recurs
-    // and raises no spike or extreme alarm. NOTE: a weekly profile seen in one week can still raise a level_shift after it.
-    const envelope = this.daily?.envelope(ts, ENVELOPE_REACH);
-    const slack = envelope ? ENVELOPE_MARGIN * (envelope.high - envelope.low) : 0;
+    // A value inside what these minutes held on earlier days recurs and raises no spike or extreme alarm. With a burst
+    // every shift, the envelope spans earlier shifts too and a recurring value raises no shift alarm either.
+    // NOTE: a weekly profile seen in one week can still raise a level_shift after it.
+    // Whether bursts come every shift is checked once a shift, from the daily profile.
+    if (this.daily && this.n % Math.max(1, Math.round(this.daily.slots / p.shiftsPerDay)) === 0) {
+      const follows = p.shiftsPerDay > 1 && this.daily.partRecurrence(p.shiftsPerDay, ENVELOPE_REACH) >= SHIFT_RECURRENCE;
+      this.shiftParts = follows ? p.shiftsPerDay : 1;
+    }
+    const envelope = this.daily?.envelope(ts, ENVELOPE_REACH, this.shiftParts);
+    const margin = this.shiftParts > 1 ? SHIFT_ENVELOPE_MARGIN : ENVELOPE_MARGIN;
+    const slack = envelope ? margin * (envelope.high - envelope.low) : 0;
     const recurring = envelope !== undefined && value >= envelope.low - slack && value <= envelope.high + slack;
+    const quieted = this.shiftParts > 1 ? SHIFT_RECURRING_SIGNALS : DAILY_RECURRING_SIGNALS;
     let kind: PointScore['kind'] = 'normal';
     let surprise = 0;
-    for (const [k, r] of signals) {
-      if (recurring && (k === 'spike' || k === 'extreme')) continue;
+    for (const [index, [k, r]] of signals.entries()) {
+      if (recurring && quieted.has(index)) continue;
       if (r > surprise) {
         surprise = r;
         kind = k;

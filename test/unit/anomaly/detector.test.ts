@@ -132,6 +132,34 @@ describe('SeriesDetector on recurring bursts', () => {
     const scores = run(burstSeries(at));
     expect(scores.slice(at, at + 4).some((s) => s.alarm)).toBe(true);
   });
+
+  /** Scores the last day's first burst of a series like `burstSeries`, with the burst height of each day and shift given. */
+  function lastFirstBurst(height: (day: number, shift: number) => number): PointScore[] {
+    const rnd = noise(13);
+    const out: Array<[number, number]> = [];
+    for (let i = 0; i < 4 * 1440; i++) {
+      const minuteOfShift = i % 480;
+      let v = 2 + 0.3 * rnd();
+      if (minuteOfShift >= 360 && minuteOfShift < 364) v += height(Math.floor(i / 1440), Math.floor((i % 1440) / 480));
+      out.push([START + i * MINUTE, v]);
+    }
+    const first = 3 * 1440 + 360;
+    return run(out).slice(first, first + 4);
+  }
+
+  it('stays quiet on a burst like other shifts', () => {
+    // The last day's first burst is more than twice as high as the same minutes on earlier days, and like the other shifts' bursts.
+    const scores = lastFirstBurst((day, shift) => {
+      if (shift !== 0) return 22;
+      return day === 3 ? 24 : 10;
+    });
+    expect(scores.filter((s) => s.alarm).map((s) => s.explanation)).toEqual([]);
+  });
+
+  it('alarms on a burst beyond every shift', () => {
+    const scores = lastFirstBurst((day, shift) => (shift === 0 && day === 3 ? 80 : 16));
+    expect(scores.some((s) => s.alarm)).toBe(true);
+  });
 });
 
 describe('detect and eval nab commands', () => {
