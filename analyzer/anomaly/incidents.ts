@@ -20,8 +20,15 @@ export interface AnomalyRecord extends SeriesId {
 
 export type IncidentState = 'open' | 'resolved';
 
+/**
+ * Width of the band a series must return to, as a multiple of the band it had
+ * when it first alarmed. That band comes from a baseline that may have been
+ * learned from few residuals, so it can be narrower than the series' noise.
+ */
+const RECOVERY_BAND_FACTOR = 2;
+
 interface IncidentSeries {
-  /** Band of normal values when the series first alarmed in this incident. */
+  /** Band of normal values when the series first alarmed in this incident, widened by `RECOVERY_BAND_FACTOR`. */
   lower: number;
   upper: number;
   /** Consecutive points back inside that band since the last alarm. */
@@ -88,7 +95,8 @@ function round(x: number): number {
  * Groups alarms into incidents, one open incident per cause. An alarm of a
  * cause without an open incident opens one, later alarms update it, and the
  * incident resolves once no alarm came for `resolveAfterMs` and every series
- * in it has stayed inside its pre-incident band for `recoveryPoints` points.
+ * in it has stayed inside its pre-incident band, widened by
+ * `RECOVERY_BAND_FACTOR`, for `recoveryPoints` points.
  */
 export class IncidentTracker {
   private readonly open = new Map<string, Incident>();
@@ -144,7 +152,9 @@ export class IncidentTracker {
       tracked.inBand = 0;
       tracked.lastSeenAt = score.ts;
     } else {
-      incident.series.set(series.key, { lower: score.lower, upper: score.upper, inBand: 0, lastSeenAt: score.ts });
+      const center = (score.lower + score.upper) / 2;
+      const halfWidth = ((score.upper - score.lower) / 2) * RECOVERY_BAND_FACTOR;
+      incident.series.set(series.key, { lower: center - halfWidth, upper: center + halfWidth, inBand: 0, lastSeenAt: score.ts });
     }
     if (score.score > incident.peakScore) {
       incident.peakScore = score.score;
