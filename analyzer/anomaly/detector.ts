@@ -388,7 +388,9 @@ export class SeriesDetector {
     let driftRank = slowRank;
     for (const [name, guess] of candidates) {
       const e = this.err[name];
-      if (!Number.isFinite(e)) continue;
+      // A seasonal baseline competes once its usual residual rests on 1 / errorAlpha residuals, because a few lucky
+      // residuals would make it look precise and narrow the band far below the series' noise.
+      if (!Number.isFinite(e) || (name !== 'level' && this.errCount[name] < 1 / p.errorAlpha)) continue;
       // The daily profile wins near-ties, because only it expects bursts that recur at one time of day.
       const rank = name === 'daily' ? e : e * p.dailyPreference;
       if (rank < bestRank) {
