@@ -251,13 +251,15 @@ class Profile {
     if (n < this.slots / 2) return 0;
 
     const center = sum / n;
-    let dev = 0;
-    for (let s = 0; s < this.slots; s++) if (this.count[s]! > 0) dev += Math.abs(this.mean[s]! - center);
-    dev /= n;
-    if (!(dev > 0)) return 0;
+    let deviation = 0;
+    for (let s = 0; s < this.slots; s++) {
+      if (this.count[s]! > 0) deviation += Math.abs(this.mean[s]! - center);
+    }
+    deviation /= n;
+    if (!(deviation > 0)) return 0;
 
     const partSlots = this.slots / parts;
-    const burst = BURST_DEVIATIONS * dev;
+    const burst = BURST_DEVIATIONS * deviation;
     let bursts = 0;
     let recurring = 0;
     for (let s = 0; s < this.slots; s++) {
