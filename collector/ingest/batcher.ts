@@ -31,20 +31,21 @@ export const MAX_BATCH_BYTES = 32 * 1024 * 1024;
 export const FLUSH_INTERVAL_MS = 1_000;
 
 /**
- * Rows accepted but not yet durable, per table, past which `add` rejects.
- * For trace rows with eight attributes, about 800 bytes each as JSON, that
- * is about 80 MB of encoded rows.
+ * Rows accepted but not yet durable, per table, past which `add` rejects:
+ * room for a full batch in each of the two insert lanes, one waiting for a
+ * lane and one open (`INSERT_LANES`, `MAX_BATCHES_WAITING_FOR_LANE`). For
+ * trace rows in RowBinary, about 640 bytes each, that is about 96 MB.
  */
-export const MAX_QUEUED_ROWS = 100_000;
+export const MAX_QUEUED_ROWS = 150_000;
 
 /**
  * Encoded bytes accepted but not yet durable, per table, past which `add`
- * rejects: 64 MiB. It bounds the memory of queued batches when rows are
+ * rejects: 96 MiB. It bounds the memory of queued batches when rows are
  * larger than usual, where `MAX_QUEUED_ROWS` alone would let hundreds of
  * megabytes wait. A single call larger than the limit is still taken when
  * nothing else waits, so it can never be refused for good.
  */
-export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+export const MAX_QUEUED_BYTES = 96 * 1024 * 1024;
 
 /** `Retry-After` sent when the queue is full. */
 export const QUEUE_FULL_RETRY_AFTER_SECONDS = 1;

@@ -14,6 +14,7 @@ export {
 export { computeCrc32, computeCrc32WithTable } from './crc32.js';
 export {
   createBatchDelivery,
+  INSERT_LANES,
   MAX_BATCHES_WAITING_FOR_LANE,
   REPLAY_RETRY_INITIAL_MS,
   REPLAY_RETRY_MAX_MS,

@@ -56,6 +56,8 @@ export interface IngestLimits {
   retryInitialMs?: number;
   /** Default `REPLAY_RETRY_MAX_MS`. */
   retryMaxMs?: number;
+  /** Default `INSERT_LANES`. */
+  insertLanes?: number;
   /** Default `MAX_BATCHES_WAITING_FOR_LANE`. */
   maxBatchesWaitingForLane?: number;
 }
@@ -205,6 +207,7 @@ class TableIngests implements Ingest {
       onSpoolChange: () => metrics?.setSpoolBytes(this.spoolBytes),
       retryInitialMs: limits.retryInitialMs,
       retryMaxMs: limits.retryMaxMs,
+      insertLanes: limits.insertLanes,
       maxBatchesWaitingForLane: limits.maxBatchesWaitingForLane,
     });
     const batcher = createBatcher({

@@ -92,6 +92,8 @@ export interface Spool {
   append(record: SpoolRecord): Promise<void>;
   /** Returns the oldest record not yet replayed. */
   peek(): SpooledBatch | undefined;
+  /** Returns up to `count` of the oldest records not yet replayed, oldest first. */
+  peekOldest(count: number): SpooledBatch[];
   /** Reads the body of a pending record, from memory when still cached. Throws when the record fails its CRC. */
   readBody(batch: SpooledBatch): Promise<Buffer>;
   /** Marks the oldest record replayed, and deletes its segment once every record in it is. */
@@ -224,6 +226,10 @@ class FileSpool implements Spool {
 
   peek(): SpooledBatch | undefined {
     return this.#entries[0];
+  }
+
+  peekOldest(count: number): SpooledBatch[] {
+    return this.#entries.slice(0, count);
   }
 
   async readBody(batch: SpooledBatch): Promise<Buffer> {

@@ -75,4 +75,12 @@ describe('embedded connection', () => {
       else expect(result).toEqual({ status: 'fulfilled', value: [{ value: index }] });
     });
   });
+
+  it('runs a statement beside a slow one', async () => {
+    const finished: string[] = [];
+    const slow = client.command({ query: 'SELECT sleep(2)' }).then(() => finished.push('slow'));
+    const quick = client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then(() => finished.push('quick'));
+    await Promise.all([slow, quick]);
+    expect(finished).toEqual(['quick', 'slow']);
+  });
 });

@@ -87,7 +87,7 @@ describe('createBatchDelivery', () => {
         inserted.push(batch.batchId);
       },
     };
-    delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, maxBatchesWaitingForLane: 0 });
+    delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, insertLanes: 1, maxBatchesWaitingForLane: 0 });
     const first = delivery.deliver(makeBatch(1));
     await delivery.deliver(makeBatch(2));
     expect(spool.pendingBatches).toBe(1);
@@ -111,7 +111,7 @@ describe('createBatchDelivery', () => {
         inserted.push(batch.batchId);
       },
     };
-    delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, maxBatchesWaitingForLane: 1 });
+    delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, insertLanes: 1, maxBatchesWaitingForLane: 1 });
     const first = delivery.deliver(makeBatch(1));
     let secondDone = false;
     const second = delivery.deliver(makeBatch(2)).then(() => {
@@ -142,7 +142,7 @@ describe('createBatchDelivery', () => {
         inserted.push(batch.batchId);
       },
     };
-    delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, retryInitialMs: 10, retryMaxMs: 10 });
+    delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, insertLanes: 1, retryInitialMs: 10, retryMaxMs: 10 });
     const first = delivery.deliver(makeBatch(1));
     const second = delivery.deliver(makeBatch(2));
     releases.shift()!(new Error('connection refused'));
@@ -155,6 +155,57 @@ describe('createBatchDelivery', () => {
     }
     await delivery.drain();
     expect(inserted).toEqual(['batch-1', 'batch-2']);
+  });
+
+  describe('with two insert lanes', () => {
+    it('inserts two batches at once', async () => {
+      const releases: (() => void)[] = [];
+      const inserted: string[] = [];
+      const inserter: BatchInserter = {
+        async insert(_table, batch) {
+          await new Promise<void>((resolve) => releases.push(resolve));
+          inserted.push(batch.batchId);
+        },
+      };
+      delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, insertLanes: 2, maxBatchesWaitingForLane: 1 });
+      const running = [delivery.deliver(makeBatch(1)), delivery.deliver(makeBatch(2))];
+      const waiting = delivery.deliver(makeBatch(3));
+      await delivery.deliver(makeBatch(4));
+      expect(releases).toHaveLength(2);
+      expect(spool.pendingBatches).toBe(1);
+
+      releases.shift()!();
+      releases.shift()!();
+      await Promise.all(running);
+      while (inserted.length < 4) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        releases.shift()?.();
+      }
+      await waiting;
+      await delivery.drain();
+      expect(inserted).toEqual(['batch-1', 'batch-2', 'batch-3', 'batch-4']);
+      expect(spool.pendingBatches).toBe(0);
+    });
+
+    it('replays two batches at once', async () => {
+      for (const index of [1, 2, 3]) await spool.append(makeBatch(index));
+      const attempts: string[] = [];
+      let failFirst = true;
+      const inserter: BatchInserter = {
+        async insert(_table, batch) {
+          attempts.push(batch.batchId);
+          if (batch.batchId === 'batch-1' && failFirst) {
+            failFirst = false;
+            throw new Error('connect ECONNREFUSED 127.0.0.1:8123');
+          }
+        },
+      };
+      delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, insertLanes: 2, retryInitialMs: 10, retryMaxMs: 20 });
+      await delivery.drain();
+      // batch-2 went in beside the failed batch-1 and is inserted again under its own token.
+      expect(attempts).toEqual(['batch-1', 'batch-2', 'batch-1', 'batch-2', 'batch-3']);
+      expect(spool.pendingBatches).toBe(0);
+    });
   });
 
   it('keeps the batch id on replay', async () => {
