@@ -1,3 +1,5 @@
+// Sets the allocator's settings, so it must load before chdb.
+import './chdb-allocator.js';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';

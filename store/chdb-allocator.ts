@@ -1,0 +1,19 @@
+/**
+ * Sets how long chDB's allocator keeps freed memory before it returns it to
+ * the system. Import this module before `chdb`: the allocator (jemalloc,
+ * built into libchdb) reads `JE_MALLOC_CONF` once, when the library loads.
+ *
+ * libchdb 3.4 is built with `dirty_decay_ms:5000` and without jemalloc's
+ * background thread. An insert of 30,000 spans frees well over 100 MB, and
+ * with two inserts at a time the pages freed in the last five seconds kept
+ * the collector about 200 MB above what it used (docs/benchmarks.md).
+ */
+
+/** Milliseconds a freed page stays with the allocator for reuse. */
+export const CHDB_DIRTY_DECAY_MS = 500;
+
+/** The allocator's settings variable: jemalloc's `MALLOC_CONF` under libchdb's `je_` prefix. */
+export const CHDB_ALLOCATOR_ENV = 'JE_MALLOC_CONF';
+
+// A value set by the operator wins.
+process.env[CHDB_ALLOCATOR_ENV] ??= `dirty_decay_ms:${CHDB_DIRTY_DECAY_MS}`;
