@@ -66,7 +66,9 @@ export interface BatchDelivery {
    * empty, and a lane is idle or fewer than `maxBatchesWaitingForLane`
    * batches wait for one. Otherwise, or when that insert fails, it is
    * appended to the spool and replayed later under the same batch id.
-   * Rejects with the spool's error when the spool cannot take it.
+   * Rejects with the spool's error when the spool cannot take it. Lanes
+   * insert at the same time, so batches may be stored in another order than
+   * they were delivered; the spool replays its own batches oldest first.
    *
    * A batch whose data ClickHouse rejects (see `classifyInsertError`) is
    * split once into two halves, each inserted under its own id. A half that
@@ -98,8 +100,18 @@ class TableDelivery implements BatchDelivery {
   #laneWaiters: (() => void)[] = [];
   #busyLanes = 0;
   #replaying = false;
+  /** The spooled batches the running replay took, oldest first, until the spool removes them. */
+  #replayQueue: ReplayEntry[] = [];
+  /** Set when an insert of the running replay failed; the replay then takes no more batches. */
+  #replayFailed = false;
+  /** The replay's last step; steps run one after another, so removals and takes never interleave. */
+  #replayStep: Promise<void> = Promise.resolve();
+  /** Ids of spooled batches stored or dropped, but not yet removed from the spool, which a later replay skips. */
+  readonly #finishedSpoolIds = new Set<string>();
   #storeAvailable = true;
   #failedAttempts = 0;
+  /** Start of the insert whose failure counted last. Inserts that started before it failed with it and add no attempt. */
+  #lastCountedFailureAt = Number.NEGATIVE_INFINITY;
   #replayTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #drainWaiters: (() => void)[] = [];
@@ -132,12 +144,16 @@ class TableDelivery implements BatchDelivery {
     }
 
     if (lanesFull) {
-      // #releaseLane passes a lane on without freeing it. Batches spooled
-      // meanwhile arrived later, so inserting this one first keeps the order.
+      // #releaseLane passes a lane on without freeing it, so this batch goes
+      // ahead of batches spooled while it waited.
       await new Promise<void>((resolve) => this.#laneWaiters.push(resolve));
       if (!this.#storeAvailable || this.#closed) {
-        this.#releaseLane();
-        await this.#appendToSpool(batch);
+        try {
+          await this.#appendToSpool(batch);
+        } finally {
+          this.#releaseLane();
+          this.scheduleReplay(this.#storeAvailable ? 0 : this.#computeRetryDelayMs());
+        }
         return;
       }
     } else {
@@ -169,6 +185,8 @@ class TableDelivery implements BatchDelivery {
     if (this.#busyLanes > 0) {
       await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     }
+    // The replay's last step removes what its inserts stored before the spool closes.
+    await this.#replayStep;
     await this.#options.spool.close();
   }
 
@@ -178,49 +196,82 @@ class TableDelivery implements BatchDelivery {
     if (this.#options.spool.pendingBatches === 0) return;
     this.#replayTimer = setTimeout(() => {
       this.#replayTimer = undefined;
-      void this.#replayOldest();
+      this.#startReplay();
     }, delayMs);
     this.#replayTimer.unref();
   }
 
   /**
-   * Inserts the oldest spooled batches, one in each free lane, and removes
-   * from the spool, oldest first, those stored before the first that failed.
-   * A batch stored after a failed one stays in the spool, and its next
-   * insert stores nothing because its deduplication token is known.
+   * Replays the spool oldest first, one batch in each free lane. A lane
+   * that finishes takes the next batch, and the spool removes the stored
+   * batches at its head in order. After a failed insert the replay takes
+   * no more batches and ends once its inserts have finished. A batch stored
+   * after the failed one stays in the spool, and the next replay skips it.
    */
-  async #replayOldest(): Promise<void> {
-    const { spool } = this.#options;
-    const freeLanes = this.#insertLanes - this.#busyLanes;
-    const spooled = spool.peekOldest(freeLanes);
-    if (this.#closed || this.#replaying || spooled.length === 0) return;
-
+  #startReplay(): void {
+    if (this.#closed || this.#replaying || this.#options.spool.pendingBatches === 0) return;
     this.#replaying = true;
-    this.#busyLanes += spooled.length;
-    const outcomes = await Promise.allSettled(spooled.map((batch) => this.#replayBatch(batch)));
-    let nextDelayMs = 0;
-    for (const outcome of outcomes) {
-      if (outcome.status === 'rejected') {
-        nextDelayMs = this.#computeRetryDelayMs();
-        break;
-      }
-      try {
-        await spool.removeOldest();
-      } catch {
-        nextDelayMs = this.#computeRetryDelayMs();
-        break;
-      }
-      this.#options.onSpoolChange?.();
-    }
-    this.#replaying = false;
-    for (let lane = 0; lane < spooled.length; lane++) this.#releaseLane();
-    this.scheduleReplay(nextDelayMs);
+    this.#replayFailed = false;
+    this.#replayQueue = [];
+    this.#advanceReplay();
   }
 
-  /** Inserts one spooled batch. A body that fails its CRC counts as done, because `#readSpooledBody` dropped and counted it. */
-  async #replayBatch(spooled: SpooledBatch): Promise<void> {
-    const body = await this.#readSpooledBody(spooled);
-    if (body) await this.#insertOrDrop({ batchId: spooled.batchId, rowCount: spooled.rowCount, body, format: spooled.format });
+  #advanceReplay(): void {
+    this.#replayStep = this.#replayStep.then(() => this.#stepReplay());
+  }
+
+  /** Removes the finished batches at the head of the replay from the spool, fills free lanes, and ends the replay once none runs. */
+  async #stepReplay(): Promise<void> {
+    const { spool } = this.#options;
+    const queue = this.#replayQueue;
+    while (queue[0]?.state === 'finished') {
+      try {
+        await spool.removeOldest();
+      } catch (error) {
+        const { table, logger } = this.#options;
+        logger?.error({ err: error, table, batchId: queue[0].batch.batchId }, 'spool failed to remove a replayed batch');
+        this.#replayFailed = true;
+        break;
+      }
+      const removed = queue.shift()!;
+      this.#finishedSpoolIds.delete(removed.batch.batchId);
+      this.#options.onSpoolChange?.();
+    }
+
+    while (!this.#replayFailed && !this.#closed && this.#busyLanes < this.#insertLanes) {
+      const next = spool.peekOldest(queue.length + 1)[queue.length];
+      if (!next) break;
+      const entry: ReplayEntry = { batch: next, state: 'running' };
+      queue.push(entry);
+      this.#busyLanes++;
+      void this.#replayBatch(entry);
+    }
+    if (queue.some((entry) => entry.state === 'running')) return;
+
+    this.#replaying = false;
+    this.#replayQueue = [];
+    this.#notifyIfDrained();
+    this.scheduleReplay(this.#replayFailed ? this.#computeRetryDelayMs() : 0);
+  }
+
+  /** Inserts one spooled batch in a lane the caller took. A body that fails its CRC counts as finished, because `#readSpooledBody` dropped and counted it. */
+  async #replayBatch(entry: ReplayEntry): Promise<void> {
+    const { batch } = entry;
+    try {
+      if (!this.#finishedSpoolIds.has(batch.batchId)) {
+        const body = await this.#readSpooledBody(batch);
+        if (body) await this.#insertOrDrop({ batchId: batch.batchId, rowCount: batch.rowCount, body, format: batch.format });
+        this.#finishedSpoolIds.add(batch.batchId);
+      }
+      entry.state = 'finished';
+    } catch {
+      // #insert logged the failure; the batch stays in the spool for the next replay.
+      entry.state = 'failed';
+      this.#replayFailed = true;
+    } finally {
+      this.#releaseLane();
+      this.#advanceReplay();
+    }
   }
 
   /** Reads a spooled body; a record that fails its CRC is dropped and counted, since no retry can repair it. */
@@ -282,7 +333,7 @@ class TableDelivery implements BatchDelivery {
       metrics?.observeInsertDuration(table, (performance.now() - startedAt) / 1000, 'error');
       // A rejected batch shows that the store is up, so only other failures mark it down.
       if (permanent) this.#noteStoreSuccess();
-      else this.#noteStoreFailure(batch, error);
+      else this.#noteStoreFailure(batch, error, startedAt);
       throw error;
     }
     metrics?.observeInsertDuration(table, (performance.now() - startedAt) / 1000, 'ok');
@@ -313,9 +364,15 @@ class TableDelivery implements BatchDelivery {
     this.scheduleReplay(this.#storeAvailable ? 0 : this.#computeRetryDelayMs());
   }
 
-  /** Logs the first failure of a run of failures; later ones only count, until the store is back. */
-  #noteStoreFailure(batch: EncodedBatch, error: unknown): void {
-    this.#failedAttempts++;
+  /**
+   * Logs the first failure of a run of failures; later ones only count, until the store is back.
+   * Inserts that ran at the same time, in other lanes, count as one attempt.
+   */
+  #noteStoreFailure(batch: EncodedBatch, error: unknown, startedAt: number): void {
+    if (startedAt >= this.#lastCountedFailureAt) {
+      this.#failedAttempts++;
+      this.#lastCountedFailureAt = performance.now();
+    }
     if (!this.#storeAvailable) return;
     this.#storeAvailable = false;
     const { table, logger } = this.#options;
@@ -347,14 +404,23 @@ class TableDelivery implements BatchDelivery {
     this.#busyLanes--;
     if (this.#busyLanes > 0) return;
     for (const resolve of this.#idleWaiters.splice(0)) resolve();
-    if (this.#isDrained()) {
-      for (const resolve of this.#drainWaiters.splice(0)) resolve();
-    }
+    this.#notifyIfDrained();
+  }
+
+  #notifyIfDrained(): void {
+    if (!this.#isDrained()) return;
+    for (const resolve of this.#drainWaiters.splice(0)) resolve();
   }
 
   #isDrained(): boolean {
     return this.#busyLanes === 0 && this.#options.spool.pendingBatches === 0;
   }
+}
+
+/** A spooled batch the replay took, and how its insert went. */
+interface ReplayEntry {
+  batch: SpooledBatch;
+  state: 'running' | 'finished' | 'failed';
 }
 
 /**

@@ -202,8 +202,8 @@ describe('createBatchDelivery', () => {
       };
       delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, insertLanes: 2, retryInitialMs: 10, retryMaxMs: 20 });
       await delivery.drain();
-      // batch-2 went in beside the failed batch-1 and is inserted again under its own token.
-      expect(attempts).toEqual(['batch-1', 'batch-2', 'batch-1', 'batch-2', 'batch-3']);
+      // batch-2 was stored beside the failed batch-1, so the second replay skips it.
+      expect(attempts).toEqual(['batch-1', 'batch-2', 'batch-1', 'batch-3']);
       expect(spool.pendingBatches).toBe(0);
     });
   });
@@ -330,6 +330,30 @@ describe('createBatchDelivery', () => {
       await delivery.drain();
       expect(storedRows).toEqual(['{"r":3}']);
       expect(drops.reduce((sum, drop) => sum + drop.rows, 0)).toBe(2);
+      expect(spool.pendingBatches).toBe(0);
+    });
+
+    it('counts a rejected batch once', async () => {
+      await spool.append(makeRowsBatch('b-1', ['{"r":1}']));
+      await spool.append(makeRowsBatch('b-2', ['{"r":"bad"}']));
+      const { inserter, storedRows, attempts } = createRejectingInserter();
+      const { drops, metrics } = collectDrops();
+      let failFirst = true;
+      const failingInserter: BatchInserter = {
+        async insert(table, batch) {
+          if (batch.batchId === 'b-1' && failFirst) {
+            failFirst = false;
+            attempts.push(batch.batchId);
+            throw new Error('read ECONNRESET');
+          }
+          await inserter.insert(table, batch);
+        },
+      };
+      delivery = createBatchDelivery({ table: 'otel_traces', inserter: failingInserter, spool, metrics, insertLanes: 2, retryInitialMs: 10 });
+      await delivery.drain();
+      expect(storedRows).toEqual(['{"r":1}']);
+      expect(attempts).toEqual(['b-1', 'b-2', 'b-1']);
+      expect(drops).toEqual([{ reason: 'rejected_cannot_parse_input_assertion_failed', rows: 1 }]);
       expect(spool.pendingBatches).toBe(0);
     });
 
