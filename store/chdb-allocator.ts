@@ -7,6 +7,9 @@
  * background thread. An insert of 30,000 spans frees well over 100 MB, and
  * with two inserts at a time the pages freed in the last five seconds kept
  * the collector about 200 MB above what it used (docs/benchmarks.md).
+ *
+ * NOTE: without the background thread the allocator returns pages only
+ * while the engine allocates, so an idle store keeps what it freed last.
  */
 
 /** Milliseconds a freed page stays with the allocator for reuse. */
