@@ -68,7 +68,7 @@ export interface BatchDelivery {
    * appended to the spool and replayed later under the same batch id.
    * Rejects with the spool's error when the spool cannot take it. Lanes
    * insert at the same time, so batches may be stored in another order than
-   * they were delivered; the spool replays its own batches oldest first.
+   * they were delivered. The spool replays its own batches oldest first.
    *
    * A batch whose data ClickHouse rejects (see `classifyInsertError`) is
    * split once into two halves, each inserted under its own id. A half that
