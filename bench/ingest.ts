@@ -37,7 +37,12 @@ import { startService, type RunningService } from '../server/service.js';
 
 const DEFAULT_DURATION_S = 60;
 const DEFAULT_BARE_DURATION_S = 20;
-const DEFAULT_CONNECTIONS = 64;
+/**
+ * Requests in flight. The collector answers a request once its batch is
+ * stored, so the load keeps the insert lanes busy only with more spans in
+ * flight than two lanes and a waiting batch hold: 3 x 30,000.
+ */
+const DEFAULT_CONNECTIONS = 96;
 const DEFAULT_SPANS_PER_REQUEST = 1_000;
 
 /** Distinct requests built before the run and sent round robin. */
