@@ -38,7 +38,7 @@ import { startService, type RunningService } from '../server/service.js';
 const DEFAULT_DURATION_S = 60;
 const DEFAULT_BARE_DURATION_S = 20;
 /**
- * Requests in flight. The collector answers a request once its batch is
+ * Requests in flight. The collector responds to a request once its batch is
  * stored, so the load keeps the insert lanes busy only with more spans in
  * flight than two lanes and a waiting batch hold: 3 x 30,000.
  */
