@@ -37,6 +37,19 @@ function createFakeInserter() {
   return { inserter, inserted, state };
 }
 
+/** An inserter whose inserts finish only when the test calls the next function in `releases`. */
+function createHeldInserter() {
+  const releases: (() => void)[] = [];
+  const inserted: string[] = [];
+  const inserter: BatchInserter = {
+    async insert(_table, batch) {
+      await new Promise<void>((resolve) => releases.push(resolve));
+      inserted.push(batch.batchId);
+    },
+  };
+  return { inserter, releases, inserted };
+}
+
 function makeBatch(index: number): EncodedBatch {
   return { batchId: `batch-${index}`, rowCount: 1, body: Buffer.from(`{"row":${index}}`) };
 }
@@ -79,14 +92,7 @@ describe('createBatchDelivery', () => {
   });
 
   it('spools while an insert runs', async () => {
-    const releases: (() => void)[] = [];
-    const inserted: string[] = [];
-    const inserter: BatchInserter = {
-      async insert(_table, batch) {
-        await new Promise<void>((resolve) => releases.push(resolve));
-        inserted.push(batch.batchId);
-      },
-    };
+    const { inserter, releases, inserted } = createHeldInserter();
     delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, insertLanes: 1, maxBatchesWaitingForLane: 0 });
     const first = delivery.deliver(makeBatch(1));
     await delivery.deliver(makeBatch(2));
@@ -103,14 +109,7 @@ describe('createBatchDelivery', () => {
   });
 
   it('waits for the lane up to the limit', async () => {
-    const releases: (() => void)[] = [];
-    const inserted: string[] = [];
-    const inserter: BatchInserter = {
-      async insert(_table, batch) {
-        await new Promise<void>((resolve) => releases.push(resolve));
-        inserted.push(batch.batchId);
-      },
-    };
+    const { inserter, releases, inserted } = createHeldInserter();
     delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, insertLanes: 1, maxBatchesWaitingForLane: 1 });
     const first = delivery.deliver(makeBatch(1));
     let secondDone = false;
@@ -159,14 +158,7 @@ describe('createBatchDelivery', () => {
 
   describe('with two insert lanes', () => {
     it('inserts two batches at once', async () => {
-      const releases: (() => void)[] = [];
-      const inserted: string[] = [];
-      const inserter: BatchInserter = {
-        async insert(_table, batch) {
-          await new Promise<void>((resolve) => releases.push(resolve));
-          inserted.push(batch.batchId);
-        },
-      };
+      const { inserter, releases, inserted } = createHeldInserter();
       delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, insertLanes: 2, maxBatchesWaitingForLane: 1 });
       const running = [delivery.deliver(makeBatch(1)), delivery.deliver(makeBatch(2))];
       const waiting = delivery.deliver(makeBatch(3));
