@@ -4,9 +4,10 @@
  * built into libchdb) reads `JE_MALLOC_CONF` once, when the library loads.
  *
  * libchdb 3.4 is built with `dirty_decay_ms:5000` and without jemalloc's
- * background thread. An insert of 30,000 spans frees well over 100 MB, and
- * with two inserts at a time the pages freed in the last five seconds kept
- * the collector about 200 MB above what it used (docs/benchmarks.md).
+ * background thread. After twenty 30,000-span inserts, `SYSTEM JEMALLOC PURGE`
+ * lowered the RSS from 764 to 545 MiB, and with two inserts at a time the
+ * collector's peak in `npm run bench:ingest` was 100 to 200 MiB higher
+ * without this setting (docs/benchmarks.md).
  *
  * NOTE: without the background thread the allocator returns pages only
  * while the engine allocates, so an idle store keeps what it freed last.

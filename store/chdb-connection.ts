@@ -28,8 +28,8 @@ const SERIALIZED_OPERATIONS: ReadonlySet<PropertyKey> = new Set<Operation>(['que
 
 /**
  * chDB sessions that an embedded store opens on its data directory. Each runs
- * one statement at a time, so two let an insert run beside another insert or
- * a query, one on each of two cores. Inserting the same 30,000-span batches
+ * one statement at a time, so with two an insert runs beside another insert
+ * or a query, one on each of two cores. Inserting the same 30,000-span batches
  * into a fresh store from two sessions at once stored 40% more spans a
  * second than from one (docs/benchmarks.md).
  */
@@ -71,8 +71,10 @@ export function openSerializedChdbConnection(path: string, sessions = EMBEDDED_S
   const pool = Array.from({ length: sessions }, () => openSession(createChdbConnection({ path }) as unknown as ClientConnection));
   const first = pool[0]!;
 
-  const leastBusy = (): SerializedSession =>
-    pool.reduce((best, session) => (session.pending < best.pending ? session : best), first);
+  const runOnLeastBusy = <T>(operation: (inner: ClientConnection) => Promise<T>): Promise<T> => {
+    const session = pool.reduce((best, candidate) => (candidate.pending < best.pending ? candidate : best), first);
+    return session.runExclusive(() => operation(session.inner));
+  };
 
   const execThroughFile = async (params: ExecParams, format: string, values: Readable) => {
     const file = join(stagingDirectory, `insert-${randomUUID()}.bin`);
@@ -80,8 +82,7 @@ export function openSerializedChdbConnection(path: string, sessions = EMBEDDED_S
       // A write that fails part way, on a full disk for example, leaves a file to remove too.
       await writeFile(file, values);
       const query = `${params.query.replace(STAGED_INSERT_PATTERN, '')} SELECT * FROM file('${quoteSqlString(toLiteralGlob(file))}', '${format}')`;
-      const session = leastBusy();
-      return await session.runExclusive(() => session.inner.exec({ ...params, query, values: undefined }));
+      return await runOnLeastBusy((inner) => inner.exec({ ...params, query, values: undefined }));
     } finally {
       await rm(file, { force: true });
     }
@@ -95,16 +96,15 @@ export function openSerializedChdbConnection(path: string, sessions = EMBEDDED_S
         return (params: ExecParams) => {
           const format = STAGED_INSERT_PATTERN.exec(params.query)?.[1];
           if (format && params.values) return execThroughFile(params, format, params.values);
-          const session = leastBusy();
-          return session.runExclusive(() => session.inner.exec(params));
+          return runOnLeastBusy((inner) => inner.exec(params));
         };
       }
       if (SERIALIZED_OPERATIONS.has(property)) {
-        return (params: unknown) => {
-          const session = leastBusy();
-          const operation = Reflect.get(session.inner, property) as (params: unknown) => Promise<unknown>;
-          return session.runExclusive(() => operation.call(session.inner, params));
-        };
+        return (params: unknown) =>
+          runOnLeastBusy((inner) => {
+            const operation = Reflect.get(inner, property) as (params: unknown) => Promise<unknown>;
+            return operation.call(inner, params);
+          });
       }
       if (property === 'close') {
         return async () => {

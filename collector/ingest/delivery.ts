@@ -12,10 +12,10 @@ export const REPLAY_RETRY_INITIAL_MS = 500;
 export const REPLAY_RETRY_MAX_MS = 30_000;
 
 /**
- * Inserts into one table that run at the same time. While one batch is
- * written, the next is parsed on the other core: in `npm run bench:ingest`
- * on embedded chDB, two lanes stored 74,000 to 82,000 spans a second end to
- * end, against 61,000 to 70,000 with one (docs/benchmarks.md).
+ * Inserts into one table that run at the same time, so that both cores
+ * work. In `npm run bench:ingest` on embedded chDB, two lanes stored 74,000
+ * to 82,000 spans a second end to end, against 61,000 to 70,000 with one
+ * (docs/benchmarks.md).
  */
 export const INSERT_LANES = 2;
 
@@ -102,15 +102,15 @@ class TableDelivery implements BatchDelivery {
   #replaying = false;
   /** The spooled batches the running replay took, oldest first, until the spool removes them. */
   #replayQueue: ReplayEntry[] = [];
-  /** Set when an insert of the running replay failed; the replay then takes no more batches. */
+  /** Whether an insert of the running replay failed. The replay then takes no more batches. */
   #replayFailed = false;
-  /** The replay's last step; steps run one after another, so removals and takes never interleave. */
+  /** The replay's last step. Steps run one after another, so a removal never interleaves with taking a batch. */
   #replayStep: Promise<void> = Promise.resolve();
-  /** Ids of spooled batches stored or dropped, but not yet removed from the spool, which a later replay skips. */
+  /** Ids of spooled batches that were stored or dropped but are still in the spool. A later replay skips them. */
   readonly #finishedSpoolIds = new Set<string>();
   #storeAvailable = true;
   #failedAttempts = 0;
-  /** Start of the insert whose failure counted last. Inserts that started before it failed with it and add no attempt. */
+  /** Time of the failure that counted last. An insert that started before it failed in the same attempt and adds none. */
   #lastCountedFailureAt = Number.NEGATIVE_INFINITY;
   #replayTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -152,7 +152,7 @@ class TableDelivery implements BatchDelivery {
           await this.#appendToSpool(batch);
         } finally {
           this.#releaseLane();
-          this.scheduleReplay(this.#storeAvailable ? 0 : this.#computeRetryDelayMs());
+          this.#scheduleReplayAfterChange();
         }
         return;
       }
@@ -166,7 +166,7 @@ class TableDelivery implements BatchDelivery {
       await this.#appendToSpool(batch);
     } finally {
       this.#releaseLane();
-      this.scheduleReplay(this.#storeAvailable ? 0 : this.#computeRetryDelayMs());
+      this.#scheduleReplayAfterChange();
     }
   }
 
@@ -201,6 +201,11 @@ class TableDelivery implements BatchDelivery {
     this.#replayTimer.unref();
   }
 
+  /** Starts the replay at once while the store is available, otherwise after the retry delay. */
+  #scheduleReplayAfterChange(): void {
+    this.scheduleReplay(this.#storeAvailable ? 0 : this.#computeRetryDelayMs());
+  }
+
   /**
    * Replays the spool oldest first, one batch in each free lane. A lane
    * that finishes takes the next batch, and the spool removes the stored
@@ -220,7 +225,10 @@ class TableDelivery implements BatchDelivery {
     this.#replayStep = this.#replayStep.then(() => this.#stepReplay());
   }
 
-  /** Removes the finished batches at the head of the replay from the spool, fills free lanes, and ends the replay once none runs. */
+  /**
+   * Removes the finished batches at the head of the replay from the spool
+   * and fills the free lanes. Ends the replay once no insert of it runs.
+   */
   async #stepReplay(): Promise<void> {
     const { spool } = this.#options;
     const queue = this.#replayQueue;
@@ -239,7 +247,7 @@ class TableDelivery implements BatchDelivery {
     }
 
     while (!this.#replayFailed && !this.#closed && this.#busyLanes < this.#insertLanes) {
-      const next = spool.peekOldest(queue.length + 1)[queue.length];
+      const next = spool.peek(queue.length);
       if (!next) break;
       const entry: ReplayEntry = { batch: next, state: 'running' };
       queue.push(entry);
@@ -254,7 +262,10 @@ class TableDelivery implements BatchDelivery {
     this.scheduleReplay(this.#replayFailed ? this.#computeRetryDelayMs() : 0);
   }
 
-  /** Inserts one spooled batch in a lane the caller took. A body that fails its CRC counts as finished, because `#readSpooledBody` dropped and counted it. */
+  /**
+   * Inserts one spooled batch in a lane that the caller took. A body that
+   * fails its CRC counts as finished, because `#readSpooledBody` dropped and counted it.
+   */
   async #replayBatch(entry: ReplayEntry): Promise<void> {
     const { batch } = entry;
     try {
@@ -265,7 +276,7 @@ class TableDelivery implements BatchDelivery {
       }
       entry.state = 'finished';
     } catch {
-      // #insert logged the failure; the batch stays in the spool for the next replay.
+      // #insert logged the failure, and the batch stays in the spool for the next replay.
       entry.state = 'failed';
       this.#replayFailed = true;
     } finally {
@@ -361,12 +372,12 @@ class TableDelivery implements BatchDelivery {
   async #appendToSpool(batch: EncodedBatch): Promise<void> {
     await this.#options.spool.append({ batchId: batch.batchId, rowCount: batch.rowCount, body: batch.body, format: batch.format });
     this.#options.onSpoolChange?.();
-    this.scheduleReplay(this.#storeAvailable ? 0 : this.#computeRetryDelayMs());
+    this.#scheduleReplayAfterChange();
   }
 
   /**
-   * Logs the first failure of a run of failures; later ones only count, until the store is back.
-   * Inserts that ran at the same time, in other lanes, count as one attempt.
+   * Logs the first failure of a run of failures. Later ones only count, until the store is back,
+   * and inserts that ran at the same time in other lanes count as one attempt.
    */
   #noteStoreFailure(batch: EncodedBatch, error: unknown, startedAt: number): void {
     if (startedAt >= this.#lastCountedFailureAt) {

@@ -90,10 +90,8 @@ export interface Spool {
    * cases the record is not stored.
    */
   append(record: SpoolRecord): Promise<void>;
-  /** Returns the oldest record not yet replayed. */
-  peek(): SpooledBatch | undefined;
-  /** Returns up to `count` of the oldest records not yet replayed, oldest first. */
-  peekOldest(count: number): SpooledBatch[];
+  /** Returns the record `position` places after the oldest record not yet replayed, by default the oldest itself. */
+  peek(position?: number): SpooledBatch | undefined;
   /** Reads the body of a pending record, from memory when still cached. Throws when the record fails its CRC. */
   readBody(batch: SpooledBatch): Promise<Buffer>;
   /** Marks the oldest record replayed, and deletes its segment once every record in it is. */
@@ -224,12 +222,8 @@ class FileSpool implements Spool {
     return appended;
   }
 
-  peek(): SpooledBatch | undefined {
-    return this.#entries[0];
-  }
-
-  peekOldest(count: number): SpooledBatch[] {
-    return this.#entries.slice(0, count);
+  peek(position = 0): SpooledBatch | undefined {
+    return this.#entries[position];
   }
 
   async readBody(batch: SpooledBatch): Promise<Buffer> {
