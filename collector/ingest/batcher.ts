@@ -136,20 +136,16 @@ export function createBatcher(options: BatcherOptions): Batcher {
     timer = undefined;
     if (open.rowCount === 0) return;
 
-    const sealed = open;
+    const { rowCount, bytes, format, waiters } = open;
+    const batch: EncodedBatch = { batchId: createBatchId(), rowCount, body: joinChunks(open), format };
+    // Nothing below keeps the sealed batch's chunks, so they can be collected while the joined body is delivered.
     open = createOpenBatch();
-    const batch: EncodedBatch = {
-      batchId: createBatchId(),
-      rowCount: sealed.rowCount,
-      body: joinChunks(sealed),
-      format: sealed.format,
-    };
     const release = () => {
-      queuedRows -= batch.rowCount;
-      queuedBytes -= sealed.bytes;
+      queuedRows -= rowCount;
+      queuedBytes -= bytes;
       metrics?.setQueueDepth(table, queuedRows);
     };
-    const delivery = settleDelivery(options.deliver, batch, sealed.waiters, release);
+    const delivery = settleDelivery(options.deliver, batch, waiters, release);
     deliveries.add(delivery);
     void delivery.then(() => deliveries.delete(delivery));
   };
