@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import { createCollectorError } from './errors.js';
 import type { EncodedRowWriter } from './ingest/ingest.js';
+import type { EncodedRows } from './ingest/insert-batch.js';
 import { mapSpansToRows, type TraceSpans } from './otlp/to-trace-rows.js';
 import { encodeTraceRowBinary } from './otlp/trace-row-binary.js';
 
@@ -27,6 +28,11 @@ export interface TraceWriter {
    * or `COLLECTOR_ERR_SPOOL_WRITE_FAILED` (503).
    */
   write(spans: TraceSpans): Promise<void>;
+  /**
+   * Stores rows that `transcodeProtobufTraces` encoded, like `write`. A
+   * writer without it gets protobuf requests decoded, through `write`.
+   */
+  writeRows?(rows: EncodedRows): Promise<void>;
 }
 
 export interface TraceWriterOptions {
@@ -50,6 +56,7 @@ export interface TraceWriterOptions {
 export function createBatchedTraceWriter(ingest: EncodedRowWriter): TraceWriter {
   return {
     write: (spans) => ingest.writeEncodedRows(OTEL_TRACES_TABLE, encodeTraceRowBinary(spans.request, spans.spanCount)),
+    writeRows: (rows) => ingest.writeEncodedRows(OTEL_TRACES_TABLE, rows),
   };
 }
 

@@ -24,17 +24,26 @@ const ONE_BYTE_LENGTH_MAX = 0x7f;
 /** Maximum UTF-8 bytes of one UTF-16 code unit. */
 const MAX_UTF8_BYTES_PER_CODE_UNIT = 3;
 
+/** Copies up to this many bytes one by one, which for short ids and names costs less than a call to `set`. */
+const SHORT_COPY_MAX_BYTES = 32;
+
 /** Appends RowBinary values to a Buffer that grows as needed. */
 export class RowBinaryWriter {
   #buffer: Buffer;
   #offset = 0;
 
-  constructor(initialBytes = INITIAL_WRITER_BYTES) {
-    this.#buffer = Buffer.allocUnsafe(initialBytes);
+  /** Starts with a new buffer of `initialBytes`, or writes into `buffer` until it is full. */
+  constructor(initialBytes = INITIAL_WRITER_BYTES, buffer?: Buffer) {
+    this.#buffer = buffer ?? Buffer.allocUnsafe(initialBytes);
   }
 
   get length(): number {
     return this.#offset;
+  }
+
+  /** The buffer written into: the one given or, once that was full, a larger one. */
+  get buffer(): Buffer {
+    return this.#buffer;
   }
 
   /** Writes an unsigned LEB128 integer, the length prefix of Strings, Arrays and Maps. */
@@ -66,15 +75,28 @@ export class RowBinaryWriter {
 
   /** Writes `bytes` as a String of lowercase hex digits, or as '' when every byte is zero. */
   writeHexString(bytes: Uint8Array): void {
-    if (isAllZero(bytes)) {
+    this.writeHexBytes(bytes, 0, bytes.length);
+  }
+
+  /** Writes `source[start..end)`, bytes already valid UTF-8, as a String. */
+  writeUtf8Bytes(source: Uint8Array, start: number, end: number): void {
+    this.writeVarUInt(end - start);
+    this.writeBytes(source, start, end);
+  }
+
+  /** Writes `source[start..end)` as a String of lowercase hex digits, or as '' when every byte is zero. */
+  writeHexBytes(source: Uint8Array, start: number, end: number): void {
+    if (isAllZero(source, start, end)) {
       this.writeVarUInt(0);
       return;
     }
-    this.writeVarUInt(bytes.length * 2);
-    this.#reserve(bytes.length * 2);
-    for (const byte of bytes) {
-      this.#buffer[this.#offset++] = HEX_DIGITS[byte >> 4]!;
-      this.#buffer[this.#offset++] = HEX_DIGITS[byte & 0x0f]!;
+    this.writeVarUInt((end - start) * 2);
+    this.#reserve((end - start) * 2);
+    const buffer = this.#buffer;
+    for (let index = start; index < end; index++) {
+      const byte = source[index]!;
+      buffer[this.#offset++] = HEX_DIGITS[byte >> 4]!;
+      buffer[this.#offset++] = HEX_DIGITS[byte & 0x0f]!;
     }
   }
 
@@ -88,11 +110,30 @@ export class RowBinaryWriter {
     this.#offset = this.#buffer.writeBigUInt64LE(value, this.#offset);
   }
 
-  /** Appends bytes encoded before, such as a Map written once and shared by many rows. */
-  writeBytes(bytes: Uint8Array): void {
-    this.#reserve(bytes.length);
-    this.#buffer.set(bytes, this.#offset);
-    this.#offset += bytes.length;
+  /** Appends bytes encoded before, such as a Map written once and shared by many rows, or the part from `start` to `end`. */
+  writeBytes(bytes: Uint8Array, start = 0, end = bytes.length): void {
+    const length = end - start;
+    this.#reserve(length);
+    if (length <= SHORT_COPY_MAX_BYTES) {
+      const buffer = this.#buffer;
+      for (let index = 0; index < length; index++) buffer[this.#offset + index] = bytes[start + index]!;
+    } else {
+      this.#buffer.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), this.#offset);
+    }
+    this.#offset += length;
+  }
+
+  /** Writes an unsigned 32-bit integer, little-endian. */
+  writeUInt32(value: number): void {
+    this.#reserve(4);
+    this.#offset = this.#buffer.writeUInt32LE(value, this.#offset);
+  }
+
+  /** Writes `count` zero bytes. */
+  writeZeros(count: number): void {
+    this.#reserve(count);
+    this.#buffer.fill(0, this.#offset, this.#offset + count);
+    this.#offset += count;
   }
 
   /** Returns a copy of the bytes written, sized to fit. */
@@ -127,10 +168,10 @@ export class RowBinaryWriter {
   }
 }
 
-/** Returns true when every byte is zero, as in an empty or unset OTLP id. */
-export function isAllZero(bytes: Uint8Array): boolean {
-  for (const byte of bytes) {
-    if (byte !== 0) return false;
+/** Returns true when every byte from `start` to `end` is zero, as in an empty or unset OTLP id. */
+export function isAllZero(bytes: Uint8Array, start = 0, end = bytes.length): boolean {
+  for (let index = start; index < end; index++) {
+    if (bytes[index] !== 0) return false;
   }
   return true;
 }

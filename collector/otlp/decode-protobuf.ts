@@ -18,9 +18,9 @@ const EMPTY_BYTES = new Uint8Array(0);
 /** Maximum depth of groups nested in an unknown field, the message depth the receiver accepted through protobufjs. */
 const MAX_GROUP_DEPTH = 100;
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LENGTH_DELIMITED = 2;
+export const WIRE_VARINT = 0;
+export const WIRE_FIXED64 = 1;
+export const WIRE_LENGTH_DELIMITED = 2;
 const WIRE_START_GROUP = 3;
 const WIRE_END_GROUP = 4;
 const WIRE_FIXED32 = 5;
@@ -49,7 +49,7 @@ export function decodeProtobufTraceRequest(body: Uint8Array): OtlpTraceRequest {
  * the only one read: a request's resource spans, a resource's attributes,
  * and the values of an `ArrayValue` or a `KeyValueList`.
  */
-function readList<T>(reader: WireReader, end: number, readItem: (itemEnd: number) => T): T[] {
+export function readList<T>(reader: WireReader, end: number, readItem: (itemEnd: number) => T): T[] {
   const items: T[] = [];
   while (reader.pos < end) {
     const tag = reader.uint32(end);
@@ -105,7 +105,7 @@ function readScopeSpans(reader: WireReader, end: number): OtlpScopeSpans {
   return { scope, spans, schemaUrl };
 }
 
-function readScope(reader: WireReader, end: number): OtlpInstrumentationScope {
+export function readScope(reader: WireReader, end: number): OtlpInstrumentationScope {
   const scope: OtlpInstrumentationScope = { name: '', version: '', attributes: [] };
   while (reader.pos < end) {
     const tag = reader.uint32(end);
@@ -244,7 +244,7 @@ function readLink(reader: WireReader, end: number): OtlpSpanLink {
 }
 
 /** `depth` is the nesting level of the list's parent `AnyValue`, 0 for a span's own attributes. */
-function readKeyValue(reader: WireReader, end: number, depth: number): OtlpKeyValue {
+export function readKeyValue(reader: WireReader, end: number, depth: number): OtlpKeyValue {
   let key = '';
   let value: OtlpAnyValue = { type: 'empty' };
   while (reader.pos < end) {
@@ -261,7 +261,7 @@ function readKeyValue(reader: WireReader, end: number, depth: number): OtlpKeyVa
  * several are set, the last occurrence of each counts, and the first in the
  * order checked at the end wins.
  */
-function readAnyValue(reader: WireReader, end: number, depth: number): OtlpAnyValue {
+export function readAnyValue(reader: WireReader, end: number, depth: number): OtlpAnyValue {
   if (depth > MAX_ANY_VALUE_DEPTH) {
     throw createCollectorError(
       'nestingTooDeep',
@@ -350,9 +350,9 @@ function invalid(reason: string): never {
  * of the enclosing message, so a length that runs past it is an error instead
  * of a read of the next field.
  */
-class WireReader {
+export class WireReader {
   pos = 0;
-  private readonly buf: Buffer;
+  readonly buf: Buffer;
 
   constructor(body: Uint8Array) {
     this.buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
@@ -417,6 +417,39 @@ class WireReader {
     const length = this.uint32(end);
     this.need(length, end);
     return this.pos + length;
+  }
+
+  /** Skips a fixed64 field and returns the offset of its eight bytes. */
+  fixed64Offset(end: number): number {
+    this.need(8, end);
+    const offset = this.pos;
+    this.pos += 8;
+    return offset;
+  }
+
+  /** Skips a `bytes` field and returns where its bytes start; they end at `pos`. */
+  bytesStart(end: number): number {
+    const stop = this.length(end);
+    const start = this.pos;
+    this.pos = stop;
+    return start;
+  }
+
+  /**
+   * Checks a `string` field like `string` does, without building the string,
+   * and returns where its UTF-8 bytes start; they end at `pos`.
+   */
+  stringStart(end: number): number {
+    const start = this.bytesStart(end);
+    const stop = this.pos;
+    const buf = this.buf;
+    for (let index = start; index < stop; index++) {
+      if (buf[index]! >= 0x80) {
+        if (!isUtf8(buf.subarray(start, stop))) invalid(`invalid UTF-8 in a string field at offset ${start}`);
+        break;
+      }
+    }
+    return start;
   }
 
   /** Returns a view of a `bytes` field, which shares the request body's memory. */

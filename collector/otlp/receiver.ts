@@ -28,7 +28,8 @@ import {
   encodeExportResponse,
   type OtlpEncoding,
 } from './responses.js';
-import { selectStorableSpans, type StorableSpans } from './to-trace-rows.js';
+import { selectStorableSpans } from './to-trace-rows.js';
+import { transcodeProtobufTraces } from './transcode-protobuf.js';
 import type { OtlpTraceRequest } from './types.js';
 
 /** Default body limit, before and after decompression: 8 MiB. */
@@ -183,30 +184,40 @@ interface StartedExport {
 }
 
 /**
- * Reads and decodes a request and hands its valid spans to the writer.
- * It returns before the rows are durable, so the decoded request is
- * garbage once the writer has encoded it, instead of staying
- * referenced by a suspended handler until the response goes out.
+ * Reads a request and hands its valid spans to the writer: a protobuf body
+ * as rows when the writer takes them, any other body decoded. It returns
+ * before the rows are durable, so the body and the decoded request are
+ * garbage once the writer has encoded them, instead of staying referenced
+ * by a suspended handler until the response goes out.
  */
 async function startExport(
   request: FastifyRequest,
   encoding: OtlpEncoding,
   options: OtlpReceiverOptions,
 ): Promise<StartedExport> {
-  const spans = selectStorableSpans(await readExportRequest(request, encoding, options));
+  const body = await readExportBody(request, options);
+  const { writer } = options;
+  const writeRows = writer.writeRows?.bind(writer);
+  let started: StartedExport;
+  if (encoding === 'protobuf' && writeRows) {
+    const { rows, spanCount, rejectedSpans, errorMessage } = transcodeProtobufTraces(body);
+    const durable = spanCount === 0 ? Promise.resolve() : storeRows(() => writeRows(rows));
+    started = { acceptedSpans: spanCount, rejectedSpans, errorMessage, durable };
+  } else {
+    const request: OtlpTraceRequest = encoding === 'protobuf' ? decodeProtobufTraceRequest(body) : decodeJsonTraceRequest(body);
+    const spans = selectStorableSpans(request);
+    const { spanCount, rejectedSpans, errorMessage } = spans;
+    const durable = spanCount === 0 ? Promise.resolve() : storeRows(() => writer.write(spans));
+    started = { acceptedSpans: spanCount, rejectedSpans, errorMessage, durable };
+  }
   trace.getActiveSpan()?.setAttributes({
-    'syncwatch.spans.accepted': spans.spanCount,
-    'syncwatch.spans.rejected': spans.rejectedSpans,
+    'syncwatch.spans.accepted': started.acceptedSpans,
+    'syncwatch.spans.rejected': started.rejectedSpans,
   });
-  const { spanCount, rejectedSpans, errorMessage } = spans;
-  return { acceptedSpans: spanCount, rejectedSpans, errorMessage, durable: writeSpans(options.writer, spans) };
+  return started;
 }
 
-async function readExportRequest(
-  request: FastifyRequest,
-  encoding: OtlpEncoding,
-  options: OtlpReceiverOptions,
-): Promise<OtlpTraceRequest> {
+async function readExportBody(request: FastifyRequest, options: OtlpReceiverOptions): Promise<Buffer> {
   const contentEncoding = request.headers['content-encoding'];
   const coding = parseContentEncoding(contentEncoding);
   if (!coding) {
@@ -229,13 +240,11 @@ async function readExportRequest(
   });
   // After a timeout the read may still fail when the socket closes, and that result is ignored.
   reading.catch(() => undefined);
-  let body: Buffer;
   try {
-    body = await Promise.race([reading, timeout]);
+    return await Promise.race([reading, timeout]);
   } finally {
     clearTimeout(timer);
   }
-  return encoding === 'protobuf' ? decodeProtobufTraceRequest(body) : decodeJsonTraceRequest(body);
 }
 
 /**
@@ -261,15 +270,14 @@ function toCollectorError(error: unknown, request: FastifyRequest): CollectorErr
 }
 
 /**
- * Stores the spans. A failure other than a catalogue error counts as the
- * store being unavailable. Not async, so that no suspended call keeps the
- * decoded request.
+ * Runs one of the writer's calls. A failure other than a catalogue error
+ * counts as the store being unavailable. Not async, so that no suspended
+ * call keeps the decoded request or the rows.
  */
-function writeSpans(writer: TraceWriter, spans: StorableSpans): Promise<void> {
-  if (spans.spanCount === 0) return Promise.resolve();
+function storeRows(write: () => Promise<void>): Promise<void> {
   let written: Promise<void>;
   try {
-    written = writer.write(spans);
+    written = write();
   } catch (error) {
     written = Promise.reject(error);
   }

@@ -1,7 +1,7 @@
 import { formatMessage, COLLECTOR_ERRORS } from '../errors.js';
 import { isAllZero } from '../ingest/row-binary.js';
 import { formatAttributeValue, toAttributeMap } from './attribute-values.js';
-import type { OtlpInstrumentationScope, OtlpKeyValue, OtlpSpan, OtlpTraceRequest } from './types.js';
+import type { OtlpInstrumentationScope, OtlpKeyValue, OtlpSpan, OtlpSpanEvent, OtlpSpanLink, OtlpTraceRequest } from './types.js';
 
 /**
  * One `otel_traces` row in the column names of the Collector's ClickHouse
@@ -131,6 +131,12 @@ export function mapSpansToRows(request: OtlpTraceRequest): OtelTraceRow[] {
   return rows;
 }
 
+/** The parts of a span that `findSpanProblem` checks. */
+export type SpanIdsAndTimes = Pick<OtlpSpan, 'traceId' | 'spanId' | 'parentSpanId' | 'startTimeUnixNano' | 'endTimeUnixNano'> & {
+  links: readonly Pick<OtlpSpanLink, 'traceId' | 'spanId'>[];
+  events: readonly Pick<OtlpSpanEvent, 'timeUnixNano'>[];
+};
+
 /**
  * Returns why `span` cannot be stored, or undefined when it can. A span is
  * invalid when its trace id is not 16 bytes or its span id not 8 bytes, and
@@ -139,7 +145,7 @@ export function mapSpansToRows(request: OtlpTraceRequest): OtelTraceRow[] {
  * is past what DateTime64(9) holds. The reason names no ids, so equal
  * problems group into one line of the message.
  */
-export function findSpanProblem(span: OtlpSpan): string | undefined {
+export function findSpanProblem(span: SpanIdsAndTimes): string | undefined {
   if (!isValidId(span.traceId, TRACE_ID_BYTES)) {
     return `trace id must be ${TRACE_ID_BYTES} bytes and not all zero, received ${describeId(span.traceId)}`;
   }
@@ -240,7 +246,8 @@ function describeId(id: Uint8Array): string {
   return isAllZero(id) ? `${id.length} zero bytes` : `${id.length} bytes`;
 }
 
-function describeRejections(reasons: Map<string, number>, rejectedSpans: number, totalSpans: number): string {
+/** Describes rejected spans for an OTLP partial success, each reason with its count; '' when none was rejected. */
+export function describeRejections(reasons: ReadonlyMap<string, number>, rejectedSpans: number, totalSpans: number): string {
   if (rejectedSpans === 0) return '';
   const listed = [...reasons].slice(0, MAX_LISTED_REASONS).map(([reason, count]) => `${count} x ${reason}`);
   if (reasons.size > MAX_LISTED_REASONS) listed.push(`${reasons.size - MAX_LISTED_REASONS} more reasons`);

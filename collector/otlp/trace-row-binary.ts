@@ -35,7 +35,7 @@ export const TRACE_ROW_BINARY_COLUMNS: readonly RowBinaryColumn[] = [
   { name: 'Links.Attributes', type: `Array(${ATTRIBUTE_MAP})` },
 ];
 
-const TRACE_ROW_BINARY_HEADER = encodeRowBinaryHeader(TRACE_ROW_BINARY_COLUMNS);
+export const TRACE_ROW_BINARY_HEADER = encodeRowBinaryHeader(TRACE_ROW_BINARY_COLUMNS);
 
 /** Bytes a writer starts with per span; about what a span with eight attributes and one event takes. */
 const ESTIMATED_BYTES_PER_SPAN = 640;
@@ -63,7 +63,7 @@ export function encodeTraceRowBinary(request: OtlpTraceRequest, spanCount: numbe
 }
 
 /** Encodes the ServiceName and ResourceAttributes values of a resource, which are adjacent in a row. */
-function encodeResource(attributes: readonly OtlpKeyValue[]): Buffer {
+export function encodeResource(attributes: readonly OtlpKeyValue[]): Buffer {
   const writer = new RowBinaryWriter(1024);
   writer.writeString(readServiceName(attributes));
   writeAttributeMap(writer, attributes);
@@ -71,7 +71,7 @@ function encodeResource(attributes: readonly OtlpKeyValue[]): Buffer {
 }
 
 /** Encodes the ScopeName and ScopeVersion values of a scope. */
-function encodeScope(name: string, version: string): Buffer {
+export function encodeScope(name: string, version: string): Buffer {
   const writer = new RowBinaryWriter(256);
   writer.writeString(name);
   writer.writeString(version);
@@ -124,7 +124,7 @@ function writeLinks(writer: RowBinaryWriter, span: OtlpSpan): void {
  * A key given twice keeps its last value at the place of its first, as in
  * the JSON object that `toAttributeMap` builds.
  */
-function writeAttributeMap(writer: RowBinaryWriter, attributes: readonly OtlpKeyValue[]): void {
+export function writeAttributeMap(writer: RowBinaryWriter, attributes: readonly OtlpKeyValue[]): void {
   const entries = hasRepeatedKey(attributes) ? mergeRepeatedKeys(attributes) : attributes;
   writer.writeVarUInt(entries.length);
   for (const { key, value } of entries) {
