@@ -7,11 +7,13 @@
  * A bare insert of the same rows encoded once as RowBinaryWithNamesAndTypes,
  * the collector's trace format, follows for comparison.
  *
- * The requests are built before the run with the OpenTelemetry SDK and
- * encoded by the `ProtobufTraceSerializer` of @opentelemetry/otlp-transformer,
- * the serializer of the proto exporter. The load process sends them round
- * robin over keep-alive connections, many in flight at once, because the
- * collector responds to a request only once its batch is durable.
+ * The load process builds the requests before the run with the
+ * OpenTelemetry SDK and encodes them with the `ProtobufTraceSerializer` of
+ * @opentelemetry/otlp-transformer, the serializer of the proto exporter, so
+ * none of the SDK's objects sit in the collector's process. It sends them
+ * round robin over keep-alive connections, many in flight at once, because
+ * the collector responds to a request only once its batch is durable. The
+ * bare inserts read the same requests from the file the load process wrote.
  *
  * Run with `npm run bench:ingest`; `--duration-s`, `--connections`,
  * `--spans-per-request` and `--bare-duration-s` change the defaults below.
@@ -72,12 +74,15 @@ interface BenchOptions {
 
 /** Messages from the load process. */
 type LoadMessage =
+  | { type: 'ready' }
   | { type: 'progress'; acknowledgedRequests: number; statusCounts: Record<string, number> }
   | { type: 'done'; acknowledgedRequests: number; statusCounts: Record<string, number>; elapsedMs: number };
 
 interface LoadArguments {
   url: string;
+  /** File the load process writes its requests to, for the bare inserts. */
   requestsFile: string;
+  spansPerRequest: number;
   durationMs: number;
   connections: number;
 }
@@ -171,11 +176,7 @@ async function runBench(options: BenchOptions): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'syncwatch-bench-ingest-'));
   let service: RunningService | undefined;
   try {
-    process.stdout.write(`building ${DISTINCT_REQUESTS} requests of ${options.spansPerRequest} spans\n`);
-    const requests = buildRequests(options.spansPerRequest);
     const requestsFile = join(dataDir, 'requests.bin');
-    writeRequestsFile(requestsFile, requests);
-
     const config = parseConfigObject({
       store: { dataDir: join(dataDir, 'data') },
       collector: { otlp: { host: '127.0.0.1', port: 0 } },
@@ -183,6 +184,7 @@ async function runBench(options: BenchOptions): Promise<void> {
     });
     service = await startService({ config, logger: pino({ level: 'warn' }) });
     const endToEnd = await measureEndToEnd(service, requestsFile, options);
+    const requests = readRequestsFile(requestsFile);
     const bare = await measureBareInsert(service, requests, options.bareDurationMs);
     const bareRowBinary = await measureBareRowBinaryInsert(service, requests, options.bareDurationMs);
     printSummary(options, endToEnd, bare, bareRowBinary);
@@ -211,6 +213,21 @@ async function measureEndToEnd(
   requestsFile: string,
   options: BenchOptions,
 ): Promise<EndToEndResult> {
+  const loadArguments: LoadArguments = {
+    url: `${service.otlpUrl}/v1/traces`,
+    requestsFile,
+    spansPerRequest: options.spansPerRequest,
+    durationMs: options.durationMs,
+    connections: options.connections,
+  };
+  const child = fork(fileURLToPath(import.meta.url), ['--load-process', JSON.stringify(loadArguments)], {
+    stdio: 'inherit',
+  });
+  const exited = new Promise<never>((_resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`load process exited with code ${code} before reporting`)));
+  });
+  await Promise.race([new Promise((resolve) => child.once('message', resolve)), exited]);
+
   const startRssBytes = process.memoryUsage.rss();
   let peakRssBytes = startRssBytes;
   const peakMemory = { heapUsed: 0, external: 0, arrayBuffers: 0 };
@@ -224,21 +241,14 @@ async function measureEndToEnd(
 
   const startedAt = performance.now();
   let lastReport = { at: startedAt, spans: 0 };
-  const loadArguments: LoadArguments = {
-    url: `${service.otlpUrl}/v1/traces`,
-    requestsFile,
-    durationMs: options.durationMs,
-    connections: options.connections,
-  };
-  const child = fork(fileURLToPath(import.meta.url), ['--load-process', JSON.stringify(loadArguments)], {
-    stdio: 'inherit',
-  });
   const done = await new Promise<Extract<LoadMessage, { type: 'done' }>>((resolve, reject) => {
+    exited.catch(reject);
     child.on('message', (message: LoadMessage) => {
       if (message.type === 'done') {
         resolve(message);
         return;
       }
+      if (message.type !== 'progress') return;
       const now = performance.now();
       if (now - lastReport.at < PROGRESS_INTERVAL_MS) return;
       const spans = message.acknowledgedRequests * options.spansPerRequest;
@@ -250,7 +260,6 @@ async function measureEndToEnd(
       );
       lastReport = { at: now, spans };
     });
-    child.once('exit', (code) => reject(new Error(`load process exited with code ${code} before reporting`)));
   });
   const loadMs = done.elapsedMs;
 
@@ -383,13 +392,17 @@ function formatMebibytes(bytes: number): string {
 }
 
 /**
- * Runs the load process: keeps `connections` requests in flight until the
- * duration ends, and reports acknowledged requests to the parent once a
- * second. A 429 or 503 pauses that connection for its `Retry-After`, capped
- * at `MAX_RETRY_PAUSE_MS`.
+ * Runs the load process: builds the requests, writes them for the bare
+ * inserts and reports that it is ready, then keeps `connections` requests in
+ * flight until the duration ends, and reports acknowledged requests to the
+ * parent once a second. A 429 or 503 pauses that connection for its
+ * `Retry-After`, capped at `MAX_RETRY_PAUSE_MS`.
  */
 async function runLoadProcess(loadArguments: LoadArguments): Promise<void> {
-  const requests = readRequestsFile(loadArguments.requestsFile);
+  process.stdout.write(`building ${DISTINCT_REQUESTS} requests of ${loadArguments.spansPerRequest} spans\n`);
+  const requests = buildRequests(loadArguments.spansPerRequest).map((request) => Buffer.from(request));
+  writeRequestsFile(loadArguments.requestsFile, requests);
+  process.send?.({ type: 'ready' } satisfies LoadMessage);
   const agent = new http.Agent({ keepAlive: true, maxSockets: loadArguments.connections });
   const statusCounts: Record<string, number> = {};
   let acknowledgedRequests = 0;
