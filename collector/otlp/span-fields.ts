@@ -51,7 +51,7 @@ export class RecordList {
   }
 }
 
-/** Where the fields of the span being read sit in the body. Offsets of absent bytes are equal start and end. */
+/** Offsets of the fields of the span being read in the body. Absent bytes have equal start and end. */
 export interface SpanLayout {
   traceIdStart: number;
   traceIdEnd: number;
@@ -321,7 +321,7 @@ export class SpanFields {
     values[at + 4] = valueEnd;
   }
 
-  /** The checks of `findSpanProblem` on the recorded fields, without building a span. */
+  /** Runs the checks of `findSpanProblem` on the recorded fields, without building a span. */
   isStorable(): boolean {
     const body = this.#body;
     const span = this.layout;
@@ -346,7 +346,7 @@ export class SpanFields {
     return true;
   }
 
-  /** The span as `findSpanProblem` takes it, for the reason it was rejected. */
+  /** Returns the span as `findSpanProblem` takes it, for the reason it was rejected. */
   describe(): SpanIdsAndTimes {
     const body = this.#body;
     const span = this.layout;
