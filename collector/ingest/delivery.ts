@@ -21,7 +21,7 @@ export const INSERT_LANES = 2;
 
 /**
  * Sealed batches that wait in memory for an insert lane, instead of going
- * to the spool, while every lane is busy and the spool is empty. Waiting
+ * to the spool, while every lane is busy. Waiting
  * keeps their requests unanswered, which slows clients down to the insert
  * rate, and spares writing each batch to disk and reading it back. Their
  * rows count against the batcher's queue limits. For trace rows, one full
@@ -62,10 +62,12 @@ export interface BatchDeliveryOptions {
 export interface BatchDelivery {
   /**
    * Resolves once `batch` is in ClickHouse or synced to the spool. The batch
-   * goes straight to ClickHouse when the store is available and the spool
-   * empty, and a lane is idle or fewer than `maxBatchesWaitingForLane`
-   * batches wait for one. Otherwise, or when that insert fails, it is
-   * appended to the spool and replayed later under the same batch id.
+   * goes straight to ClickHouse when the store is available, and a lane is
+   * idle or fewer than `maxBatchesWaitingForLane` batches wait for one, even
+   * while the spool holds batches. Otherwise, or when that insert fails, it
+   * is appended to the spool and replayed later under the same batch id. The
+   * store counts as unavailable from a failed insert until an insert succeeds,
+   * so after an outage the replay stores a batch before new ones go straight in.
    * Rejects with the spool's error when the spool cannot take it. Lanes
    * insert at the same time, so batches may be stored in another order than
    * they were delivered. The spool replays its own batches oldest first.
@@ -135,8 +137,9 @@ class TableDelivery implements BatchDelivery {
   }
 
   async deliver(batch: EncodedBatch): Promise<void> {
-    const { spool } = this.#options;
-    const mayInsert = this.#storeAvailable && spool.pendingBatches === 0 && !this.#closed;
+    // Batches spooled while every lane was busy do not send later batches to the spool too:
+    // the lanes pass to waiting batches first and the replay takes the lanes left.
+    const mayInsert = this.#storeAvailable && !this.#closed;
     const lanesFull = this.#busyLanes >= this.#insertLanes;
     if (!mayInsert || (lanesFull && this.#laneWaiters.length >= this.#maxBatchesWaitingForLane)) {
       await this.#appendToSpool(batch);

@@ -108,6 +108,28 @@ describe('createBatchDelivery', () => {
     expect(inserted).toEqual(['batch-1', 'batch-2']);
   });
 
+  it('inserts beside batches spooled for lack of a lane', async () => {
+    const { inserter, releases, inserted } = createHeldInserter();
+    delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, insertLanes: 1, maxBatchesWaitingForLane: 0 });
+    const first = delivery.deliver(makeBatch(1));
+    await delivery.deliver(makeBatch(2));
+    releases.shift()!();
+    await first;
+
+    const third = delivery.deliver(makeBatch(3));
+    expect(spool.pendingBatches).toBe(1);
+    expect(releases).toHaveLength(1);
+
+    while (inserted.length < 3) {
+      releases.shift()?.();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    releases.shift()?.();
+    await third;
+    await delivery.drain();
+    expect(inserted).toEqual(['batch-1', 'batch-3', 'batch-2']);
+  });
+
   it('waits for the lane up to the limit', async () => {
     const { inserter, releases, inserted } = createHeldInserter();
     delivery = createBatchDelivery({ table: 'otel_traces', inserter, spool, insertLanes: 1, maxBatchesWaitingForLane: 1 });
