@@ -34,9 +34,11 @@ export interface TranscodedTraces {
  * decoded as before.
  *
  * Where a request holds two errors, the first one met is thrown. This reads
- * a resource before its scopes and a scope before its spans, wherever they
- * sit in the message, so of two errors of different codes it may report the
- * other one than `decodeProtobufTraceRequest`.
+ * all other fields of a `ResourceSpans` before its scopes, and all other
+ * fields of a `ScopeSpans` before its spans, wherever they sit in the
+ * message. So of two errors of different codes, say an attribute nested too
+ * deep in a span and a truncated field after it, it may report the other
+ * one than `decodeProtobufTraceRequest`; both are 400s.
  */
 export function transcodeProtobufTraces(body: Uint8Array): TranscodedTraces {
   const transcoder = new TraceTranscoder(body);
