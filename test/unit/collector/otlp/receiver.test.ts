@@ -11,6 +11,7 @@ import {
   RETRY_INFO_TYPE_URL,
 } from '../../../../collector/otlp/proto-schema.js';
 import { mapSpansToRows, type OtelTraceRow } from '../../../../collector/otlp/to-trace-rows.js';
+import type { EncodedRows } from '../../../../collector/ingest/insert-batch.js';
 
 const TRACE_ID = '5b8efff798038103d269b633813fc60c';
 
@@ -62,6 +63,19 @@ function createRecordingWriter(): TraceWriter & { batches: OtelTraceRow[][] } {
     batches,
     async write(spans) {
       batches.push(mapSpansToRows(spans.request));
+    },
+  };
+}
+
+/** Creates a writer that takes encoded rows too, as the service's batched writer does, and records both calls. */
+function createRowsWriter(): TraceWriter & { batches: OtelTraceRow[][]; encoded: EncodedRows[] } {
+  const recording = createRecordingWriter();
+  const encoded: EncodedRows[] = [];
+  return {
+    ...recording,
+    encoded,
+    async writeRows(rows) {
+      encoded.push(rows);
     },
   };
 }
@@ -144,6 +158,59 @@ describe('registerOtlpReceiver', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('sends protobuf rows to writeRows', async () => {
+    const writer = createRowsWriter();
+    const server = await startApp(writer);
+    const response = await server.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': 'application/x-protobuf' },
+      payload: buildProtobufBody(['0102030405060708', '0000000000000000', '0a0b0c0d0e0f1011']),
+    });
+
+    expect(response.statusCode).toBe(200);
+    expect(writer.batches).toEqual([]);
+    expect(writer.encoded).toHaveLength(1);
+    expect(writer.encoded[0]!.format).toBe('RowBinaryWithNamesAndTypes');
+    expect(writer.encoded[0]!.rowCount).toBe(2);
+    expect(writer.encoded[0]!.body.includes(Buffer.from('0a0b0c0d0e0f1011'))).toBe(true);
+    const { exportTraceServiceResponse } = loadOtlpProtoTypes();
+    const decoded = exportTraceServiceResponse.toObject(exportTraceServiceResponse.decode(response.rawPayload), {
+      longs: Number,
+    }) as { partialSuccess: { rejectedSpans: number; errorMessage: string } };
+    expect(decoded.partialSuccess.rejectedSpans).toBe(1);
+    expect(decoded.partialSuccess.errorMessage).toContain('span id must be 8 bytes');
+  });
+
+  it('decodes JSON for a rows writer', async () => {
+    const writer = createRowsWriter();
+    const server = await startApp(writer);
+    const response = await server.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': 'application/json' },
+      payload: buildJsonBody(['0102030405060708']),
+    });
+
+    expect(response.statusCode).toBe(200);
+    expect(writer.encoded).toEqual([]);
+    expect(writer.batches[0]![0]!.SpanId).toBe('0102030405060708');
+  });
+
+  it('skips writeRows without storable spans', async () => {
+    const writer = createRowsWriter();
+    const server = await startApp(writer);
+    const response = await server.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': 'application/x-protobuf' },
+      payload: buildProtobufBody(['0000000000000000']),
+    });
+
+    expect(response.statusCode).toBe(200);
+    expect(writer.encoded).toEqual([]);
   });
 
   it('reports partial success in protobuf', async () => {
