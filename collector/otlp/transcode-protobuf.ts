@@ -115,23 +115,9 @@ class TraceTranscoder {
   #readResourceSpans(end: number): void {
     const reader = this.#reader;
     let attributes: OtlpKeyValue[] = [];
-    const scopeSpans: number[] = [];
-    while (reader.pos < end) {
-      const tag = reader.uint32(end);
-      switch (tag) {
-        case TAG_FIELD_1_BYTES:
-          attributes = readList(reader, reader.length(end), (itemEnd) => readKeyValue(reader, itemEnd, 0));
-          break;
-        case TAG_FIELD_2_BYTES:
-          scopeSpans.push(reader.bytesStart(end), reader.pos);
-          break;
-        case TAG_FIELD_3_BYTES:
-          reader.stringStart(end);
-          break;
-        default:
-          reader.skip(tag, end);
-      }
-    }
+    const scopeSpans = this.#readEnvelope(end, (resourceEnd) => {
+      attributes = readList(reader, resourceEnd, (itemEnd) => readKeyValue(reader, itemEnd, 0));
+    });
     const resource = encodeResource(attributes);
     for (let index = 0; index < scopeSpans.length; index += 2) {
       reader.pos = scopeSpans[index]!;
@@ -143,23 +129,9 @@ class TraceTranscoder {
   #readScopeSpans(end: number, resource: Buffer): void {
     const reader = this.#reader;
     let scope: OtlpInstrumentationScope | undefined;
-    const spans: number[] = [];
-    while (reader.pos < end) {
-      const tag = reader.uint32(end);
-      switch (tag) {
-        case TAG_FIELD_1_BYTES:
-          scope = readScope(reader, reader.length(end));
-          break;
-        case TAG_FIELD_2_BYTES:
-          spans.push(reader.bytesStart(end), reader.pos);
-          break;
-        case TAG_FIELD_3_BYTES:
-          reader.stringStart(end);
-          break;
-        default:
-          reader.skip(tag, end);
-      }
-    }
+    const spans = this.#readEnvelope(end, (scopeEnd) => {
+      scope = readScope(reader, scopeEnd);
+    });
     const scopeBytes = encodeScope(scope?.name ?? '', scope?.version ?? '');
     for (let index = 0; index < spans.length; index += 2) {
       reader.pos = spans[index]!;
@@ -174,6 +146,34 @@ class TraceTranscoder {
       }
     }
     reader.pos = end;
+  }
+
+  /**
+   * Reads a `ResourceSpans` or a `ScopeSpans`, which share their layout:
+   * `readFirst` reads field 1 (the resource or the scope), field 2 lists the
+   * children, whose start and end offsets are returned in pairs, and field 3
+   * is the schema URL, checked and dropped.
+   */
+  #readEnvelope(end: number, readFirst: (fieldEnd: number) => void): number[] {
+    const reader = this.#reader;
+    const children: number[] = [];
+    while (reader.pos < end) {
+      const tag = reader.uint32(end);
+      switch (tag) {
+        case TAG_FIELD_1_BYTES:
+          readFirst(reader.length(end));
+          break;
+        case TAG_FIELD_2_BYTES:
+          children.push(reader.bytesStart(end), reader.pos);
+          break;
+        case TAG_FIELD_3_BYTES:
+          reader.stringStart(end);
+          break;
+        default:
+          reader.skip(tag, end);
+      }
+    }
+    return children;
   }
 
   #writeSpan(resource: Buffer, scope: Buffer): void {

@@ -93,6 +93,13 @@ async function startApp(writer: TraceWriter, maxBodyBytes?: number): Promise<Fas
   return app;
 }
 
+function decodeExportResponse(payload: Buffer) {
+  const { exportTraceServiceResponse } = loadOtlpProtoTypes();
+  return exportTraceServiceResponse.toObject(exportTraceServiceResponse.decode(payload), {
+    longs: Number,
+  }) as { partialSuccess: { rejectedSpans: number; errorMessage: string } };
+}
+
 function decodeProtobufStatus(payload: Buffer) {
   const { rpcStatus } = loadOtlpProtoTypes();
   return rpcStatus.toObject(rpcStatus.decode(payload), { longs: Number }) as {
@@ -176,10 +183,7 @@ describe('registerOtlpReceiver', () => {
     expect(writer.encoded[0]!.format).toBe('RowBinaryWithNamesAndTypes');
     expect(writer.encoded[0]!.rowCount).toBe(2);
     expect(writer.encoded[0]!.body.includes(Buffer.from('0a0b0c0d0e0f1011'))).toBe(true);
-    const { exportTraceServiceResponse } = loadOtlpProtoTypes();
-    const decoded = exportTraceServiceResponse.toObject(exportTraceServiceResponse.decode(response.rawPayload), {
-      longs: Number,
-    }) as { partialSuccess: { rejectedSpans: number; errorMessage: string } };
+    const decoded = decodeExportResponse(response.rawPayload);
     expect(decoded.partialSuccess.rejectedSpans).toBe(1);
     expect(decoded.partialSuccess.errorMessage).toContain('span id must be 8 bytes');
   });
@@ -223,10 +227,7 @@ describe('registerOtlpReceiver', () => {
     });
 
     expect(response.statusCode).toBe(200);
-    const { exportTraceServiceResponse } = loadOtlpProtoTypes();
-    const decoded = exportTraceServiceResponse.toObject(exportTraceServiceResponse.decode(response.rawPayload), {
-      longs: Number,
-    }) as { partialSuccess: { rejectedSpans: number; errorMessage: string } };
+    const decoded = decodeExportResponse(response.rawPayload);
     expect(decoded.partialSuccess.rejectedSpans).toBe(1);
     expect(decoded.partialSuccess.errorMessage).toContain('span id must be 8 bytes');
   });
