@@ -149,10 +149,10 @@ class TraceTranscoder {
   }
 
   /**
-   * Reads a `ResourceSpans` or a `ScopeSpans`, which share their layout:
-   * `readFirst` reads field 1 (the resource or the scope), field 2 lists the
-   * children, whose start and end offsets are returned in pairs, and field 3
-   * is the schema URL, checked and dropped.
+   * Reads a `ResourceSpans` or a `ScopeSpans`, which share their layout.
+   * `readFirst` reads field 1, the resource or the scope. Field 2 lists the
+   * children, and their start and end offsets are returned in pairs. Field 3,
+   * the schema URL, is checked and dropped.
    */
   #readEnvelope(end: number, readFirst: (fieldEnd: number) => void): number[] {
     const reader = this.#reader;
@@ -275,7 +275,7 @@ class TraceTranscoder {
     else this.#writer.writeBytes(this.#body, offset, offset + 8);
   }
 
-  /** Writes end time minus start time as a UInt64, in two 32-bit words; the checks kept the end at or after the start. */
+  /** Writes end time minus start time as a UInt64 in two 32-bit words. The checks kept the end at or after the start. */
   #writeDuration(): void {
     const span = this.#fields.layout;
     let low = this.#fields.readLowWord(span.endOffset) - this.#fields.readLowWord(span.startOffset);
