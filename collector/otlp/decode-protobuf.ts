@@ -427,7 +427,7 @@ export class WireReader {
     return offset;
   }
 
-  /** Skips a `bytes` field and returns where its bytes start; they end at `pos`. */
+  /** Skips a `bytes` field and returns the offset of its first byte. The bytes end at `pos`. */
   bytesStart(end: number): number {
     const stop = this.length(end);
     const start = this.pos;
@@ -437,7 +437,7 @@ export class WireReader {
 
   /**
    * Checks a `string` field like `string` does, without building the string,
-   * and returns where its UTF-8 bytes start; they end at `pos`.
+   * and returns the offset of its first UTF-8 byte. The bytes end at `pos`.
    */
   stringStart(end: number): number {
     const start = this.bytesStart(end);
@@ -445,7 +445,7 @@ export class WireReader {
     const buf = this.buf;
     for (let index = start; index < stop; index++) {
       if (buf[index]! >= 0x80) {
-        if (!isUtf8(buf.subarray(start, stop))) invalid(`invalid UTF-8 in a string field at offset ${start}`);
+        this.requireUtf8(start, stop);
         break;
       }
     }
@@ -474,8 +474,12 @@ export class WireReader {
     }
     // ASCII needs no validation, and most names and values are ASCII.
     if (index === stop) return stop - start <= MAX_CACHED_STRING_BYTES ? cachedAscii(buf, start, stop, hash) : buf.toString('latin1', start, stop);
-    if (!isUtf8(buf.subarray(start, stop))) invalid(`invalid UTF-8 in a string field at offset ${start}`);
+    this.requireUtf8(start, stop);
     return buf.toString('utf8', start, stop);
+  }
+
+  private requireUtf8(start: number, stop: number): void {
+    if (!isUtf8(this.buf.subarray(start, stop))) invalid(`invalid UTF-8 in a string field at offset ${start}`);
   }
 
   /** Skips the value of a field this decoder does not read, given its tag. */

@@ -198,23 +198,25 @@ async function startExport(
   const body = await readExportBody(request, options);
   const { writer } = options;
   const writeRows = writer.writeRows?.bind(writer);
-  let started: StartedExport;
+  let accepted: { spanCount: number; rejectedSpans: number; errorMessage: string };
+  let write: () => Promise<void>;
   if (encoding === 'protobuf' && writeRows) {
-    const { rows, spanCount, rejectedSpans, errorMessage } = transcodeProtobufTraces(body);
-    const durable = spanCount === 0 ? Promise.resolve() : storeRows(() => writeRows(rows));
-    started = { acceptedSpans: spanCount, rejectedSpans, errorMessage, durable };
+    const transcoded = transcodeProtobufTraces(body);
+    accepted = transcoded;
+    write = () => writeRows(transcoded.rows);
   } else {
-    const request: OtlpTraceRequest = encoding === 'protobuf' ? decodeProtobufTraceRequest(body) : decodeJsonTraceRequest(body);
-    const spans = selectStorableSpans(request);
-    const { spanCount, rejectedSpans, errorMessage } = spans;
-    const durable = spanCount === 0 ? Promise.resolve() : storeRows(() => writer.write(spans));
-    started = { acceptedSpans: spanCount, rejectedSpans, errorMessage, durable };
+    const decoded: OtlpTraceRequest = encoding === 'protobuf' ? decodeProtobufTraceRequest(body) : decodeJsonTraceRequest(body);
+    const spans = selectStorableSpans(decoded);
+    accepted = spans;
+    write = () => writer.write(spans);
   }
+  const { spanCount, rejectedSpans, errorMessage } = accepted;
   trace.getActiveSpan()?.setAttributes({
-    'syncwatch.spans.accepted': started.acceptedSpans,
-    'syncwatch.spans.rejected': started.rejectedSpans,
+    'syncwatch.spans.accepted': spanCount,
+    'syncwatch.spans.rejected': rejectedSpans,
   });
-  return started;
+  const durable = spanCount === 0 ? Promise.resolve() : storeRows(write);
+  return { acceptedSpans: spanCount, rejectedSpans, errorMessage, durable };
 }
 
 async function readExportBody(request: FastifyRequest, options: OtlpReceiverOptions): Promise<Buffer> {

@@ -134,7 +134,7 @@ export function writeAttributeMap(writer: RowBinaryWriter, attributes: readonly 
 }
 
 /** Lists below this length are checked pairwise, which for a handful of keys is cheaper than a Set. */
-const PAIRWISE_CHECK_MAX_LENGTH = 16;
+export const PAIRWISE_CHECK_MAX_LENGTH = 16;
 
 function hasRepeatedKey(attributes: readonly OtlpKeyValue[]): boolean {
   if (attributes.length > PAIRWISE_CHECK_MAX_LENGTH) {

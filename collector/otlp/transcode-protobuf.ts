@@ -12,7 +12,13 @@ import {
   VALUE_STRING,
 } from './span-fields.js';
 import { describeRejections, findSpanProblem, SPAN_KIND_NAMES, STATUS_CODE_NAMES } from './to-trace-rows.js';
-import { encodeResource, encodeScope, TRACE_ROW_BINARY_HEADER, writeAttributeMap } from './trace-row-binary.js';
+import {
+  encodeResource,
+  encodeScope,
+  PAIRWISE_CHECK_MAX_LENGTH,
+  TRACE_ROW_BINARY_HEADER,
+  writeAttributeMap,
+} from './trace-row-binary.js';
 import type { OtlpAnyValue, OtlpInstrumentationScope, OtlpKeyValue } from './types.js';
 
 /** The storable spans of a request as `otel_traces` rows, and the spans left out for an OTLP partial success. */
@@ -33,7 +39,7 @@ export interface TranscodedTraces {
  * the body into the row. Other attribute values, resources and scopes are
  * decoded as before.
  *
- * Where a request holds two errors, the first one met is thrown. This reads
+ * Where a request contains two errors, the first one met is thrown. This reads
  * all other fields of a `ResourceSpans` before its scopes, and all other
  * fields of a `ScopeSpans` before its spans, wherever they sit in the
  * message. So of two errors of different codes, say an attribute nested too
@@ -46,15 +52,12 @@ export function transcodeProtobufTraces(body: Uint8Array): TranscodedTraces {
   return transcoder.finish();
 }
 
-/** Lists below this length are checked pairwise for a repeated key, as in `writeAttributeMap`. */
-const PAIRWISE_CHECK_MAX_LENGTH = 16;
-
 const UINT32_RANGE = 2 ** 32;
 
 /** Bytes of the buffer that rows are written into before they are copied out. */
 const INITIAL_SCRATCH_BYTES = 1024 * 1024;
 
-/** Largest scratch buffer kept for the next request; a larger one, grown for a large request, is dropped. */
+/** Largest scratch buffer kept for the next request. A larger one, grown for a large request, is dropped. */
 const MAX_KEPT_SCRATCH_BYTES = 8 * 1024 * 1024;
 
 /**
@@ -246,9 +249,8 @@ class TraceTranscoder {
     }
     for (let record = first + 1; record < first + count; record++) {
       for (let earlier = first; earlier < record; earlier++) {
-        if (isSameBytes(body, list.field(record, 0), list.field(record, 1), list.field(earlier, 0), list.field(earlier, 1))) {
-          return true;
-        }
+        const sameKey = body.compare(body, list.field(record, 0), list.field(record, 1), list.field(earlier, 0), list.field(earlier, 1));
+        if (sameKey === 0) return true;
       }
     }
     return false;
@@ -287,12 +289,4 @@ class TraceTranscoder {
     this.#writer.writeUInt32(low);
     this.#writer.writeUInt32(high);
   }
-}
-
-function isSameBytes(body: Buffer, start: number, end: number, otherStart: number, otherEnd: number): boolean {
-  if (end - start !== otherEnd - otherStart) return false;
-  for (let index = 0; index < end - start; index++) {
-    if (body[start + index] !== body[otherStart + index]) return false;
-  }
-  return true;
 }

@@ -37,23 +37,26 @@ function spanId(index: number): Buffer {
   return id;
 }
 
-/** What a request becomes through the decoder, the span checks and the row encoder, or the error code it fails with. */
-function throughDecoder(body: Buffer): unknown {
+/** Returns what `transform` returns, or the code of the catalogue error it throws. */
+function captureOutcome(transform: () => unknown): unknown {
   try {
-    const spans = selectStorableSpans(decodeProtobufTraceRequest(body));
-    const encoded = encodeTraceRowBinary(spans.request, spans.spanCount);
-    return { rows: encoded, spanCount: spans.spanCount, rejectedSpans: spans.rejectedSpans, errorMessage: spans.errorMessage };
+    return transform();
   } catch (error) {
     return error instanceof CollectorError ? error.code : `not a catalogue error: ${String(error)}`;
   }
 }
 
+/** Runs a request through the decoder, the span checks and the row encoder, and returns the result or the error code. */
+function throughDecoder(body: Buffer): unknown {
+  return captureOutcome(() => {
+    const spans = selectStorableSpans(decodeProtobufTraceRequest(body));
+    const encoded = encodeTraceRowBinary(spans.request, spans.spanCount);
+    return { rows: encoded, spanCount: spans.spanCount, rejectedSpans: spans.rejectedSpans, errorMessage: spans.errorMessage };
+  });
+}
+
 function throughTranscoder(body: Buffer): unknown {
-  try {
-    return transcodeProtobufTraces(body);
-  } catch (error) {
-    return error instanceof CollectorError ? error.code : `not a catalogue error: ${String(error)}`;
-  }
+  return captureOutcome(() => transcodeProtobufTraces(body));
 }
 
 /** Names of the bodies that the transcoder turns into other rows, counts or errors than the decoder path. */
