@@ -64,7 +64,7 @@ export interface BatchDelivery {
    * Resolves once `batch` is in ClickHouse or synced to the spool. The batch
    * goes straight to ClickHouse when the store is available, and a lane is
    * idle or fewer than `maxBatchesWaitingForLane` batches wait for one, even
-   * while the spool holds batches. Otherwise, or when that insert fails, it
+   * while the spool contains batches. Otherwise, or when that insert fails, it
    * is appended to the spool and replayed later under the same batch id. The
    * store counts as unavailable from a failed insert until an insert succeeds,
    * so after an outage the replay stores a batch before new ones go straight in.
@@ -137,8 +137,8 @@ class TableDelivery implements BatchDelivery {
   }
 
   async deliver(batch: EncodedBatch): Promise<void> {
-    // Batches spooled while every lane was busy do not send later batches to the spool too:
-    // the lanes pass to waiting batches first and the replay takes the lanes left.
+    // Batches spooled while every lane was busy do not send later batches to the spool too.
+    // The lanes pass to waiting batches first, and the replay takes the lanes left.
     const mayInsert = this.#storeAvailable && !this.#closed;
     const lanesFull = this.#busyLanes >= this.#insertLanes;
     if (!mayInsert || (lanesFull && this.#laneWaiters.length >= this.#maxBatchesWaitingForLane)) {

@@ -24,7 +24,7 @@ const ONE_BYTE_LENGTH_MAX = 0x7f;
 /** Maximum UTF-8 bytes of one UTF-16 code unit. */
 const MAX_UTF8_BYTES_PER_CODE_UNIT = 3;
 
-/** Copies up to this many bytes one by one, which for short ids and names costs less than a call to `set`. */
+/** Bytes up to which `writeBytes` copies in a loop instead of calling `set`, estimated to be cheaper for ids and short names. */
 const SHORT_COPY_MAX_BYTES = 32;
 
 /** Appends RowBinary values to a Buffer that grows as needed. */

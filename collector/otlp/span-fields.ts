@@ -19,7 +19,7 @@ const OTHER_ANY_VALUE_TAGS: ReadonlySet<number> = new Set([
   (7 << 3) | WIRE_LENGTH_DELIMITED,
 ]);
 
-/** How an attribute's value is held: absent, as string bytes in the body, or decoded. */
+/** Kinds of attribute value: absent, string bytes in the body, or a decoded value. */
 export const VALUE_EMPTY = 0;
 export const VALUE_STRING = 1;
 export const VALUE_DECODED = 2;
@@ -31,7 +31,7 @@ const EVENT_STRIDE = 5;
 /** Fields of a link record: the bytes of its trace id, span id and trace state, its first attribute and their count. */
 const LINK_STRIDE = 8;
 
-/** The first 32 bits above the largest instant DateTime64(9) holds, 2^63 - 1 ns. */
+/** Largest high 32-bit word of an instant that DateTime64(9) stores, up to 2^63 - 1 ns. */
 const MAX_DATETIME64_HIGH_WORD = 0x7fffffff;
 
 /** Records of a fixed number of fields in one array, reused from span to span. */
@@ -103,7 +103,7 @@ export class SpanFields {
   readonly #body: Buffer;
   layout = createSpanLayout();
   readonly attributes = new RecordList(ATTRIBUTE_STRIDE);
-  /** Attributes of the span's events and links; each event's and link's are adjacent. */
+  /** Attributes of the span's events and links. Those of one event or link are adjacent. */
   readonly nestedAttributes = new RecordList(ATTRIBUTE_STRIDE);
   readonly events = new RecordList(EVENT_STRIDE);
   readonly links = new RecordList(LINK_STRIDE);
@@ -275,7 +275,7 @@ export class SpanFields {
 
   /**
    * Reads a `KeyValue` as `readKeyValue` does and adds it to `list`. A value
-   * that holds only a string stays in the body; any other member makes
+   * that contains only a string stays in the body. Any other member makes
    * `readAnyValue` decode the whole value.
    */
   #readKeyValue(list: RecordList, end: number): void {
